@@ -1,0 +1,239 @@
+"""One cache instance per (cache root, tag), shared by the whole process.
+
+The registry key is ``f"{cache_root.resolve()}:{tag or 'default'}"``. Creating an
+instance happens under a lock, so concurrent first requests for a tag get one object. The
+warm path (a key seen before) is a dictionary lookup keyed by the root exactly as the
+caller spelt it, so it needs no lock and touches no file.
+
+The registry never deletes data: :func:`reset_shared_cache_instances` closes instances
+and forgets them. After ``fork()`` the child starts with an empty registry, so it opens
+its own connections instead of sharing the parent's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from glovebox.core.cache_v2.cache_manager import CacheManager
+from glovebox.core.cache_v2.disabled_cache import DisabledCache
+from glovebox.core.cache_v2.memory_cache import MemoryCache
+from glovebox.core.cache_v2.policy import validate_tag
+from glovebox.core.cache_v2.storage import UnusableStorageError, open_disk_cache, prepare_directory
+
+__all__ = [
+    "CacheCoordinator",
+    "cleanup_shared_cache_instances",
+    "evict_shared_cache_instance",
+    "get_cache_instance_count",
+    "get_cache_instance_keys",
+    "get_coordinator",
+    "get_shared_cache_instance",
+    "reset_shared_cache_instances",
+]
+
+logger = logging.getLogger("glovebox.core.cache_v2")
+
+BACKENDS = ("disk", "memory")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """What an instance was created with; a later request with other settings is warned about."""
+
+    backend: str = "disk"
+    max_size_gb: float = 2
+    timeout: float = 30
+    default_ttl: float | None = None
+    serializer: str = "pickle"
+
+    def describe(self) -> str:
+        return (
+            f"backend={self.backend} max_size_gb={self.max_size_gb} timeout={self.timeout} "
+            f"default_ttl={self.default_ttl} serializer={self.serializer}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    key: str
+    settings: CacheSettings
+    instance: CacheManager
+
+
+class CacheCoordinator:
+    """The registry of live cache instances (normally one per process, see module docs)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._slots: dict[str, _Slot] = {}
+        # (root as given, tag) -> slot: the lock-free warm path.
+        self._by_request: dict[tuple[str, str], _Slot] = {}
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's instances (without closing them: they are the parent's)."""
+        self._lock = threading.RLock()
+        self._slots = {}
+        self._by_request = {}
+
+    def get(
+        self,
+        cache_root: Path | str,
+        tag: str | None = None,
+        *,
+        enabled: bool = True,
+        settings: CacheSettings = CacheSettings(),
+    ) -> CacheManager:
+        """Return the shared instance for ``(cache_root, tag)``, creating it if needed."""
+        if not enabled:
+            return DisabledCache(tag)
+        slot = self._by_request.get((str(cache_root), tag or "default"))
+        if slot is None:
+            slot = self._create(cache_root, tag, settings)
+            if slot is None:
+                return DisabledCache(tag)
+        else:
+            logger.debug("Reusing existing shared cache instance: %s", slot.key)
+        if slot.settings != settings:
+            logger.warning(
+                "shared cache %s was created with %s; a request with %s gets the existing "
+                "instance unchanged (reset the instances to apply new settings)",
+                slot.key,
+                slot.settings.describe(),
+                settings.describe(),
+            )
+        return slot.instance
+
+    def _create(
+        self, cache_root: Path | str, tag: str | None, settings: CacheSettings
+    ) -> _Slot | None:
+        name = validate_tag(tag)
+        if settings.backend not in BACKENDS:
+            raise ValueError(f"unknown cache backend {settings.backend!r}; accepted: {BACKENDS}")
+        root = Path(cache_root).expanduser().resolve()
+        key = f"{root}:{name}"
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is not None:
+                logger.debug("Reusing existing shared cache instance: %s", key)
+            else:
+                try:
+                    instance = self._open(root, name, settings)
+                except UnusableStorageError as exc:
+                    logger.warning("cache %r disabled: %s", name, exc)
+                    return None
+                logger.debug("Creating new shared cache instance: %s", key)
+                slot = _Slot(key, settings, instance)
+                self._slots[key] = slot
+            self._by_request[(str(cache_root), name)] = slot
+            return slot
+
+    @staticmethod
+    def _open(root: Path, name: str, settings: CacheSettings) -> CacheManager:
+        if settings.backend == "memory":
+            return MemoryCache(name, default_ttl=settings.default_ttl)
+        return open_disk_cache(
+            prepare_directory(root, name),
+            tag=name,
+            max_size_gb=settings.max_size_gb,
+            timeout=settings.timeout,
+            default_ttl=settings.default_ttl,
+            serializer=settings.serializer,
+        )
+
+    def evict(self, instance: CacheManager) -> bool:
+        """Close ``instance`` and drop it from the registry; False if it was not registered."""
+        with self._lock:
+            keys = [key for key, slot in self._slots.items() if slot.instance is instance]
+            for key in keys:
+                del self._slots[key]
+            self._by_request = {
+                request: slot
+                for request, slot in self._by_request.items()
+                if slot.instance is not instance
+            }
+        instance.close()
+        return bool(keys)
+
+    def reset(self) -> None:
+        """Close every instance and empty the registry. Data on disk is left alone."""
+        with self._lock:
+            slots = list(self._slots.values())
+            self._slots = {}
+            self._by_request = {}
+        for slot in slots:
+            try:
+                slot.instance.close()
+            except Exception:  # one broken instance must not keep the others open
+                logger.exception("closing shared cache instance %s failed", slot.key)
+
+    def count(self) -> int:
+        return len(self._slots)
+
+    def keys(self) -> list[str]:
+        return sorted(self._slots)
+
+    def instances(self) -> dict[str, CacheManager]:
+        with self._lock:
+            return {key: slot.instance for key, slot in self._slots.items()}
+
+    def cleanup_all(self) -> dict[str, int]:
+        """Run ``cleanup()`` on every instance; returns removed-entry counts by key."""
+        return {key: instance.cleanup() for key, instance in self.instances().items()}
+
+
+_coordinator = CacheCoordinator()
+os.register_at_fork(after_in_child=_coordinator.after_fork_in_child)
+atexit.register(_coordinator.reset)
+
+
+def get_coordinator() -> CacheCoordinator:
+    """The process-wide coordinator behind the module-level functions."""
+    return _coordinator
+
+
+def get_shared_cache_instance(
+    cache_root: Path | str,
+    tag: str | None = None,
+    enabled: bool = True,
+    max_size_gb: int | float = 2,
+    timeout: int | float = 30,
+    *,
+    backend: str = "disk",
+    default_ttl: float | None = None,
+    serializer: str = "pickle",
+) -> CacheManager:
+    """Get the shared instance for ``(cache_root, tag)``, creating it if needed.
+
+    ``enabled=False`` gives a ``DisabledCache``. An unusable directory also gives a
+    ``DisabledCache`` (with a WARNING saying why) rather than failing the caller.
+    """
+    settings = CacheSettings(backend, max_size_gb, timeout, default_ttl, serializer)
+    return _coordinator.get(cache_root, tag, enabled=enabled, settings=settings)
+
+
+def reset_shared_cache_instances() -> None:
+    """Close and forget every shared instance (test isolation). Never deletes data."""
+    _coordinator.reset()
+
+
+def evict_shared_cache_instance(instance: CacheManager) -> bool:
+    """Close one instance and forget it, so the next request for its key opens a new one."""
+    return _coordinator.evict(instance)
+
+
+def get_cache_instance_count() -> int:
+    return _coordinator.count()
+
+
+def get_cache_instance_keys() -> list[str]:
+    return _coordinator.keys()
+
+
+def cleanup_shared_cache_instances() -> dict[str, int]:
+    """Remove expired entries in every live instance; returns counts by instance key."""
+    return _coordinator.cleanup_all()

@@ -1,0 +1,204 @@
+"""The ``CacheManager`` interface every backend satisfies, and the behaviour they share.
+
+Backends implement the storage primitives; :class:`BaseCache` derives the rest
+(``get_or_set``, ``memoize``, the context-manager protocol) once, so the three backends
+cannot drift apart in how they behave.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import pickle
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from types import TracebackType
+from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
+
+from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
+
+__all__ = ["BaseCache", "CacheManager", "stripe_index", "validate_key", "validate_ttl"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+MAX_KEY_LENGTH = 1024
+
+
+@runtime_checkable
+class CacheManager(Protocol):
+    """A key-value cache for one domain (tag).
+
+    Keys are non-empty strings. Values are any picklable object (a stored ``None`` is a
+    value like any other). ``ttl`` is in seconds; ``None`` means no expiry.
+    """
+
+    @property
+    def tag(self) -> str: ...
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> bool: ...
+    def delete_many(self, keys: Iterable[str]) -> int: ...
+    def clear(self) -> None: ...
+    def keys(self) -> list[str]: ...
+    def get_metadata(self, key: str) -> CacheMetadata | None: ...
+    def get_stats(self) -> CacheStats: ...
+    def cleanup(self) -> int: ...
+    def close(self) -> None: ...
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
+    def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None: ...
+    def get_or_set(self, key: str, compute: Callable[[], T], ttl: float | None = None) -> T: ...
+    def touch(self, key: str, ttl: float | None = None) -> bool: ...
+    def memoize(self, ttl: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def validate_key(key: object) -> str:
+    """Return ``key`` if it is a usable cache key, else raise ``TypeError``/``ValueError``."""
+    if not isinstance(key, str):
+        raise TypeError(f"cache key must be a str, got {type(key).__name__}: {key!r}")
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValueError(
+            f"cache key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}: {key[:80]!r}"
+        )
+    return key
+
+
+def validate_ttl(ttl: object) -> float | None:
+    """Return ``ttl`` in seconds (``None``: no expiry); raise ``TypeError``/``ValueError``."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float):
+        raise TypeError(f"ttl must be a number of seconds or None, got {type(ttl).__name__}")
+    if not math.isfinite(ttl) or ttl <= 0:
+        raise ValueError(f"ttl must be a positive, finite number of seconds or None, got {ttl!r}")
+    return float(ttl)
+
+
+_MISSING: Any = object()  # sentinel: "no value" (a stored None is a value)
+
+
+class BaseCache:
+    """Shared behaviour of the backends. Subclasses provide the storage primitives."""
+
+    _tag: str
+    _closed: bool = False
+
+    @property
+    def tag(self) -> str:
+        return self._tag
+
+    # Primitives each backend defines (declared for the type checker).
+    def get(self, key: str, default: Any = None) -> Any:
+        raise NotImplementedError
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _compute_lock(self, key: str) -> AbstractContextManager[object]:
+        """A lock that serialises computing ``key`` (across processes where the backend can)."""
+        return _STRIPED_LOCKS.for_key(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The stored values of those ``keys`` that are present (missing keys are left out)."""
+        found: dict[str, Any] = {}
+        for key in keys:
+            value = self.get(key, _MISSING)
+            if value is not _MISSING:
+                found[key] = value
+        return found
+
+    def get_or_set(self, key: str, compute: Callable[[], T], ttl: float | None = None) -> T:
+        """Return the value of ``key``, computing and storing it on a miss.
+
+        Concurrent callers asking for the same missing key wait for the first one, so
+        ``compute`` runs once; if it raises, nothing is stored and the error propagates.
+        """
+        validate_key(key)
+        validate_ttl(ttl)
+        value = self.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[no-any-return]
+        with self._compute_lock(key):
+            value = self._peek(key)
+            if value is not _MISSING:
+                return value  # type: ignore[no-any-return]
+            computed = compute()
+            self.set(key, computed, ttl=ttl)
+            return computed
+
+    def _peek(self, key: str) -> Any:
+        """Read ``key`` without counting a hit or miss (used for the re-check under lock)."""
+        return self.get(key, _MISSING)
+
+    def memoize(self, ttl: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Decorator caching a function's result per arguments (arguments must be picklable)."""
+        validate_ttl(ttl)
+
+        def decorate(func: Callable[P, R]) -> Callable[P, R]:
+            prefix = f"memoize:{func.__module__}.{func.__qualname__}:"
+
+            @functools.wraps(func)
+            def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                try:
+                    blob = pickle.dumps((args, sorted(kwargs.items())), protocol=4)
+                except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                    raise TypeError(
+                        f"memoize({func.__qualname__}): arguments must be picklable: {exc}"
+                    ) from exc
+                key = prefix + hashlib.sha256(blob).hexdigest()
+                return self.get_or_set(key, lambda: func(*args, **kwargs), ttl=ttl)
+
+            return wrapper
+
+        return decorate
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def stripe_index(key: str, stripes: int) -> int:
+    """Map ``key`` to one of ``stripes`` lock slots, the same slot in every process."""
+    digest = hashlib.blake2b(key.encode(), digest_size=2).digest()
+    return int.from_bytes(digest, "big") % stripes
+
+
+class _StripedLocks:
+    """A fixed set of re-entrant locks; a key always maps to the same one.
+
+    Bounded memory whatever the number of keys, and re-entrant so a ``compute`` that
+    itself calls ``get_or_set`` on a key sharing the stripe does not deadlock.
+    """
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.RLock() for _ in range(stripes)]
+
+    @contextmanager
+    def for_key(self, key: str) -> Iterator[None]:
+        with self._locks[stripe_index(key, len(self._locks))]:
+            yield
+
+
+_STRIPED_LOCKS = _StripedLocks()

@@ -1,0 +1,427 @@
+"""The persistent backend: one ``diskcache.Cache`` (SQLite) per domain directory.
+
+Guarantees
+- Reads never raise for storage reasons: a failing read is logged, counted as an error
+  and answered as a miss. Writes that fail raise ``CacheError`` naming key, tag and cause.
+- Hit/miss totals are kept in the database's own ``hits``/``misses`` settings, so they add
+  up over every process and run. They are counted in memory and added in one short
+  transaction per batch; diskcache's built-in statistics would turn every read into a
+  write transaction instead.
+- Size is enforced by :meth:`cleanup` and by a periodic check on the write path (inline
+  culling is switched off so that evictions can be counted).
+- The manager is fork-safe: after ``fork()`` the child opens its own SQLite connection
+  on first use and never touches (or closes) the parent's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import diskcache
+import filelock
+
+from glovebox.core.cache_v2.cache_manager import (
+    _MISSING,
+    BaseCache,
+    stripe_index,
+    validate_key,
+    validate_ttl,
+)
+from glovebox.core.cache_v2.models import CacheMetadata, CacheStats, timestamp_to_datetime
+from glovebox.errors import CacheError
+
+__all__ = ["DiskCacheManager"]
+
+logger = logging.getLogger(__name__)
+
+
+STATS_FLUSH_OPERATIONS = 1000
+STATS_FLUSH_SECONDS = 5.0
+SIZE_CHECK_EVERY_WRITES = 256
+LOCK_STRIPES = 64
+
+_LIVE = "(expire_time IS NULL OR expire_time > ?)"
+
+
+class _ForkGeneration:
+    """Counts forks in this process lineage; cheaper to compare than calling getpid()."""
+
+    value = 0
+    # Connections inherited from a parent are parked here, never closed by the child.
+    abandoned: ClassVar[list[object]] = []
+
+    @classmethod
+    def bump(cls) -> None:
+        cls.value += 1
+
+
+os.register_at_fork(after_in_child=_ForkGeneration.bump)
+
+
+class DiskCacheManager(BaseCache):
+    """A ``CacheManager`` storing entries in ``<directory>/cache.db`` via diskcache."""
+
+    backend = "disk"
+
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        tag: str = "default",
+        max_size_gb: float = 2,
+        timeout: float = 30,
+        default_ttl: float | None = None,
+        serializer: str = "pickle",
+    ) -> None:
+        if serializer not in ("pickle", "json"):
+            raise ValueError(f"serializer must be 'pickle' or 'json', got {serializer!r}")
+        self._tag = tag
+        self._directory = Path(directory)
+        self._size_limit = int(max_size_gb * 1024**3)
+        self._timeout = float(timeout)
+        self._default_ttl = validate_ttl(default_ttl)
+        self._serializer = serializer
+        self._stats_lock = threading.Lock()
+        self._thread_locks = [threading.RLock() for _ in range(LOCK_STRIPES)]
+        self._file_locks: dict[int, filelock.FileLock] = {}
+        self._closed = False
+        self._cache = self._open()
+        self._reset_counters()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def _open(self) -> diskcache.Cache:
+        self._generation = _ForkGeneration.value
+        disk = diskcache.JSONDisk if self._serializer == "json" else diskcache.Disk
+        return diskcache.Cache(
+            str(self._directory),
+            timeout=self._timeout,
+            disk=disk,
+            size_limit=self._size_limit,
+            cull_limit=0,
+            statistics=0,
+            eviction_policy="least-recently-stored",
+        )
+
+    def _reset_counters(self) -> None:
+        self._pending_hits = 0
+        self._pending_misses = 0
+        self._ops_since_flush = 0
+        self._last_flush = time.monotonic()
+        self._writes_since_size_check = 0
+        self._evictions = 0
+        self._errors = 0
+
+    @property
+    def _db(self) -> diskcache.Cache:
+        if self._generation != _ForkGeneration.value:
+            self._reopen_after_fork()
+        if self._closed:
+            raise CacheError(f"cache {self._tag!r} at {self._directory} is closed")
+        return self._cache
+
+    def _reopen_after_fork(self) -> None:
+        # The inherited counters and connection belong to the parent: forget them without
+        # closing anything, then open this process's own connection.
+        _ForkGeneration.abandoned.append(self._cache)
+        self._stats_lock = threading.Lock()
+        self._thread_locks = [threading.RLock() for _ in range(LOCK_STRIPES)]
+        self._file_locks = {}
+        self._reset_counters()
+        if not self._closed:
+            self._cache = self._open()
+        else:
+            self._generation = _ForkGeneration.value
+
+    def close(self) -> None:
+        """Flush counters and close the connection. Safe to call any number of times."""
+        if self._generation != _ForkGeneration.value:
+            self._reopen_after_fork()
+        if self._closed:
+            return
+        self._flush_stats()
+        self._closed = True
+        self._cache.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    # -- reads ---------------------------------------------------------------------
+
+    def get(self, key: str, default: Any = None) -> Any:
+        validate_key(key)
+        value = self._read(key)
+        with self._stats_lock:
+            if value is _MISSING:
+                self._pending_misses += 1
+            else:
+                self._pending_hits += 1
+            self._ops_since_flush += 1
+            due = self._ops_since_flush >= STATS_FLUSH_OPERATIONS or (
+                time.monotonic() - self._last_flush > STATS_FLUSH_SECONDS
+            )
+        if due:
+            self._flush_stats()
+        return default if value is _MISSING else value
+
+    def _read(self, key: str) -> Any:
+        db = self._db
+        try:
+            return db.get(key, _MISSING)
+        except Exception as exc:  # any failure to produce the value is a miss
+            self._record_error("read", key, exc)
+            return _MISSING
+
+    def _peek(self, key: str) -> Any:
+        return self._read(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        return {key: value for key in keys if (value := self.get(key, _MISSING)) is not _MISSING}
+
+    def exists(self, key: str) -> bool:
+        validate_key(key)
+        db = self._db
+        try:
+            return self._exists(db, key)
+        except Exception as exc:
+            self._record_error("exists", key, exc)
+            return False
+
+    @staticmethod
+    def _exists(db: diskcache.Cache, key: str) -> bool:
+        db_key, raw = db._disk.put(key)
+        rows = db._sql(
+            f"SELECT 1 FROM Cache WHERE key = ? AND raw = ? AND {_LIVE}",
+            (db_key, raw, time.time()),
+        ).fetchall()
+        return bool(rows)
+
+    def keys(self) -> list[str]:
+        """Keys of live entries (expired entries not yet cleaned up are left out)."""
+        db = self._db
+        try:
+            rows = db._sql(
+                f"SELECT key, raw FROM Cache WHERE {_LIVE} ORDER BY rowid", (time.time(),)
+            ).fetchall()
+            return [db._disk.get(db_key, raw) for db_key, raw in rows]
+        except Exception as exc:
+            self._record_error("keys", "*", exc)
+            return []
+
+    def get_metadata(self, key: str) -> CacheMetadata | None:
+        """What SQLite holds for ``key``: store time, expiry and stored size in bytes."""
+        validate_key(key)
+        db = self._db
+        try:
+            db_key, raw = db._disk.put(key)
+            rows = db._sql(
+                "SELECT store_time, expire_time, size, filename, length(value) FROM Cache"
+                f" WHERE key = ? AND raw = ? AND {_LIVE}",
+                (db_key, raw, time.time()),
+            ).fetchall()
+        except Exception as exc:
+            self._record_error("get_metadata", key, exc)
+            return None
+        if not rows:
+            return None
+        ((store_time, expire_time, size, filename, inline_size),) = rows
+        return CacheMetadata(
+            key=key,
+            stored_at=timestamp_to_datetime(store_time),
+            expires_at=timestamp_to_datetime(expire_time),
+            size_bytes=size if filename else inline_size,
+        )
+
+    def get_stats(self) -> CacheStats:
+        self._flush_stats()
+        db = self._db
+        try:
+            hits, misses = int(db.reset("hits")), int(db.reset("misses"))
+            ((entries,),) = db._sql(
+                f"SELECT COUNT(*) FROM Cache WHERE {_LIVE}", (time.time(),)
+            ).fetchall()
+            size = int(db.volume())
+        except Exception as exc:
+            self._record_error("get_stats", "*", exc)
+            hits = misses = entries = size = 0
+        with self._stats_lock:
+            return CacheStats(
+                backend=self.backend,
+                tag=self._tag,
+                directory=self._directory,
+                hits=hits + self._pending_hits,
+                misses=misses + self._pending_misses,
+                entries=entries,
+                size_bytes=size,
+                evictions=self._evictions,
+                errors=self._errors,
+            )
+
+    # -- writes --------------------------------------------------------------------
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        validate_key(key)
+        expire = self._ttl(ttl)
+        db = self._db
+        try:
+            db.set(key, value, expire=expire)
+        except Exception as exc:
+            raise self._write_error("store", key, exc) from exc
+        self._after_writes(1)
+
+    def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
+        """Store every item in one transaction: all are written, or none."""
+        for key in items:
+            validate_key(key)
+        expire = self._ttl(ttl)
+        db = self._db
+        key = "<none>"
+        try:
+            with db.transact(retry=True):
+                for key, value in items.items():
+                    db.set(key, value, expire=expire)
+        except Exception as exc:
+            raise self._write_error("store (set_many)", key, exc) from exc
+        self._after_writes(len(items))
+
+    def touch(self, key: str, ttl: float | None = None) -> bool:
+        """Give a live entry a new expiry (``None``: the default TTL). False if absent."""
+        validate_key(key)
+        expire = self._ttl(ttl)
+        db = self._db
+        try:
+            return bool(db.touch(key, expire=expire, retry=True))
+        except Exception as exc:
+            raise self._write_error("touch", key, exc) from exc
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; True if a live entry was removed."""
+        validate_key(key)
+        return self.delete_many([key]) == 1
+
+    def delete_many(self, keys: Iterable[str]) -> int:
+        """Remove ``keys`` in one transaction; returns how many live entries were removed."""
+        key_list = [validate_key(key) for key in keys]
+        db = self._db
+        removed = 0
+        key = "<none>"
+        try:
+            with db.transact(retry=True):
+                for key in key_list:
+                    live = self._exists(db, key)
+                    if db.delete(key, retry=True) and live:
+                        removed += 1
+        except Exception as exc:
+            raise self._write_error("delete", key, exc) from exc
+        return removed
+
+    def clear(self) -> None:
+        """Remove every entry. Hit/miss totals are kept: they describe the cache's history."""
+        db = self._db
+        try:
+            db.clear(retry=True)
+        except Exception as exc:
+            raise self._write_error("clear", "*", exc) from exc
+
+    def cleanup(self) -> int:
+        """Remove expired entries, then cull to the size limit. Returns how many went."""
+        db = self._db
+        try:
+            expired = int(db.expire(retry=True))
+            culled = int(db.cull(retry=True))
+        except Exception as exc:
+            raise self._write_error("cleanup", "*", exc) from exc
+        with self._stats_lock:
+            self._evictions += culled
+        return expired + culled
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _ttl(self, ttl: float | None) -> float | None:
+        checked = validate_ttl(ttl)
+        return self._default_ttl if checked is None else checked
+
+    def _after_writes(self, count: int) -> None:
+        self._writes_since_size_check += count
+        if self._writes_since_size_check < SIZE_CHECK_EVERY_WRITES:
+            return
+        self._writes_since_size_check = 0
+        db = self._db
+        try:
+            if db.volume() > self._size_limit:
+                culled = int(db.cull(retry=True))
+                with self._stats_lock:
+                    self._evictions += culled
+        except Exception as exc:
+            self._record_error("cull", "*", exc)
+
+    def _flush_stats(self) -> None:
+        """Add this process's pending hit/miss counts to the database's totals."""
+        with self._stats_lock:
+            hits, misses = self._pending_hits, self._pending_misses
+            self._pending_hits = self._pending_misses = self._ops_since_flush = 0
+            self._last_flush = time.monotonic()
+        if not (hits or misses) or self._closed:
+            return
+        db = self._db
+        try:
+            with db.transact(retry=True):
+                db.reset("hits", int(db.reset("hits")) + hits)
+                db.reset("misses", int(db.reset("misses")) + misses)
+        except Exception as exc:
+            # Keep the counts for the next attempt rather than losing them.
+            with self._stats_lock:
+                self._pending_hits += hits
+                self._pending_misses += misses
+            self._record_error("flush statistics", "*", exc)
+
+    def _record_error(self, operation: str, key: str, exc: BaseException) -> None:
+        with self._stats_lock:
+            self._errors += 1
+        logger.warning(
+            "cache %r (%s): %s of key %r failed, treated as a miss: %s: %s",
+            self._tag,
+            self._directory,
+            operation,
+            key,
+            type(exc).__name__,
+            exc,
+        )
+
+    def _write_error(self, operation: str, key: str, exc: BaseException) -> CacheError:
+        with self._stats_lock:
+            self._errors += 1
+        return CacheError(
+            f"cache {self._tag!r} ({self._directory}): could not {operation} key {key!r}: "
+            f"{type(exc).__name__}: {exc}"
+        )
+
+    def _compute_lock(self, key: str) -> AbstractContextManager[object]:
+        return self._key_lock(key)
+
+    @contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        """Serialise work on ``key`` across threads (RLock) and processes (file lock)."""
+        db = self._db  # also re-initialises the locks after a fork
+        stripe = stripe_index(key, LOCK_STRIPES)
+        with self._thread_locks[stripe]:
+            lock = self._file_locks.get(stripe)
+            if lock is None:
+                lock_dir = Path(db.directory) / "locks"
+                lock_dir.mkdir(mode=0o700, exist_ok=True)
+                lock = filelock.FileLock(str(lock_dir / f"{stripe:02x}.lock"))
+                self._file_locks[stripe] = lock
+            with lock:
+                yield

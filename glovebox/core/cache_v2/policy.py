@@ -1,0 +1,167 @@
+"""Strategy resolution and input validation for cache tags.
+
+Everything here is a pure function of its arguments (the environment is passed in as a
+mapping), so the precedence rules can be table-tested without touching ``os.environ``.
+
+Precedence, first match wins:
+
+1. ``GLOVEBOX_CACHE_GLOBAL=disabled``        -> disabled for every tag
+2. ``GLOVEBOX_CACHE_<TAG>=<word>``           -> that word, for that tag
+3. the user config's ``cache.domains.<tag>.strategy``
+4. ``GLOVEBOX_CACHE_GLOBAL=enabled``, else the user config's ``cache_strategy``
+5. the built-in default: enabled (disk backend)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from glovebox.errors import ConfigError
+
+__all__ = [
+    "ACCEPTED_DOMAIN_WORDS",
+    "ACCEPTED_SWITCH_WORDS",
+    "DEFAULT_TAG",
+    "GLOBAL_ENV_VAR",
+    "Strategy",
+    "StrategyDecision",
+    "env_var_for_tag",
+    "parse_strategy",
+    "resolve_strategy",
+    "validate_tag",
+]
+
+DEFAULT_TAG = "default"
+GLOBAL_ENV_VAR = "GLOVEBOX_CACHE_GLOBAL"
+ENV_PREFIX = "GLOVEBOX_CACHE_"
+
+_TAG_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_RESERVED_TAGS = frozenset({".", "..", "global"})
+
+
+class Strategy(StrEnum):
+    """How a domain's cache is backed."""
+
+    ENABLED = "enabled"  # persistent disk backend (diskcache, SQLite)
+    DISABLED = "disabled"  # DisabledCache: stores nothing
+    MEMORY = "memory"  # in-process backend, gone when the process exits
+
+
+_SWITCH_WORDS: dict[str, Strategy] = {
+    **dict.fromkeys(("disabled", "false", "0", "off", "no"), Strategy.DISABLED),
+    **dict.fromkeys(("enabled", "true", "1", "on", "yes", "shared"), Strategy.ENABLED),
+}
+_DOMAIN_WORDS: dict[str, Strategy] = {
+    **_SWITCH_WORDS,
+    "memory": Strategy.MEMORY,
+    "disk": Strategy.ENABLED,
+}
+
+ACCEPTED_SWITCH_WORDS: tuple[str, ...] = tuple(_SWITCH_WORDS)
+ACCEPTED_DOMAIN_WORDS: tuple[str, ...] = tuple(_DOMAIN_WORDS)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyDecision:
+    """The strategy chosen for one tag, and which layer chose it (for ``cache show``)."""
+
+    strategy: Strategy
+    source: str
+
+
+def parse_strategy(value: object, *, where: str, allow_memory: bool = True) -> Strategy:
+    """Turn a configured word into a :class:`Strategy`, or raise ``ConfigError``.
+
+    ``where`` names the origin (an environment variable or a YAML path) so the error can
+    point at it. Words are case-insensitive; surrounding whitespace is ignored. Booleans
+    (YAML ``true``/``false``) are accepted as their words.
+    """
+    words = _DOMAIN_WORDS if allow_memory else _SWITCH_WORDS
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    if isinstance(value, Strategy) and (allow_memory or value is not Strategy.MEMORY):
+        return value
+    if isinstance(value, str):
+        strategy = words.get(value.strip().lower())
+        if strategy is not None:
+            return strategy
+    accepted = ", ".join(words)
+    raise ConfigError(f"{where}: invalid cache strategy {value!r}; accepted (any case): {accepted}")
+
+
+def validate_tag(tag: str | None) -> str:
+    """Return the directory name for ``tag`` (``None`` -> ``"default"``), or raise ``ValueError``.
+
+    A tag becomes a directory below the cache root, so anything that could escape the root
+    or collide with the global switch is refused.
+    """
+    if tag is None:
+        return DEFAULT_TAG
+    if not isinstance(tag, str):
+        raise TypeError(f"cache tag must be a str or None, got {type(tag).__name__}: {tag!r}")
+    if tag in _RESERVED_TAGS or not _TAG_PATTERN.fullmatch(tag):
+        raise ValueError(
+            f"invalid cache tag {tag!r}: a tag is 1-64 characters from [A-Za-z0-9_.-], "
+            "not '.', '..' or 'global' (reserved for GLOVEBOX_CACHE_GLOBAL)"
+        )
+    return tag
+
+
+def env_var_for_tag(tag: str | None) -> str:
+    """``"layout"`` -> ``"GLOVEBOX_CACHE_LAYOUT"``; non-alphanumerics become ``_``."""
+    name = re.sub(r"[^A-Za-z0-9]", "_", validate_tag(tag)).upper()
+    return ENV_PREFIX + name
+
+
+def resolve_strategy(
+    tag: str | None,
+    environ: Mapping[str, str],
+    *,
+    domain_strategy: object = None,
+    global_strategy: object = None,
+    domain_where: str | None = None,
+    global_where: str = "cache_strategy",
+) -> StrategyDecision:
+    """Decide the strategy for ``tag`` (see the module docstring for the order).
+
+    ``domain_strategy``/``global_strategy`` are the user config's values (``None`` when
+    unset). Invalid words anywhere raise ``ConfigError`` naming where they came from, even
+    when a higher layer would have decided: a typo is never silently ignored.
+    """
+    name = validate_tag(tag)
+    global_raw = environ.get(GLOBAL_ENV_VAR)
+    global_env = (
+        None
+        if global_raw is None or global_raw.strip() == ""
+        else parse_strategy(global_raw, where=GLOBAL_ENV_VAR, allow_memory=False)
+    )
+    tag_var = env_var_for_tag(tag)
+    tag_raw = environ.get(tag_var)
+    tag_env = (
+        None if tag_raw is None or tag_raw.strip() == "" else parse_strategy(tag_raw, where=tag_var)
+    )
+    domain = (
+        None
+        if domain_strategy is None
+        else parse_strategy(domain_strategy, where=domain_where or f"cache.domains.{name}.strategy")
+    )
+    user_global = (
+        None
+        if global_strategy is None
+        else parse_strategy(global_strategy, where=global_where, allow_memory=False)
+    )
+
+    if global_env is Strategy.DISABLED:
+        return StrategyDecision(Strategy.DISABLED, f"env {GLOBAL_ENV_VAR}")
+    if tag_env is not None:
+        return StrategyDecision(tag_env, f"env {tag_var}")
+    if domain is not None:
+        return StrategyDecision(domain, domain_where or f"config cache.domains.{name}.strategy")
+    if global_env is not None:
+        return StrategyDecision(global_env, f"env {GLOBAL_ENV_VAR}")
+    if user_global is not None:
+        return StrategyDecision(user_global, f"config {global_where}")
+    return StrategyDecision(Strategy.ENABLED, "default")

@@ -1,0 +1,104 @@
+"""Preparing a domain directory and opening its disk cache safely.
+
+Values are unpickled from disk, so whoever can write the cache directory can run code in
+this process. Directories are therefore created private (0700) and an existing root that
+others can write, or that another user owns, is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import stat
+import time
+from pathlib import Path
+
+from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
+
+__all__ = ["UnusableStorageError", "open_disk_cache", "prepare_directory"]
+
+logger = logging.getLogger(__name__)
+
+
+class UnusableStorageError(Exception):
+    """The directory cannot hold a cache; the message says why and how to fix it."""
+
+
+def _check_private(path: Path) -> None:
+    info = path.stat()
+    if info.st_uid != os.geteuid():
+        raise UnusableStorageError(
+            f"{path} is owned by uid {info.st_uid}, not by the current user "
+            f"(uid {os.geteuid()}); use a cache root you own (chown it or set XDG_CACHE_HOME)"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnusableStorageError(
+            f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"cached values are unpickled, so fix it with: chmod go-w {path}"
+        )
+
+
+def prepare_directory(cache_root: Path, name: str) -> Path:
+    """Create (0700) and vet ``cache_root/name``; raise ``UnusableStorageError`` if unusable."""
+    directory = cache_root / name
+    try:
+        cache_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_private(cache_root)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        _check_private(directory)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise UnusableStorageError(f"{directory} is not writable by the current user")
+    except OSError as exc:
+        raise UnusableStorageError(
+            f"cannot create cache directory {directory}: {exc.strerror or exc}"
+        ) from exc
+    return directory
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    # OperationalError covers "locked", "unable to open", "disk I/O": not the file's fault.
+    return not isinstance(exc, sqlite3.OperationalError)
+
+
+def open_disk_cache(
+    directory: Path,
+    *,
+    tag: str,
+    max_size_gb: float,
+    timeout: float,
+    default_ttl: float | None = None,
+    serializer: str = "pickle",
+) -> DiskCacheManager:
+    """Open the cache in ``directory``; a damaged database is moved aside, never deleted."""
+
+    def attempt() -> DiskCacheManager:
+        return DiskCacheManager(
+            directory,
+            tag=tag,
+            max_size_gb=max_size_gb,
+            timeout=timeout,
+            default_ttl=default_ttl,
+            serializer=serializer,
+        )
+
+    try:
+        return attempt()
+    except sqlite3.DatabaseError as exc:
+        if not _is_corruption(exc):
+            raise UnusableStorageError(f"cannot open {directory / 'cache.db'}: {exc}") from exc
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        aside = directory.with_name(f"{directory.name}.corrupt-{stamp}-{os.getpid()}")
+        logger.warning(
+            "cache %r: %s is not a usable database (%s); moved the directory to %s and "
+            "started an empty cache",
+            tag,
+            directory / "cache.db",
+            exc,
+            aside,
+        )
+        directory.rename(aside)
+        directory.mkdir(mode=0o700)
+        return attempt()
+    except OSError as exc:
+        raise UnusableStorageError(f"cannot open cache in {directory}: {exc}") from exc

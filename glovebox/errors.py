@@ -1,0 +1,25 @@
+"""The project's exception hierarchy.
+
+Every message says what was wrong, where (tag, key, file, YAML path or environment
+variable) and what would have been accepted.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CacheError", "ConfigError", "GloveboxError", "WorkspaceError"]
+
+
+class GloveboxError(Exception):
+    """Base class of every error Glovebox raises on purpose."""
+
+
+class CacheError(GloveboxError):
+    """A cache operation could not be carried out (for example a failed write)."""
+
+
+class ConfigError(GloveboxError, ValueError):
+    """Configuration (file, YAML value or environment variable) is invalid."""
+
+
+class WorkspaceError(GloveboxError):
+    """A ZMK workspace could not be cached, restored or imported."""
