@@ -1,0 +1,486 @@
+"""``ZmkWorkspaceCacheService``: store, find, restore and collect ZMK west workspaces.
+
+Metadata lives in the compilation cache (with the TTL); the tree lives on disk under
+``<cache root>/compilation/workspace/<key>/``. The directory is the truth: an entry is
+served only when its directory exists *and* its ``entry.json`` carries the entry id the
+metadata names. Everything else is either someone's publication in flight or garbage
+for ``cleanup()``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from glovebox.compilation.cache.archive import archive_format, extract_archive, write_archive
+from glovebox.compilation.cache.integrity import first_difference, write_fingerprint
+from glovebox.compilation.cache.keying import METADATA_PREFIX, metadata_key, workspace_key
+from glovebox.compilation.cache.models import (
+    CacheWorkspaceResult,
+    CleanupResult,
+    ProgressCallback,
+    RestoreResult,
+    RestoreStrategy,
+    WorkspaceConfig,
+    WorkspaceEntry,
+)
+from glovebox.compilation.cache.settings import WorkspaceCacheSettings
+from glovebox.compilation.cache.storage import FINGERPRINT_FILE, TREE_DIR, WorkspaceStore
+from glovebox.compilation.cache.tree import materialize, remove_excluded, scan_tree
+from glovebox.core.cache_v2 import CacheManager, DisabledCache, MemoryCache
+from glovebox.errors import WorkspaceError
+
+__all__ = ["ZmkWorkspaceCacheService"]
+
+logger = logging.getLogger(__name__)
+
+
+class ZmkWorkspaceCacheService:
+    """The workspace cache of the compilation domain.
+
+    Workspace caching needs persistent metadata: with a disabled or in-memory compilation
+    cache the service stores nothing and finds nothing (``enabled`` is False), so that a
+    temporarily disabled cache never makes ``cleanup()`` delete stored workspaces.
+    """
+
+    def __init__(
+        self,
+        cache: CacheManager,
+        root: Path,
+        settings: WorkspaceCacheSettings | None = None,
+    ) -> None:
+        self.cache = cache
+        self.settings = settings or WorkspaceCacheSettings()
+        self.store = WorkspaceStore(Path(root), lock_timeout=self.settings.lock_timeout)
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    @property
+    def enabled(self) -> bool:
+        return not isinstance(self.cache, DisabledCache | MemoryCache)
+
+    # Storing -----------------------------------------------------------------------------
+
+    def cache_workspace(
+        self,
+        workspace_path: Path,
+        config: WorkspaceConfig,
+        *,
+        move: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> CacheWorkspaceResult | None:
+        """Store ``workspace_path`` as the entry for ``config`` (replacing any older one).
+
+        ``move=True`` hands the directory over: it is renamed into the cache (copied, then
+        removed, when the cache is on another filesystem) and is gone afterwards. The top
+        level ``build/`` (and ``.git`` if configured) is left out. Concurrent cachers of
+        one key take turns; readers see the old entry, none, or the new one, never a mix.
+        Returns None when the service is disabled.
+        """
+        source = Path(workspace_path)
+        if not self.enabled:
+            logger.debug("workspace cache disabled; not caching %s", source)
+            return None
+        if not source.is_dir():
+            raise WorkspaceError(f"cannot cache {source}: not a directory")
+        if _is_within(source.resolve(), self.root.resolve()):
+            raise WorkspaceError(f"cannot cache {source}: it is inside the cache ({self.root})")
+        key = workspace_key(config)
+        started = time.perf_counter()
+        with self.store.lock(key):
+            staging = self.store.new_staging(key)
+            tree = staging / TREE_DIR
+            moved = False
+            fallback: str | None = None
+            try:
+                if move:
+                    moved, fallback = _try_rename(source, tree)
+                if moved:
+                    remove_excluded(tree, exclude_git=self.settings.exclude_git)
+                else:
+                    listing = scan_tree(source, exclude_git=self.settings.exclude_git)
+                    materialize(
+                        listing, tree, RestoreStrategy.COPY, progress=progress, operation="cache"
+                    )
+                entry, trash = self._seal_and_publish(key, config, staging)
+            except BaseException:
+                if moved and tree.exists() and not source.exists():
+                    os.rename(tree, source)  # give the caller's workspace back
+                self.store.purge(staging)
+                raise
+            if trash is not None:
+                self.store.purge(trash)
+        if move and not moved:
+            shutil.rmtree(source)  # move semantics across filesystems: copy, then delete
+        return CacheWorkspaceResult(
+            entry=entry,
+            method="move" if moved else "copy",
+            replaced=trash is not None,
+            fallback_reason=fallback,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _seal_and_publish(
+        self, key: str, config: WorkspaceConfig, staging: Path
+    ) -> tuple[WorkspaceEntry, Path | None]:
+        """Fingerprint and describe ``staging``, publish it, then record the metadata.
+
+        Metadata is written last: if the process dies before, the published directory's
+        entry id matches no metadata and the entry reads as absent until cleanup.
+        """
+        listing = scan_tree(staging / TREE_DIR)
+        write_fingerprint(listing, staging / FINGERPRINT_FILE)
+        ttl = self.settings.ttl_seconds(config)
+        created = datetime.now(UTC)
+        record: dict[str, Any] = {
+            "key": key,
+            "entry_id": secrets.token_hex(16),
+            "config": config.model_dump(mode="json"),
+            "size_bytes": listing.total_bytes,
+            "file_count": listing.file_count,
+            "created_at": created.isoformat(),
+            "expires_at": (created + timedelta(seconds=ttl)).isoformat(),
+        }
+        self.store.write_entry_file(staging, record)
+        trash = self.store.publish(key, staging)
+        self.cache.set(metadata_key(key), record, ttl=ttl)
+        entry = self._entry_from(record, hardlinked=False)
+        assert entry is not None
+        return entry, trash
+
+    def import_workspace(
+        self,
+        source: Path,
+        config: WorkspaceConfig,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> CacheWorkspaceResult | None:
+        """Store a workspace from a directory (copied) or a .zip/.tar(.gz/.xz) archive.
+
+        An archive is extracted straight into the entry's staging directory, so a bad or
+        interrupted archive never becomes an entry. Returns None when disabled.
+        """
+        path = Path(source)
+        if path.is_dir():
+            return self.cache_workspace(path, config, move=False, progress=progress)
+        if not path.is_file():
+            raise WorkspaceError(f"cannot import {path}: no such file or directory")
+        archive_format(path)  # reject unsupported types before taking any lock
+        if not self.enabled:
+            return None
+        key = workspace_key(config)
+        started = time.perf_counter()
+        with self.store.lock(key):
+            staging = self.store.new_staging(key)
+            try:
+                root = extract_archive(path, staging / "extracted")
+                os.rename(root, staging / TREE_DIR)
+                self.store.purge(staging / "extracted")
+                remove_excluded(staging / TREE_DIR, exclude_git=self.settings.exclude_git)
+                entry, trash = self._seal_and_publish(key, config, staging)
+            except BaseException:
+                self.store.purge(staging)
+                raise
+            if trash is not None:
+                self.store.purge(trash)
+        return CacheWorkspaceResult(
+            entry=entry,
+            method="archive",
+            replaced=trash is not None,
+            seconds=time.perf_counter() - started,
+        )
+
+    def export_workspace(
+        self,
+        config: WorkspaceConfig,
+        archive: Path,
+        *,
+        include_git: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Write the entry for ``config`` to ``archive`` (type from its suffix)."""
+        return self.export_by_key(
+            workspace_key(config), archive, include_git=include_git, progress=progress
+        )
+
+    def export_by_key(
+        self,
+        key: str,
+        archive: Path,
+        *,
+        include_git: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Write ``key``'s entry to ``archive``; the entry cannot be replaced meanwhile."""
+        target = Path(archive)
+        archive_format(target)
+        self.store.entry_dir(key)  # validates the key's shape
+        with self.store.lock(key):
+            entry = self._lookup(key, verify=True, locked=True) if self.enabled else None
+            if entry is None:
+                raise WorkspaceError(f"workspace {key} is not cached; see 'workspace list'")
+            listing = scan_tree(entry.path, exclude_git=not include_git)
+            write_archive(listing, target, top=key, progress=progress)
+        return target
+
+    # Finding -----------------------------------------------------------------------------
+
+    def get_cached_workspace(self, config: WorkspaceConfig) -> WorkspaceEntry | None:
+        """The live entry for ``config``, or None.
+
+        An entry handed out by hardlink is verified first; if a file changed through a
+        link the entry is dropped and None is returned.
+        """
+        if not self.enabled:
+            return None
+        return self._lookup(workspace_key(config), verify=True, locked=False)
+
+    def get_workspace_by_key(self, key: str) -> WorkspaceEntry | None:
+        """The live entry stored under ``key`` (as listed), or None."""
+        self.store.entry_dir(key)  # validates the key's shape
+        if not self.enabled:
+            return None
+        return self._lookup(key, verify=False, locked=False)
+
+    def list_workspaces(self) -> list[WorkspaceEntry]:
+        """Live entries, newest first (directories without live metadata are not listed)."""
+        if not self.enabled:
+            return []
+        entries = [
+            entry
+            for key in self.store.entry_keys()
+            if (entry := self._lookup(key, verify=False, locked=False)) is not None
+        ]
+        return sorted(entries, key=lambda e: e.created_at, reverse=True)
+
+    def _entry_from(self, record: Any, *, hardlinked: bool) -> WorkspaceEntry | None:
+        if not isinstance(record, dict):
+            return None
+        try:
+            return WorkspaceEntry(
+                key=record["key"],
+                config=WorkspaceConfig.model_validate(record["config"]),
+                path=self.root / record["key"] / TREE_DIR,
+                entry_id=record["entry_id"],
+                size_bytes=record["size_bytes"],
+                file_count=record["file_count"],
+                created_at=datetime.fromisoformat(record["created_at"]),
+                expires_at=(
+                    datetime.fromisoformat(record["expires_at"]) if record["expires_at"] else None
+                ),
+                hardlinked=hardlinked,
+            )
+        except (KeyError, TypeError, ValueError, ValidationError):
+            return None
+
+    def _lookup(self, key: str, *, verify: bool, locked: bool) -> WorkspaceEntry | None:
+        record = self.cache.get(metadata_key(key))
+        if record is None:
+            return None
+        marker = self.store.read_entry_file(key)
+        if marker is None:
+            self._drop(key, "its directory is missing", locked=locked)
+            return None
+        if not isinstance(record, dict) or marker.get("entry_id") != record.get("entry_id"):
+            # A publication in flight, or a crash between rename and metadata: not served.
+            logger.debug("workspace %s: directory and metadata disagree; not served", key)
+            return None
+        entry = self._entry_from(record, hardlinked=self.store.is_hardlinked(key))
+        if entry is None:
+            self._drop(key, "its metadata is unreadable", locked=locked)
+            return None
+        if verify and entry.hardlinked:
+            difference = self._difference(key)
+            if difference is not None:
+                self._drop(key, f"modified through a hardlink ({difference})", locked=locked)
+                return None
+        return entry
+
+    def _difference(self, key: str) -> str | None:
+        entry_dir = self.store.entry_dir(key)
+        return first_difference(entry_dir / TREE_DIR, entry_dir / FINGERPRINT_FILE)
+
+    def _drop(self, key: str, reason: str, *, locked: bool) -> None:
+        """Remove ``key``'s entry and metadata, re-checking under the lock.
+
+        Without the lock a publisher could be between its rename and its metadata write;
+        when the lock is busy the drop is left to a later lookup or cleanup.
+        """
+        if locked:
+            self._remove(key)
+            logger.warning("workspace %s dropped: %s", key, reason)
+            return
+        with self.store.lock(key, blocking=False) as acquired:
+            if not acquired:
+                return
+            self._remove(key)
+            logger.warning("workspace %s dropped: %s", key, reason)
+
+    def _remove(self, key: str) -> bool:
+        removed = self.store.remove(key)
+        return self.cache.delete(metadata_key(key)) or removed
+
+    # Restoring ---------------------------------------------------------------------------
+
+    def restore_workspace(
+        self,
+        config: WorkspaceConfig,
+        destination: Path,
+        strategy: RestoreStrategy | str = RestoreStrategy.COPY,
+        *,
+        include_git: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> RestoreResult | None:
+        """Materialise the entry for ``config`` at ``destination``; None if not cached.
+
+        ``destination`` must not exist or be an empty directory; it appears complete (it
+        is built in a hidden sibling and renamed). ``build/`` is never restored; ``.git``
+        directories are left out when ``include_git`` is False. ``hardlink`` shares the
+        cache's files: see ``integrity`` for how in-place modifications are caught.
+        ``reflink`` falls back to copy where the filesystem cannot clone (``used`` and
+        ``fallback_reason`` say so).
+        """
+        chosen = _parse_strategy(strategy)
+        dest = Path(destination)
+        _check_destination(dest)
+        if not self.enabled:
+            return None
+        key = workspace_key(config)
+        started = time.perf_counter()
+        with self.store.lock(key):
+            entry = self._lookup(key, verify=True, locked=True)
+            if entry is None:
+                return None
+            if chosen is RestoreStrategy.HARDLINK and not entry.hardlinked:
+                self.store.mark_hardlinked(key)  # before any link exists
+            listing = scan_tree(entry.path, exclude_git=not include_git)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging = dest.parent / f".{dest.name}.restore-{secrets.token_hex(4)}"
+            try:
+                outcome = materialize(listing, staging, chosen, progress=progress)
+                if entry.hardlinked:
+                    # Bracket the copy: a write through an older link during it is caught.
+                    difference = self._difference(key)
+                    if difference is not None:
+                        shutil.rmtree(staging)
+                        self._drop(key, f"modified through a hardlink ({difference})", locked=True)
+                        return None
+                if dest.exists():
+                    dest.rmdir()
+                os.rename(staging, dest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return RestoreResult(
+            key=key,
+            destination=dest,
+            requested=chosen,
+            used=outcome.used,
+            fallback_reason=outcome.fallback_reason,
+            file_count=listing.file_count,
+            size_bytes=listing.total_bytes,
+            seconds=time.perf_counter() - started,
+        )
+
+    # Deleting and collecting -------------------------------------------------------------
+
+    def delete_workspace(self, config: WorkspaceConfig) -> bool:
+        """Remove the entry for ``config``; True if there was one (directory or metadata)."""
+        return self.delete_by_key(workspace_key(config))
+
+    def delete_by_key(self, key: str) -> bool:
+        self.store.entry_dir(key)  # validates the key's shape
+        with self.store.lock(key):
+            return self._remove(key)
+
+    def cleanup(self) -> CleanupResult:
+        """Reconcile directories with metadata and remove everything not servable.
+
+        Removes entry directories without live (unexpired, matching) metadata, metadata
+        without a directory, entries modified through a hardlink, and staging/trash
+        directories whose key is not locked (their process is gone). Keys locked by a
+        running operation are skipped and reported. A disabled service removes nothing.
+        """
+        result = CleanupResult()
+        if not self.enabled:
+            return result
+        for key in self.store.entry_keys():
+            with self.store.lock(key, blocking=False) as acquired:
+                if not acquired:
+                    result.skipped_busy.append(key)
+                    continue
+                record = self.cache.get(metadata_key(key))
+                marker = self.store.read_entry_file(key)
+                if (
+                    not isinstance(record, dict)
+                    or marker is None
+                    or marker.get("entry_id") != record.get("entry_id")
+                ):
+                    self._remove(key)
+                    result.expired_or_orphaned.append(key)
+                elif self.store.is_hardlinked(key) and self._difference(key) is not None:
+                    self._remove(key)
+                    result.modified.append(key)
+        on_disk = set(self.store.entry_keys())
+        for cache_key in list(self.cache.keys()):
+            if not cache_key.startswith(METADATA_PREFIX):
+                continue
+            key = cache_key[len(METADATA_PREFIX) :]
+            if key in on_disk:
+                continue
+            with self.store.lock(key, blocking=False) as acquired:
+                if acquired and not self.store.root.joinpath(key).exists():
+                    self.cache.delete(cache_key)
+                    result.stale_metadata.append(key)
+        for leftover in self.store.leftovers():
+            with self.store.lock(leftover.key, blocking=False) as acquired:
+                if acquired:
+                    self.store.purge(leftover.path)
+                    result.leftovers.append(leftover.path.name)
+                else:
+                    result.skipped_busy.append(leftover.key)
+        if result.removed_count:
+            logger.info("workspace cleanup removed %d item(s)", result.removed_count)
+        return result
+
+
+def _parse_strategy(value: RestoreStrategy | str) -> RestoreStrategy:
+    try:
+        return RestoreStrategy(value)
+    except ValueError:
+        accepted = ", ".join(s.value for s in RestoreStrategy)
+        raise WorkspaceError(f"unknown restore strategy {value!r}; accepted: {accepted}") from None
+
+
+def _check_destination(dest: Path) -> None:
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise WorkspaceError(f"cannot restore into {dest}: it exists and is not a directory")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise WorkspaceError(
+            f"cannot restore into {dest}: the directory is not empty (nothing was changed)"
+        )
+
+
+def _try_rename(source: Path, target: Path) -> tuple[bool, str | None]:
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        return False, "source is on another filesystem than the cache: copied"
+    return True, None
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
