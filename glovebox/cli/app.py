@@ -1,0 +1,42 @@
+"""The root ``glovebox`` command: global options and the command groups."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.logging import RichHandler
+
+from glovebox.cli.cache import cache_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="glovebox",
+    help="ZMK keyboard firmware tooling with a shared, domain-isolated cache.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cache_app, name="cache")
+
+
+def configure_logging(debug: bool) -> None:
+    """WARNING and above by default; ``--debug`` shows Glovebox's DEBUG lines on stderr."""
+    handler = RichHandler(show_time=False, show_path=False, rich_tracebacks=False)
+    logger = logging.getLogger("glovebox")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.propagate = False
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show debug logging (cache coordination)."),
+) -> None:
+    """Glovebox command line."""
+    configure_logging(debug)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
