@@ -6,13 +6,12 @@
 
 from containers.application import ApplicationContainer
 from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES, bootstrap, shutdown
-from containers.providers import DomainCaches, DomainCachesSingleton, TaggedCacheSingleton
+from containers.providers import DomainCachesSingleton, TaggedCacheSingleton
 
 __all__ = [
     "WIRED_MODULES",
     "WIRED_PACKAGES",
     "ApplicationContainer",
-    "DomainCaches",
     "DomainCachesSingleton",
     "TaggedCacheSingleton",
     "bootstrap",

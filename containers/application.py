@@ -33,7 +33,16 @@ class ApplicationContainer(containers.DeclarativeContainer):
     metrics_cache = TaggedCacheSingleton(user_config, tag="metrics")
     moergo_cache = TaggedCacheSingleton(user_config, tag="moergo")
     default_cache = TaggedCacheSingleton(user_config, tag=None)
-    domain_caches = DomainCachesSingleton(user_config)
+    domain_caches = DomainCachesSingleton(
+        user_config,
+        providers.Dict(
+            compilation=compilation_cache.provider,
+            layout=layout_cache.provider,
+            metrics=metrics_cache.provider,
+            moergo=moergo_cache.provider,
+            default=default_cache.provider,
+        ),
+    )
 
     # Gateways
     moergo_fetch = providers.Singleton(UrllibFetcher, MOERGO_API_URL)

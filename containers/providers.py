@@ -11,7 +11,6 @@ is the C-implemented Singleton fast path; nothing here runs per call.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, cast
 
 from dependency_injector import providers
@@ -21,8 +20,9 @@ from glovebox.core.cache_v2 import (
     create_cache_from_user_config,
     evict_shared_cache_instance,
 )
+from glovebox.domains import DomainCaches
 
-__all__ = ["DomainCaches", "DomainCachesSingleton", "TaggedCacheSingleton"]
+__all__ = ["DomainCachesSingleton", "TaggedCacheSingleton"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,47 +75,19 @@ class TaggedCacheSingleton(providers.Singleton[CacheManager]):
         return context
 
 
-class DomainCaches:
-    """Coordinated caches for tags that have no provider of their own.
+class DomainCachesSingleton(providers.Singleton[DomainCaches]):
+    """A singleton :class:`DomainCaches` that is closed by ``reset_singletons()``.
 
-    ``get(tag)`` returns ``create_cache_from_user_config(user_config, tag=tag)`` and
-    remembers it, so :meth:`close` can release everything it handed out.
+    ``known`` maps tag names to provider delegates (``layout_cache.provider``), so a tag
+    with its own provider resolves through it, overrides included.
     """
 
-    def __init__(self, user_config: Any) -> None:
-        self._user_config = user_config
-        self._lock = threading.Lock()
-        self._caches: dict[str | None, CacheManager] = {}
-
-    def get(self, tag: str | None) -> CacheManager:
-        cache = self._caches.get(tag)
-        if cache is None:
-            with self._lock:
-                cache = self._caches.get(tag)
-                if cache is None:
-                    cache = create_cache_from_user_config(self._user_config, tag=tag)
-                    self._caches[tag] = cache
-        return cache
-
-    __getitem__ = get
-
-    def close(self) -> None:
-        """Release every cache handed out (closed and evicted from the coordinator)."""
-        with self._lock:
-            caches, self._caches = list(self._caches.values()), {}
-        for cache in caches:
-            _release(cache)
-
-
-class DomainCachesSingleton(providers.Singleton[DomainCaches]):
-    """A singleton :class:`DomainCaches` that is closed by ``reset_singletons()``."""
-
-    def __init__(self, user_config: Any = None) -> None:
+    def __init__(self, user_config: Any = None, known: Any = None) -> None:
         self._instance: DomainCaches | None = None
-        super().__init__(self._create, user_config)
+        super().__init__(self._create, user_config, known)
 
-    def _create(self, user_config: Any) -> DomainCaches:
-        self._instance = DomainCaches(user_config)
+    def _create(self, user_config: Any, known: Any) -> DomainCaches:
+        self._instance = DomainCaches(user_config, known)
         return self._instance
 
     def __deepcopy__(self, memo: dict[Any, Any] | None) -> DomainCachesSingleton:

@@ -40,8 +40,8 @@ class ConfigLayer:
     # YAML path ("cache.domains.layout.strategy") -> 1-based line, or -> env var name.
     locations: dict[str, int | str] = field(default_factory=dict)
 
-    def describe(self, yaml_path: str) -> str:
-        """``<file>:<line>: <yaml path>``, or ``<ENV VAR> (<yaml path>)`` for the environment."""
+    def locate(self, yaml_path: str) -> str:
+        """``<file>:<line>`` (line of the key, or of its nearest parent), or the env variable."""
         probe = yaml_path
         while True:
             where = self.locations.get(probe)
@@ -49,9 +49,15 @@ class ConfigLayer:
                 break
             probe = probe.rsplit(".", 1)[0]
         if isinstance(where, str):
-            return f"{where} ({yaml_path})"
-        line = f":{where}" if where is not None else ""
-        return f"{self.label}{line}: {yaml_path}"
+            return where
+        return f"{self.label}:{where}" if where is not None else self.label
+
+    def describe(self, yaml_path: str) -> str:
+        """``<file>:<line>: <yaml path>``, or ``<ENV VAR> (<yaml path>)`` for the environment."""
+        location = self.locate(yaml_path)
+        if location in self.locations.values():
+            return f"{location} ({yaml_path})"
+        return f"{location}: {yaml_path}"
 
 
 def _line_map(node: yaml.Node, prefix: str, out: dict[str, int | str], label: str) -> None:
@@ -150,11 +156,11 @@ def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, An
 
 
 def merge_layers(layers: list[ConfigLayer]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Merge mappings key by key, later layers winning; also who set each leaf."""
+    """Merge mappings key by key, later layers winning; also where each leaf was set."""
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for layer in layers:
         merged = _deep_merge(merged, layer.data)
         for path in leaf_paths(layer.data):
-            origins[path] = layer.describe(path)
+            origins[path] = layer.locate(path)
     return merged, origins

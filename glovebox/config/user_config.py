@@ -50,7 +50,10 @@ class UserConfig:
         return self._files
 
     def origin(self, yaml_path: str) -> str:
-        """Which layer set ``yaml_path`` (``file:line: path`` or the variable), else "default"."""
+        """Where ``yaml_path`` was set: ``file:line`` or the environment variable's name.
+
+        ``"built-in default"`` when no layer mentions it (the model's own default).
+        """
         return self._origins.get(yaml_path, "built-in default")
 
     def to_dict(self) -> dict[str, Any]:
