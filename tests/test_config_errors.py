@@ -85,7 +85,8 @@ def test_several_errors_are_all_reported(isolated_config: IsolatedPaths, tmp_pat
 
 
 def test_invalid_tag_name(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
-    path = write(tmp_path / "t.yaml", "cache:\n  domains:\n    ../escape:\n      strategy: memory\n")
+    text = "cache:\n  domains:\n    ../escape:\n      strategy: memory\n"
+    path = write(tmp_path / "t.yaml", text)
     message = load_error(path)
     assert f"{path}:3: cache.domains.../escape" in message
     assert "[A-Za-z0-9_.-]" in message
@@ -114,7 +115,7 @@ def test_missing_file_named_by_glovebox_config(
     isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CONFIG", str(tmp_path / "gone.yaml"))
-    with pytest.raises(ConfigError, match="gone.yaml: configuration file not found"):
+    with pytest.raises(ConfigError, match=r"gone\.yaml: configuration file not found"):
         load_user_config()
 
 

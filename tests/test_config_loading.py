@@ -110,7 +110,8 @@ def test_glovebox_config_variable_names_the_user_file(
 def test_explicit_path_wins_over_glovebox_config(
     isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GLOVEBOX_CONFIG", str(write(tmp_path / "env.yaml", "cache:\n  timeout: 1\n")))
+    from_env = write(tmp_path / "env.yaml", "cache:\n  timeout: 1\n")
+    monkeypatch.setenv("GLOVEBOX_CONFIG", str(from_env))
     explicit = write(tmp_path / "explicit.yaml", "cache:\n  timeout: 2\n")
     assert load_user_config(explicit).cache.timeout == 2
 

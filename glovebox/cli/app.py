@@ -65,12 +65,13 @@ def root(
         # (containers.cli:main, the `glovebox` script) can provide one.
         err_console.print(
             "[red]error:[/red] the glovebox CLI must be started through its entry point "
-            "(the `glovebox` script, containers.cli:main), which configures the caches"
+            "(the `glovebox` script, containers.cli:main), which configures the caches",
+            soft_wrap=True,
         )
         raise typer.Exit(2)
     try:
         stop = startup(config)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
     ctx.call_on_close(stop)

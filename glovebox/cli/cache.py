@@ -58,7 +58,7 @@ def _open(tag: str | None) -> CacheManager:
     try:
         return _domain_caches().get(tag)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -135,7 +135,7 @@ def show() -> None:
             strategy, source = _strategy_source(user_config, name)
             stats = _open(name).get_stats()
         except GloveboxError as exc:
-            err_console.print(f"[red]error:[/red] {exc}")
+            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from exc
         rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
         table.add_row(
@@ -182,7 +182,7 @@ def set_(
     try:
         _open(tag).set(key, value, ttl=ttl)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 

@@ -24,7 +24,7 @@ def layout_command(
     try:
         result = process_layout_file(file)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
     layout = result.layout
     console.print(f"layout: {layout.title or file.name} ({layout.keyboard})")
