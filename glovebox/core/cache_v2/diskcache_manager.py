@@ -16,6 +16,7 @@ Guarantees
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -320,9 +321,8 @@ class DiskCacheManager(BaseCache):
         try:
             with db.transact(retry=True):
                 for key in key_list:
-                    live = self._exists(db, key)
-                    if db.delete(key, retry=True) and live:
-                        removed += 1
+                    # diskcache deletes live rows only; expired ones are cleanup()'s job.
+                    removed += bool(db.delete(key, retry=True))
         except Exception as exc:
             raise self._write_error("delete", key, exc) from exc
         return removed
@@ -339,7 +339,9 @@ class DiskCacheManager(BaseCache):
         """Remove expired entries, then cull to the size limit. Returns how many went."""
         db = self._db
         try:
-            expired = int(db.expire(retry=True))
+            # diskcache expires strictly before ``now``; an entry expiring exactly now is
+            # already invisible to reads, so it must go too.
+            expired = int(db.expire(math.nextafter(time.time(), math.inf), retry=True))
             culled = int(db.cull(retry=True))
         except Exception as exc:
             raise self._write_error("cleanup", "*", exc) from exc
