@@ -13,8 +13,8 @@ import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from glovebox.core.cache_v2 import DiskCacheManager, MemoryCache
-from glovebox.core.cache_v2.cache_manager import BaseCache
+from glovebox.core.cache_v2 import CacheManager, DiskCacheManager, MemoryCache
+from tests.conftest import FakeClock
 
 keys = st.sampled_from(["a", "b", "c", "layout:1", "ключ", "x" * 50])
 values = st.one_of(
@@ -33,35 +33,35 @@ class CacheModel(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.now = 1_700_000_000.0
-        self._clock = mock.patch.object(time, "time", lambda: self.now)
-        self._clock.start()
+        self.clock = FakeClock()
+        self._patch = mock.patch.object(time, "time", self.clock)
+        self._patch.start()
         self.model: dict[str, tuple[Any, float | None]] = {}
         self.directory = Path(tempfile.mkdtemp(prefix="glovebox-stateful-"))
         self.cache = self.make_cache()
 
-    def make_cache(self) -> BaseCache:
+    def make_cache(self) -> CacheManager:
         raise NotImplementedError
 
     def live_model(self) -> dict[str, Any]:
         return {
             key: value
             for key, (value, expires) in self.model.items()
-            if expires is None or expires > self.now
+            if expires is None or expires > self.clock.now
         }
 
     @rule(key=keys, value=values, ttl=ttls)
     def set(self, key: str, value: Any, ttl: int | None) -> None:
         self.cache.set(key, value, ttl=ttl)
         self.model.pop(key, None)  # a rewrite moves the key to the end, as in the cache
-        self.model[key] = (value, None if ttl is None else self.now + ttl)
+        self.model[key] = (value, None if ttl is None else self.clock.now + ttl)
 
     @rule(items=st.dictionaries(keys, values, max_size=4), ttl=ttls)
     def set_many(self, items: dict[str, Any], ttl: int | None) -> None:
         self.cache.set_many(items, ttl=ttl)
         for key, value in items.items():
             self.model.pop(key, None)
-            self.model[key] = (value, None if ttl is None else self.now + ttl)
+            self.model[key] = (value, None if ttl is None else self.clock.now + ttl)
 
     @rule(key=keys)
     def get(self, key: str) -> None:
@@ -89,11 +89,11 @@ class CacheModel(RuleBasedStateMachine):
         expected = key in self.live_model()
         assert self.cache.touch(key, ttl=ttl) is expected
         if expected:
-            self.model[key] = (self.model[key][0], None if ttl is None else self.now + ttl)
+            self.model[key] = (self.model[key][0], None if ttl is None else self.clock.now + ttl)
 
     @rule(seconds=st.integers(min_value=1, max_value=120))
     def advance_clock(self, seconds: int) -> None:
-        self.now += seconds
+        self.clock.advance(seconds)
 
     @rule()
     def clear(self) -> None:
@@ -119,17 +119,17 @@ class CacheModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.cache.close()
-        self._clock.stop()
+        self._patch.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class DiskCacheModel(CacheModel):
-    def make_cache(self) -> BaseCache:
+    def make_cache(self) -> CacheManager:
         return DiskCacheManager(self.directory / "cache", tag="stateful")
 
 
 class MemoryCacheModel(CacheModel):
-    def make_cache(self) -> BaseCache:
+    def make_cache(self) -> CacheManager:
         return MemoryCache("stateful", max_entries=1000)
 
 
