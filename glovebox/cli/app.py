@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import typer
-from rich.logging import RichHandler
 
 from glovebox.cli.cache import cache_app
 
@@ -22,7 +22,9 @@ app.add_typer(cache_app, name="cache")
 
 def configure_logging(debug: bool) -> None:
     """WARNING and above by default; ``--debug`` shows Glovebox's DEBUG lines on stderr."""
-    handler = RichHandler(show_time=False, show_path=False, rich_tracebacks=False)
+    # A plain handler: log lines stay whole (never wrapped to the terminal) for grep.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("glovebox")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
