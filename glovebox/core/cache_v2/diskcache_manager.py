@@ -30,6 +30,7 @@ import filelock
 
 from glovebox.core.cache_v2.cache_manager import (
     _MISSING,
+    MAX_KEY_LENGTH,
     BaseCache,
     stripe_index,
     validate_key,
@@ -162,18 +163,28 @@ class DiskCacheManager(BaseCache):
     # -- reads ---------------------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
-        validate_key(key)
-        value = self._read(key)
+        # The hot path: kept to one SQLite read plus in-memory counting.
+        if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:
+            validate_key(key)
+        if self._generation == _ForkGeneration.value and not self._closed:
+            try:
+                value = self._cache.get(key, _MISSING)
+            except Exception as exc:  # any failure to produce the value is a miss
+                self._record_error("read", key, exc)
+                value = _MISSING
+        else:
+            value = self._read(key)
         with self._stats_lock:
             if value is _MISSING:
                 self._pending_misses += 1
             else:
                 self._pending_hits += 1
-            self._ops_since_flush += 1
-            due = self._ops_since_flush >= STATS_FLUSH_OPERATIONS or (
-                time.monotonic() - self._last_flush > STATS_FLUSH_SECONDS
-            )
-        if due:
+            ops = self._ops_since_flush = self._ops_since_flush + 1
+        # The clock is consulted every 64 reads only: a flush is due after
+        # STATS_FLUSH_OPERATIONS reads or STATS_FLUSH_SECONDS, whichever comes first.
+        if ops >= STATS_FLUSH_OPERATIONS or (
+            not ops & 63 and time.monotonic() - self._last_flush > STATS_FLUSH_SECONDS
+        ):
             self._flush_stats()
         return default if value is _MISSING else value
 
