@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+PIP = (sys.executable, "-m", "pip")
 
 PROBE = """
 import json, sys
@@ -31,8 +32,7 @@ print(json.dumps({
 def test_defaults_load_from_an_installed_wheel(tmp_path: Path) -> None:
     dist, target = tmp_path / "dist", tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--wheel-dir", str(dist), str(REPO)],
+        [*PIP, "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dist), str(REPO)],
         check=True,
         capture_output=True,
     )
@@ -42,8 +42,7 @@ def test_defaults_load_from_an_installed_wheel(tmp_path: Path) -> None:
     assert shipped == (REPO / "config" / "default.yaml").read_bytes()
 
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
-        + ["--target", str(target), str(wheel)],
+        [*PIP, "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
         check=True,
         capture_output=True,
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from glovebox.cli.cache import cache_app
 from glovebox.cli.layout import layout_command
@@ -35,7 +35,9 @@ app.command("layout")(layout_command)
 
 def configure_logging(debug: bool) -> None:
     """WARNING and above by default; ``--debug`` shows Glovebox's DEBUG lines on stderr."""
-    handler = RichHandler(show_time=False, show_path=False, rich_tracebacks=False)
+    # A plain handler: log lines stay whole (never wrapped to the terminal) for grep.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("glovebox")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
