@@ -25,7 +25,14 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	bash benchmarks/../docs/demo.sh
+	@echo "--- 1. ask the 'demo' cache for a key (a miss unless an earlier demo stored it)"
+	$(BIN)/glovebox --debug cache get greeting --tag demo || echo "(exit code 1: not cached yet)"
+	@echo "--- 2. store it"
+	$(BIN)/glovebox cache set greeting "hello from the glovebox cache" --tag demo --ttl 3600
+	@echo "--- 3. a new process asks again: a hit, served from SQLite"
+	$(BIN)/glovebox --debug cache get greeting --tag demo
+	@echo "--- 4. hit/miss totals persist across processes"
+	$(BIN)/glovebox cache stats --tag demo
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py

@@ -433,3 +433,33 @@ def test_create_diskcache_manager_is_private(tmp_path: Path) -> None:
     assert get_cache_instance_count() == 0
     assert get_shared_cache_instance(tmp_path, "tool") is not cache
     cache.close()
+
+
+def test_warm_path_follows_changes_of_every_variable_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "one"))
+    first = create_default_cache(tag="layout")
+    monkeypatch.setenv("GLOVEBOX_CACHE_LAYOUT", "off")
+    assert isinstance(create_default_cache(tag="layout"), DisabledCache)
+    monkeypatch.setenv("GLOVEBOX_CACHE_LAYOUT", "memory")
+    with caplog.at_level(logging.WARNING, logger=COORDINATION_LOGGER):
+        # an instance exists for this key: it is kept, and the mismatch is reported
+        assert create_default_cache(tag="layout") is first
+    assert "backend=disk" in caplog.text
+    assert "backend=memory" in caplog.text
+    assert isinstance(create_default_cache(tag="metrics"), DiskCacheManager)
+    monkeypatch.setenv("GLOVEBOX_CACHE_METRICS", "memory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
+    assert isinstance(create_default_cache(tag="metrics"), MemoryCache)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "one"))
+    monkeypatch.delenv("GLOVEBOX_CACHE_LAYOUT")
+    assert create_default_cache(tag="layout") is first
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "two"))
+    moved = create_default_cache(tag="layout")
+    assert isinstance(moved, DiskCacheManager)
+    assert moved.directory == (tmp_path / "two" / "glovebox" / "layout").resolve()
+    monkeypatch.setenv("GLOVEBOX_CACHE_LAYOUT", "bogus")
+    for _ in range(2):  # an invalid word is never remembered as a decision
+        with pytest.raises(ConfigError, match="GLOVEBOX_CACHE_LAYOUT"):
+            create_default_cache(tag="layout")

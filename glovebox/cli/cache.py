@@ -39,7 +39,7 @@ def known_tags(root: Path) -> list[str]:
         found.update(
             entry.name
             for entry in root.iterdir()
-            if entry.is_dir() and (entry / "cache.db").is_file() and "." not in entry.name
+            if entry.is_dir() and (entry / "cache.db").is_file() and ".corrupt-" not in entry.name
         )
     return sorted(found)
 
