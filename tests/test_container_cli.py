@@ -68,6 +68,17 @@ def test_cache_show_reports_every_domain(isolated_config: IsolatedPaths, tmp_pat
     assert str(config) in out
 
 
+def test_cache_show_includes_domains_named_only_in_the_config(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
+    config = write(
+        tmp_path / "c.yaml", "cache:\n  domains:\n    firmware:\n      strategy: memory\n"
+    )
+    code, out, err = invoke("--config", str(config), "cache", "show")
+    assert code == 0, err
+    assert rows(out)["firmware"][1:4] == ["memory", "c.yaml:4", "memory"]
+
+
 def test_cache_show_names_the_environment_when_it_decides(
     isolated_config: IsolatedPaths, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -130,7 +130,9 @@ def show() -> None:
     columns = ("tag", "strategy", "decided by", "backend", "path", "entries", "size", "hit rate")
     for column in columns:
         table.add_column(column, overflow="fold")
-    for name in known_tags(root):
+    # Domains named in the configuration are shown even before they hold anything.
+    configured = set(getattr(getattr(user_config, "cache", None), "domains", None) or ())
+    for name in sorted(set(known_tags(root)) | configured):
         try:
             strategy, source = _strategy_source(user_config, name)
             stats = _open(name).get_stats()

@@ -123,7 +123,13 @@ def _validate(data: Mapping[str, Any], layer: ConfigLayer) -> GloveboxConfig:
 def load_user_config(
     config_path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> UserConfig:
-    """Read and validate every layer; raise ``ConfigError`` naming the first bad place."""
+    """Read and validate every layer, lowest first.
+
+    Raises ``ConfigError`` listing every problem of the first invalid layer, each with its
+    file and line (or variable) and YAML path. ``environ`` (default ``os.environ``) picks
+    the user file and the ``GLOVEBOX__*`` settings; ``~``/``$VAR`` expansion in
+    ``cache_path`` and the platform default directory use the process environment.
+    """
     env = os.environ if environ is None else environ
     layers = [read_yaml_layer(default_config_file())]
     user_file = find_user_config_file(config_path, env)
