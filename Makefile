@@ -33,6 +33,13 @@ demo: $(STAMP)
 	$(BIN)/glovebox --debug cache get greeting --tag demo
 	@echo "--- 4. hit/miss totals persist across processes"
 	$(BIN)/glovebox cache stats --tag demo
+	@echo "--- 5. process a layout twice: the second run is served from the layout cache"
+	$(BIN)/glovebox layout docs/examples/demo-layout.json
+	$(BIN)/glovebox layout docs/examples/demo-layout.json
+	@echo "--- 6. every domain: strategy, who decided it, backend, entries, hit rate"
+	$(BIN)/glovebox cache show
+	@echo "--- 7. the same with per-domain strategies from a YAML file"
+	$(BIN)/glovebox --config config/examples/per-domain.yaml cache show
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from containers.cli import startup
 from glovebox.cli.app import app
 from glovebox.testing import IsolatedPaths
 
@@ -18,7 +19,7 @@ GLOVEBOX = Path(sys.executable).parent / "glovebox"
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+    result = runner.invoke(app, list(args), obj=startup)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -47,7 +48,7 @@ def test_stats_lists_domains_with_counts(isolated_config: IsolatedPaths) -> None
 
 def test_clear_needs_confirmation_unless_yes(isolated_config: IsolatedPaths) -> None:
     invoke("cache", "set", "k", "v")
-    result = runner.invoke(app, ["cache", "clear"], input="n\n")
+    result = runner.invoke(app, ["cache", "clear"], input="n\n", obj=startup)
     assert result.exit_code == 1
     assert invoke("cache", "get", "k")[0] == 0
     code, out, _ = invoke("cache", "clear", "--yes")

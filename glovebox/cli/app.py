@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from glovebox.cli.cache import cache_app
+from glovebox.cli.layout import layout_command
+from glovebox.errors import GloveboxError
 
-__all__ = ["app", "main"]
+__all__ = ["Startup", "app"]
+
+Startup = Callable[[Path | None], Callable[[], None]]
+"""What the composition root passes as click's ``obj``: given ``--config`` (or None), it
+configures and wires the container and returns the function that shuts it down."""
+
+err_console = Console(stderr=True)
 
 app = typer.Typer(
     name="glovebox",
@@ -18,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cache_app, name="cache")
+app.command("layout")(layout_command)
 
 
 def configure_logging(debug: bool) -> None:
@@ -33,12 +46,34 @@ def configure_logging(debug: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show debug logging (cache coordination)."),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="YAML configuration file (default: $GLOVEBOX_CONFIG, then "
+            "$XDG_CONFIG_HOME/glovebox/config.yaml if it exists).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Glovebox command line."""
     configure_logging(debug)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
+    startup = ctx.obj
+    if not callable(startup):
+        # The commands get their caches from the container; only the composition root
+        # (containers.cli:main, the `glovebox` script) can provide one.
+        err_console.print(
+            "[red]error:[/red] the glovebox CLI must be started through its entry point "
+            "(the `glovebox` script, containers.cli:main), which configures the caches",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    try:
+        stop = startup(config)
+    except GloveboxError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    ctx.call_on_close(stop)

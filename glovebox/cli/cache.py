@@ -7,15 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from dependency_injector.wiring import Provide, inject
 from rich.console import Console
 from rich.table import Table
 
+from glovebox.config import UserConfig
 from glovebox.core.cache_v2 import (
     CacheManager,
     CacheStats,
-    create_default_cache,
-    default_cache_root,
+    resolve_user_config_strategy,
 )
+from glovebox.domains import DomainCaches
 from glovebox.errors import GloveboxError
 
 __all__ = ["cache_app", "known_tags"]
@@ -42,11 +44,21 @@ def known_tags(root: Path) -> list[str]:
     return sorted(found)
 
 
+@inject
+def _domain_caches(caches: DomainCaches = Provide["domain_caches"]) -> DomainCaches:
+    """The container's caches by tag (injected: overrides of a domain's cache apply)."""
+    return caches
+
+
+def _cache_root() -> Path:
+    return Path(_domain_caches().user_config.cache_path)
+
+
 def _open(tag: str | None) -> CacheManager:
     try:
-        return create_default_cache(tag)
+        return _domain_caches().get(tag)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -76,13 +88,70 @@ def _stats_row(stats: CacheStats) -> list[str]:
 @cache_app.command()
 def stats(tag: TagOption = None) -> None:
     """Entries, size and hit rate per domain (all domains unless --tag)."""
-    tags = [tag] if tag is not None else known_tags(default_cache_root())
-    table = Table(title=f"Glovebox caches in {default_cache_root()}")
+    tags = [tag] if tag is not None else known_tags(_cache_root())
+    table = Table(title=f"Glovebox caches in {_cache_root()}")
     for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
         table.add_column(column)
     for name in tags:
         table.add_row(*_stats_row(_open(name).get_stats()))
     console.print(table)
+
+
+def _strategy_source(user_config: UserConfig, tag: str) -> tuple[str, str]:
+    decision = resolve_user_config_strategy(user_config, None if tag == "default" else tag)
+    source = decision.source
+    if source.startswith("config "):
+        # Name the file and line that decided; the full paths are in the table title.
+        yaml_path = source.removeprefix("config ")
+        source = user_config.origin(yaml_path).rsplit("/", 1)[-1]
+        if not yaml_path.startswith("cache.domains."):
+            source += f" ({yaml_path})"
+    return decision.strategy.value, source
+
+
+def _short_path(directory: Path | None, root: Path) -> str:
+    """The directory relative to the root in the title (absolute if it is elsewhere)."""
+    if directory is None:
+        return "-"
+    try:
+        return f"{directory.relative_to(root.resolve())}/"
+    except ValueError:
+        return str(directory)
+
+
+@cache_app.command()
+def show() -> None:
+    """Every domain: strategy and the layer that decided it, backend, path, entries, size, hits."""
+    caches = _domain_caches()
+    user_config = caches.user_config
+    root = Path(user_config.cache_path)
+    files = ", ".join(str(path) for path in getattr(user_config, "files", ())) or "none"
+    table = Table(title=f"Glovebox caches in {root} (configuration: {files})")
+    columns = ("tag", "strategy", "decided by", "backend", "path", "entries", "size", "hit rate")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    # Domains named in the configuration are shown even before they hold anything.
+    configured = set(getattr(getattr(user_config, "cache", None), "domains", None) or ())
+    for name in sorted(set(known_tags(root)) | configured):
+        try:
+            strategy, source = _strategy_source(user_config, name)
+            stats = _open(name).get_stats()
+        except GloveboxError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(2) from exc
+        rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
+        table.add_row(
+            name,
+            strategy,
+            source,
+            stats.backend,
+            _short_path(stats.directory, root),
+            str(stats.entries),
+            _format_size(stats.size_bytes),
+            rate,
+        )
+    # Piped output (scripts, CI logs) is not squeezed into 80 columns.
+    (console if console.is_terminal else Console(width=160)).print(table)
 
 
 @cache_app.command()
@@ -115,7 +184,7 @@ def set_(
     try:
         _open(tag).set(key, value, ttl=ttl)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -145,7 +214,7 @@ def clear(
 @cache_app.command()
 def cleanup(tag: TagOption = None) -> None:
     """Remove expired entries and enforce size limits (all domains unless --tag)."""
-    tags = [tag] if tag is not None else known_tags(default_cache_root())
+    tags = [tag] if tag is not None else known_tags(_cache_root())
     for name in tags:
         removed = _open(name).cleanup()
         typer.echo(f"{name}: removed {removed} entries")
