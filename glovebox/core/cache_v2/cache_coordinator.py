@@ -98,7 +98,7 @@ class CacheCoordinator:
                 return DisabledCache(tag)
         else:
             logger.debug("Reusing existing shared cache instance: %s", slot.key)
-        if slot.settings != settings:
+        if slot.settings is not settings and slot.settings != settings:
             logger.warning(
                 "shared cache %s was created with %s; a request with %s gets the existing "
                 "instance unchanged (reset the instances to apply new settings)",

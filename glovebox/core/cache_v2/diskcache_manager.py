@@ -16,6 +16,7 @@ Guarantees
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ import filelock
 
 from glovebox.core.cache_v2.cache_manager import (
     _MISSING,
+    MAX_KEY_LENGTH,
     BaseCache,
     stripe_index,
     validate_key,
@@ -161,18 +163,28 @@ class DiskCacheManager(BaseCache):
     # -- reads ---------------------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
-        validate_key(key)
-        value = self._read(key)
+        # The hot path: kept to one SQLite read plus in-memory counting.
+        if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:
+            validate_key(key)
+        if self._generation == _ForkGeneration.value and not self._closed:
+            try:
+                value = self._cache.get(key, _MISSING)
+            except Exception as exc:  # any failure to produce the value is a miss
+                self._record_error("read", key, exc)
+                value = _MISSING
+        else:
+            value = self._read(key)
         with self._stats_lock:
             if value is _MISSING:
                 self._pending_misses += 1
             else:
                 self._pending_hits += 1
-            self._ops_since_flush += 1
-            due = self._ops_since_flush >= STATS_FLUSH_OPERATIONS or (
-                time.monotonic() - self._last_flush > STATS_FLUSH_SECONDS
-            )
-        if due:
+            ops = self._ops_since_flush = self._ops_since_flush + 1
+        # The clock is consulted every 64 reads only: a flush is due after
+        # STATS_FLUSH_OPERATIONS reads or STATS_FLUSH_SECONDS, whichever comes first.
+        if ops >= STATS_FLUSH_OPERATIONS or (
+            not ops & 63 and time.monotonic() - self._last_flush > STATS_FLUSH_SECONDS
+        ):
             self._flush_stats()
         return default if value is _MISSING else value
 
@@ -320,9 +332,8 @@ class DiskCacheManager(BaseCache):
         try:
             with db.transact(retry=True):
                 for key in key_list:
-                    live = self._exists(db, key)
-                    if db.delete(key, retry=True) and live:
-                        removed += 1
+                    # diskcache deletes live rows only; expired ones are cleanup()'s job.
+                    removed += bool(db.delete(key, retry=True))
         except Exception as exc:
             raise self._write_error("delete", key, exc) from exc
         return removed
@@ -339,7 +350,9 @@ class DiskCacheManager(BaseCache):
         """Remove expired entries, then cull to the size limit. Returns how many went."""
         db = self._db
         try:
-            expired = int(db.expire(retry=True))
+            # diskcache expires strictly before ``now``; an entry expiring exactly now is
+            # already invisible to reads, so it must go too.
+            expired = int(db.expire(math.nextafter(time.time(), math.inf), retry=True))
             culled = int(db.cull(retry=True))
         except Exception as exc:
             raise self._write_error("cleanup", "*", exc) from exc

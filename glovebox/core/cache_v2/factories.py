@@ -9,13 +9,20 @@ from typing import Any
 
 import platformdirs
 
-from glovebox.core.cache_v2.cache_coordinator import CacheSettings, get_shared_cache_instance
+from glovebox.core.cache_v2._environ import EnvName, env_value
+from glovebox.core.cache_v2.cache_coordinator import (
+    CacheSettings,
+    get_coordinator,
+    get_shared_cache_instance,
+)
 from glovebox.core.cache_v2.cache_manager import CacheManager
 from glovebox.core.cache_v2.disabled_cache import DisabledCache
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.policy import (
+    GLOBAL_ENV_VAR,
     Strategy,
     StrategyDecision,
+    env_var_for_tag,
     resolve_strategy,
     validate_tag,
 )
@@ -31,7 +38,14 @@ __all__ = [
 
 _DEFAULT_SETTINGS = CacheSettings()
 _MEMORY_SETTINGS = CacheSettings(backend="memory")
-_roots: dict[tuple[str | None, str | None], str] = {}
+_XDG_CACHE_HOME = EnvName("XDG_CACHE_HOME")
+_HOME = EnvName("HOME")
+_GLOBAL = EnvName(GLOBAL_ENV_VAR)
+_MEMO_LIMIT = 4096
+# Memos of the warm path, keyed by the raw environment values they were computed from.
+_roots: dict[tuple[object, object], str] = {}
+_tag_variables: dict[str | None, EnvName] = {}
+_env_strategies: dict[tuple[str | None, object, object], Strategy] = {}
 
 
 def default_cache_root() -> Path:
@@ -40,12 +54,29 @@ def default_cache_root() -> Path:
 
 
 def _default_root_str() -> str:
-    environ = os.environ
-    memo_key = (environ.get("XDG_CACHE_HOME"), environ.get("HOME"))
+    memo_key = (env_value(_XDG_CACHE_HOME), env_value(_HOME))
     root = _roots.get(memo_key)
     if root is None:
-        root = _roots[memo_key] = platformdirs.user_cache_dir("glovebox")
+        root = platformdirs.user_cache_dir("glovebox")
+        if len(_roots) < _MEMO_LIMIT:
+            _roots[memo_key] = root
     return root
+
+
+def _env_strategy(tag: str | None) -> Strategy:
+    """``resolve_strategy(tag, os.environ)``, memoised on the two variables it reads."""
+    variable = _tag_variables.get(tag)
+    if variable is None:
+        variable = EnvName(env_var_for_tag(tag))  # validates the tag
+        if len(_tag_variables) < _MEMO_LIMIT:
+            _tag_variables[tag] = variable
+    memo_key = (tag, env_value(_GLOBAL), env_value(variable))
+    strategy = _env_strategies.get(memo_key)
+    if strategy is None:
+        strategy = resolve_strategy(tag, os.environ).strategy  # raises on invalid words
+        if len(_env_strategies) < _MEMO_LIMIT:
+            _env_strategies[memo_key] = strategy
+    return strategy
 
 
 def create_default_cache(tag: str | None = None) -> CacheManager:
@@ -54,15 +85,11 @@ def create_default_cache(tag: str | None = None) -> CacheManager:
     The environment is read on every call, so flipping ``GLOVEBOX_CACHE_GLOBAL`` or
     ``GLOVEBOX_CACHE_<TAG>`` takes effect immediately.
     """
-    strategy = resolve_strategy(tag, os.environ).strategy
+    strategy = _env_strategy(tag)
     if strategy is Strategy.DISABLED:
         return DisabledCache(tag)
     settings = _MEMORY_SETTINGS if strategy is Strategy.MEMORY else _DEFAULT_SETTINGS
-    return get_shared_cache_instance(
-        _default_root_str(),
-        tag,
-        backend=settings.backend,
-    )
+    return get_coordinator().get(_default_root_str(), tag, settings=settings)
 
 
 def _domain_settings(user_config: Any, name: str) -> tuple[Any, Any]:

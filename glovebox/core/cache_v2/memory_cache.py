@@ -54,13 +54,10 @@ class MemoryCache(BaseCache):
         self._hits = self._misses = self._evictions = 0
 
     def _live_entry(self, key: str, now: float) -> _Entry | None:
+        # Expired entries stay until cleanup() (or LRU eviction), so cleanup's count is
+        # the number of expired entries, as on disk.
         entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if not entry.live(now):
-            del self._entries[key]
-            return None
-        return entry
+        return entry if entry is not None and entry.live(now) else None
 
     def get(self, key: str, default: Any = None) -> Any:
         validate_key(key)

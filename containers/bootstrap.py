@@ -1,0 +1,49 @@
+"""Build, configure and wire the application container; and shut it down again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from dependency_injector import providers
+
+from containers.application import ApplicationContainer
+from glovebox.config import load_user_config
+
+__all__ = ["WIRED_MODULES", "WIRED_PACKAGES", "bootstrap", "shutdown"]
+
+logger = logging.getLogger(__name__)
+
+# Where functions use @inject with Provide["..."] string ids.
+WIRED_PACKAGES: tuple[str, ...] = ("glovebox.cli",)
+WIRED_MODULES: tuple[str, ...] = ("glovebox.api",)
+
+
+def bootstrap(
+    config_path: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    packages: Iterable[str] = WIRED_PACKAGES,
+    modules: Iterable[str] = WIRED_MODULES,
+) -> ApplicationContainer:
+    """A container configured from the YAML layers and wired into ``packages``/``modules``.
+
+    Raises ``ConfigError`` (naming file, line and YAML path) if the configuration is bad;
+    nothing has been opened or wired in that case. Pair with :func:`shutdown`.
+    """
+    user_config = load_user_config(config_path, environ=environ)
+    container = ApplicationContainer()
+    container.config.from_dict(user_config.to_dict())
+    # The loaded object keeps where each setting came from; the Configuration holds the
+    # same values for code that reads container.config directly.
+    container.user_config.override(providers.Object(user_config))
+    container.wire(modules=list(modules), packages=list(packages))
+    logger.debug("container bootstrapped from %s", user_config)
+    return container
+
+
+def shutdown(container: ApplicationContainer) -> None:
+    """Close every cache the container opened and undo the wiring. Idempotent."""
+    container.reset_singletons()
+    container.unwire()

@@ -1,0 +1,47 @@
+"""The ``glovebox`` console script: bootstrap the container, wire the CLI, run it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from containers.application import ApplicationContainer
+from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES, bootstrap, shutdown
+from glovebox.cli.app import Startup, app
+from glovebox.errors import ConfigError
+
+__all__ = ["attach", "main", "startup"]
+
+
+def startup(config_path: Path | None) -> Callable[[], None]:
+    """Bootstrap from the layers (``--config`` first) and return the shutdown function."""
+    container = bootstrap(config_path)
+    return lambda: shutdown(container)
+
+
+def attach(container: ApplicationContainer) -> Startup:
+    """A startup hook that runs the CLI against an existing, already configured container.
+
+    For tests and embedding applications: overrides on ``container`` apply to the
+    commands. ``--config`` is refused because the container's configuration is fixed.
+    """
+
+    def start(config_path: Path | None) -> Callable[[], None]:
+        if config_path is not None:
+            raise ConfigError(
+                f"--config {config_path}: this CLI runs on an existing container whose "
+                "configuration is already loaded; configure the container instead"
+            )
+        container.wire(modules=list(WIRED_MODULES), packages=list(WIRED_PACKAGES))
+        return container.unwire
+
+    return start
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    app(args=None if argv is None else list(argv), prog_name="glovebox", obj=startup)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

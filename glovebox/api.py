@@ -1,0 +1,29 @@
+"""Plain functions for scripts and notebooks; their services come from the container.
+
+After ``containers.bootstrap()`` (which wires this module), call them without the
+service arguments. Tests and callers without a container pass the service explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dependency_injector.wiring import Provide, inject
+
+from glovebox.layout import LayoutResult, LayoutService
+from glovebox.metrics import MetricsService
+
+__all__ = ["process_layout_file"]
+
+
+@inject
+def process_layout_file(
+    path: Path,
+    layout_service: LayoutService = Provide["layout_service"],
+    metrics: MetricsService = Provide["metrics_service"],
+) -> LayoutResult:
+    """Process a layout JSON file (cached by content) and count it in the metrics."""
+    with metrics.timed("layout.process"):
+        result = layout_service.process_file(path)
+    metrics.increment("layout.cache_hits" if result.from_cache else "layout.cache_misses")
+    return result

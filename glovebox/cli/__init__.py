@@ -1,0 +1,1 @@
+"""The ``glovebox`` command line (typer + rich)."""

@@ -1,0 +1,224 @@
+"""``glovebox cache ...``: look at and control the caches of each domain."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from dependency_injector.wiring import Provide, inject
+from rich.console import Console
+from rich.table import Table
+
+from glovebox.config import UserConfig
+from glovebox.core.cache_v2 import (
+    CacheManager,
+    CacheStats,
+    resolve_user_config_strategy,
+)
+from glovebox.domains import DomainCaches
+from glovebox.errors import GloveboxError
+
+__all__ = ["cache_app", "known_tags"]
+
+cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+KNOWN_DOMAINS = ("compilation", "layout", "metrics", "moergo", "default")
+TagOption = Annotated[
+    str | None, typer.Option("--tag", "-t", help="Domain tag (default: the 'default' cache).")
+]
+
+
+def known_tags(root: Path) -> list[str]:
+    """The standard domains plus any other tag that has a cache under ``root``."""
+    found = set(KNOWN_DOMAINS)
+    if root.is_dir():
+        found.update(
+            entry.name
+            for entry in root.iterdir()
+            if entry.is_dir() and (entry / "cache.db").is_file() and ".corrupt-" not in entry.name
+        )
+    return sorted(found)
+
+
+@inject
+def _domain_caches(caches: DomainCaches = Provide["domain_caches"]) -> DomainCaches:
+    """The container's caches by tag (injected: overrides of a domain's cache apply)."""
+    return caches
+
+
+def _cache_root() -> Path:
+    return Path(_domain_caches().user_config.cache_path)
+
+
+def _open(tag: str | None) -> CacheManager:
+    try:
+        return _domain_caches().get(tag)
+    except (GloveboxError, ValueError, TypeError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _format_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _stats_row(stats: CacheStats) -> list[str]:
+    rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
+    return [
+        stats.tag,
+        stats.backend,
+        str(stats.entries),
+        _format_size(stats.size_bytes),
+        str(stats.hits),
+        str(stats.misses),
+        rate,
+        str(stats.directory or "-"),
+    ]
+
+
+@cache_app.command()
+def stats(tag: TagOption = None) -> None:
+    """Entries, size and hit rate per domain (all domains unless --tag)."""
+    tags = [tag] if tag is not None else known_tags(_cache_root())
+    table = Table(title=f"Glovebox caches in {_cache_root()}")
+    for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
+        table.add_column(column)
+    for name in tags:
+        table.add_row(*_stats_row(_open(name).get_stats()))
+    console.print(table)
+
+
+def _strategy_source(user_config: UserConfig, tag: str) -> tuple[str, str]:
+    decision = resolve_user_config_strategy(user_config, None if tag == "default" else tag)
+    source = decision.source
+    if source.startswith("config "):
+        # Name the file and line that decided; the full paths are in the table title.
+        yaml_path = source.removeprefix("config ")
+        source = user_config.origin(yaml_path).rsplit("/", 1)[-1]
+        if not yaml_path.startswith("cache.domains."):
+            source += f" ({yaml_path})"
+    return decision.strategy.value, source
+
+
+def _short_path(directory: Path | None, root: Path) -> str:
+    """The directory relative to the root in the title (absolute if it is elsewhere)."""
+    if directory is None:
+        return "-"
+    try:
+        return f"{directory.relative_to(root.resolve())}/"
+    except ValueError:
+        return str(directory)
+
+
+@cache_app.command()
+def show() -> None:
+    """Every domain: strategy and the layer that decided it, backend, path, entries, size, hits."""
+    caches = _domain_caches()
+    user_config = caches.user_config
+    root = Path(user_config.cache_path)
+    files = ", ".join(str(path) for path in getattr(user_config, "files", ())) or "none"
+    table = Table(title=f"Glovebox caches in {root} (configuration: {files})")
+    columns = ("tag", "strategy", "decided by", "backend", "path", "entries", "size", "hit rate")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    # Domains named in the configuration are shown even before they hold anything.
+    configured = set(getattr(getattr(user_config, "cache", None), "domains", None) or ())
+    for name in sorted(set(known_tags(root)) | configured):
+        try:
+            strategy, source = _strategy_source(user_config, name)
+            stats = _open(name).get_stats()
+        except GloveboxError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(2) from exc
+        rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
+        table.add_row(
+            name,
+            strategy,
+            source,
+            stats.backend,
+            _short_path(stats.directory, root),
+            str(stats.entries),
+            _format_size(stats.size_bytes),
+            rate,
+        )
+    # Piped output (scripts, CI logs) is not squeezed into 80 columns.
+    (console if console.is_terminal else Console(width=160)).print(table)
+
+
+@cache_app.command()
+def keys(tag: TagOption = None) -> None:
+    """List the live keys of one domain's cache."""
+    for key in _open(tag).keys():
+        typer.echo(key)
+
+
+@cache_app.command()
+def get(key: str, tag: TagOption = None) -> None:
+    """Print the value stored under KEY (exit code 1 if it is not cached)."""
+    cache = _open(tag)
+    sentinel = object()
+    value = cache.get(key, sentinel)
+    if value is sentinel:
+        err_console.print(f"miss: {key!r} is not in the {cache.tag!r} cache")
+        raise typer.Exit(1)
+    typer.echo(value if isinstance(value, str | bytes) else repr(value))
+
+
+@cache_app.command("set")
+def set_(
+    key: str,
+    value: str,
+    tag: TagOption = None,
+    ttl: Annotated[float | None, typer.Option(help="Seconds until the entry expires.")] = None,
+) -> None:
+    """Store VALUE (a string) under KEY."""
+    try:
+        _open(tag).set(key, value, ttl=ttl)
+    except (GloveboxError, ValueError, TypeError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+@cache_app.command()
+def delete(key: str, tag: TagOption = None) -> None:
+    """Remove KEY (exit code 1 if it was not cached)."""
+    if not _open(tag).delete(key):
+        err_console.print(f"{key!r} was not cached")
+        raise typer.Exit(1)
+    typer.echo(f"deleted {key}")
+
+
+@cache_app.command()
+def clear(
+    tag: TagOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove every entry of one domain's cache."""
+    cache = _open(tag)
+    if not yes and not typer.confirm(f"Remove all entries of the {cache.tag!r} cache?"):
+        raise typer.Exit(1)
+    count = len(cache.keys())
+    cache.clear()
+    typer.echo(f"cleared {count} entries from {cache.tag!r}")
+
+
+@cache_app.command()
+def cleanup(tag: TagOption = None) -> None:
+    """Remove expired entries and enforce size limits (all domains unless --tag)."""
+    tags = [tag] if tag is not None else known_tags(_cache_root())
+    for name in tags:
+        removed = _open(name).cleanup()
+        typer.echo(f"{name}: removed {removed} entries")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(cache_app())

@@ -1,0 +1,162 @@
+"""Build a :class:`UserConfig` from the layers, later wins:
+
+1. built-in defaults (``config/default.yaml``, shipped inside the package);
+2. the user file: the explicit path (``--config``), else ``$GLOVEBOX_CONFIG``, else
+   ``$XDG_CONFIG_HOME/glovebox/config.yaml`` when that file exists;
+3. ``GLOVEBOX__<SECTION>__<KEY>`` environment variables.
+
+The strategy switches ``GLOVEBOX_CACHE_GLOBAL`` and ``GLOVEBOX_CACHE_<TAG>`` are not merged
+here: the engine reads them each time it resolves a cache, in the precedence order of
+:mod:`glovebox.core.cache_v2.policy`. Each layer is validated on its own first, so an
+error names the file and line (or variable) that holds the bad value. Loading only reads.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ValidationError
+
+from glovebox.config.layers import (
+    ConfigLayer,
+    environment_layer,
+    merge_layers,
+    read_yaml_layer,
+)
+from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
+from glovebox.config.user_config import UserConfig
+from glovebox.errors import ConfigError
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "default_config_file",
+    "find_user_config_file",
+    "load_user_config",
+    "user_config_from_mapping",
+]
+
+logger = logging.getLogger(__name__)
+
+CONFIG_ENV_VAR = "GLOVEBOX_CONFIG"
+_DEFAULTS_NAME = "default.yaml"
+
+
+def default_config_file() -> Path:
+    """The built-in defaults: package data in an installed wheel, ``config/`` in a checkout."""
+    packaged = importlib.resources.files("glovebox.config").joinpath(_DEFAULTS_NAME)
+    if packaged.is_file():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[2] / "config" / _DEFAULTS_NAME
+    if checkout.is_file():
+        return checkout
+    raise ConfigError(
+        f"built-in defaults {_DEFAULTS_NAME} not found in the glovebox.config package "
+        f"nor at {checkout}; the installation is incomplete"
+    )
+
+
+def find_user_config_file(
+    config_path: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """The user file to read, or ``None``. An explicitly named file must exist."""
+    env = os.environ if environ is None else environ
+    if config_path is not None:
+        return Path(config_path).expanduser()
+    named = env.get(CONFIG_ENV_VAR, "").strip()
+    if named:
+        return Path(named).expanduser()
+    config_home = env.get("XDG_CONFIG_HOME", "").strip()
+    base = Path(config_home) if config_home else Path(platformdirs.user_config_dir())
+    candidate = base / "glovebox" / "config.yaml"
+    return candidate if candidate.is_file() else None
+
+
+_ACCEPTED_KEYS: dict[str, type[BaseModel]] = {
+    "": GloveboxConfig,
+    "cache": CacheSection,
+}
+
+
+def _accepted_keys(parent: tuple[Any, ...]) -> str:
+    if len(parent) == 3 and parent[:2] == ("cache", "domains"):
+        model: type[BaseModel] = DomainCacheConfig
+    else:
+        model = _ACCEPTED_KEYS.get(".".join(str(part) for part in parent), GloveboxConfig)
+    return ", ".join(model.model_fields)
+
+
+def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
+    messages: list[str] = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        path = ".".join(str(part) for part in loc)
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):
+            messages.append(str(cause))  # already names the location and accepted words
+        elif error["type"] == "extra_forbidden":
+            messages.append(
+                f"{layer.describe(path)}: unknown setting {str(loc[-1])!r}; "
+                f"accepted here: {_accepted_keys(loc[:-1])}"
+            )
+        elif error["type"] == "value_error" and cause is not None:
+            messages.append(str(cause))
+        else:
+            messages.append(f"{layer.describe(path)}: {error['msg']}, got {error['input']!r}")
+    if len(messages) == 1:
+        return ConfigError(messages[0])
+    return ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
+
+
+def _validate(data: Mapping[str, Any], layer: ConfigLayer) -> GloveboxConfig:
+    try:
+        return GloveboxConfig.model_validate(data, context={"describe": layer.describe})
+    except ValidationError as exc:
+        raise _config_error(exc, layer) from None
+
+
+def load_user_config(
+    config_path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> UserConfig:
+    """Read and validate every layer, lowest first.
+
+    Raises ``ConfigError`` listing every problem of the first invalid layer, each with its
+    file and line (or variable) and YAML path. ``environ`` (default ``os.environ``) picks
+    the user file and the ``GLOVEBOX__*`` settings; ``~``/``$VAR`` expansion in
+    ``cache_path`` and the platform default directory use the process environment.
+    """
+    env = os.environ if environ is None else environ
+    layers = [read_yaml_layer(default_config_file())]
+    user_file = find_user_config_file(config_path, env)
+    if user_file is not None:
+        layers.append(read_yaml_layer(user_file))
+    layers.append(environment_layer(env))
+    for layer in layers:
+        _validate(layer.data, layer)
+    merged, origins = merge_layers(layers)
+    combined = ConfigLayer("merged configuration", merged)
+    config = _validate(merged, combined)
+    files = [layer.path for layer in layers if layer.path is not None]
+    logger.debug("configuration loaded from %s", ", ".join(map(str, files)))
+    return UserConfig(config, origins=origins, files=files)
+
+
+def user_config_from_mapping(
+    data: Mapping[str, Any] | None, *, label: str = "configuration"
+) -> UserConfig:
+    """Validate plain data (e.g. a ``providers.Configuration`` dict) over the built-in defaults.
+
+    No user file and no ``GLOVEBOX__*`` variables are read: ``data`` is the only layer on
+    top of ``config/default.yaml``.
+    """
+    defaults = read_yaml_layer(default_config_file())
+    layer = ConfigLayer(label, dict(data or {}))
+    _validate(layer.data, layer)
+    merged, origins = merge_layers([defaults, layer])
+    config = _validate(merged, ConfigLayer(f"{label} over built-in defaults", merged))
+    return UserConfig(config, origins=origins, files=[defaults.path] if defaults.path else [])

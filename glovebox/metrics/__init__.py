@@ -1,0 +1,5 @@
+"""The metrics domain: usage counters and timings."""
+
+from glovebox.metrics.service import MetricsService, TimingSummary
+
+__all__ = ["MetricsService", "TimingSummary"]

@@ -1,0 +1,107 @@
+"""pytest plugin: every test starts with no shared cache instances and can isolate paths.
+
+Fixtures
+- ``reset_shared_cache`` (autouse): closes and forgets all shared instances before and
+  after each test. It never deletes cache data; isolation of the data itself comes from
+  pointing the cache root at a temporary directory (``isolated_config``).
+- ``isolated_config``: points ``XDG_CACHE_HOME``, ``XDG_CONFIG_HOME``, ``XDG_DATA_HOME``,
+  ``XDG_STATE_HOME`` and ``HOME`` below ``tmp_path``, removes ``GLOVEBOX_*`` variables,
+  and returns a config object whose ``cache_path`` is the isolated cache root.
+- ``shared_cache_stats``: a callable returning the registry's current state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glovebox.core.cache_v2 import (
+    get_cache_instance_count,
+    get_cache_instance_keys,
+    get_coordinator,
+    reset_shared_cache_instances,
+)
+
+__all__ = [
+    "IsolatedPaths",
+    "isolate_environment",
+    "isolated_config",
+    "reset_shared_cache",
+    "shared_cache_snapshot",
+    "shared_cache_stats",
+]
+
+
+@dataclass(frozen=True)
+class IsolatedPaths:
+    """The temporary locations a test runs against (duck-types as a user config)."""
+
+    home: Path
+    cache_home: Path
+    config_home: Path
+    cache_path: Path
+    cache_strategy: str = "enabled"
+
+
+def isolate_environment(base: Path) -> tuple[IsolatedPaths, dict[str, str]]:
+    """Create user-level locations below ``base``; returns them and the variables to set.
+
+    The caller applies the variables (``monkeypatch.setenv`` in tests, or a subprocess's
+    ``env``) and removes any ``GLOVEBOX_*`` variables it inherited.
+    """
+    paths = IsolatedPaths(
+        home=base / "home",
+        cache_home=base / "xdg-cache",
+        config_home=base / "xdg-config",
+        cache_path=base / "xdg-cache" / "glovebox",
+    )
+    for directory in (paths.home, paths.cache_home, paths.config_home):
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    variables = {
+        "HOME": str(paths.home),
+        "XDG_CACHE_HOME": str(paths.cache_home),
+        "XDG_CONFIG_HOME": str(paths.config_home),
+        "XDG_DATA_HOME": str(base / "xdg-data"),
+        "XDG_STATE_HOME": str(base / "xdg-state"),
+    }
+    return paths, variables
+
+
+def shared_cache_snapshot() -> dict[str, Any]:
+    """The coordinator's state: instance count and keys, and each instance's backend."""
+    instances = get_coordinator().instances()
+    return {
+        "instance_count": get_cache_instance_count(),
+        "instance_keys": get_cache_instance_keys(),
+        "backends": {key: type(instance).__name__ for key, instance in instances.items()},
+    }
+
+
+@pytest.fixture(autouse=True)
+def reset_shared_cache() -> Generator[None, None, None]:
+    """Reset shared cache instances before and after each test."""
+    reset_shared_cache_instances()
+    yield
+    reset_shared_cache_instances()
+
+
+@pytest.fixture
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedPaths:
+    """Run the test against caches and config below ``tmp_path``; returns those paths."""
+    paths, variables = isolate_environment(tmp_path / "isolated")
+    for name in [name for name in os.environ if name.startswith("GLOVEBOX_")]:
+        monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return paths
+
+
+@pytest.fixture
+def shared_cache_stats() -> Callable[[], dict[str, Any]]:
+    """A callable returning ``{"instance_count", "instance_keys", "backends"}`` right now."""
+    return shared_cache_snapshot

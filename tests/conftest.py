@@ -1,0 +1,102 @@
+"""Suite-wide safety: no test may write below the real home directory.
+
+Prevention: every test runs with ``HOME`` and the ``XDG_*`` directories below its own
+``tmp_path`` (``isolated_config`` from the Glovebox pytest plugin).
+Detection: an audit hook records any attempt to create, write, rename or remove a path
+below the real home (or to open an SQLite database there) and fails the offending test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glovebox.testing import IsolatedPaths
+
+REAL_HOME = Path(os.path.expanduser("~")).resolve()
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_PATH_EVENTS = {
+    "os.mkdir": 0,
+    "os.remove": 0,
+    "os.rmdir": 0,
+    "os.rename": 1,
+    "os.replace": 1,
+    "os.symlink": 1,
+    "os.link": 1,
+    "os.truncate": 0,
+    "shutil.rmtree": 0,
+    "shutil.copytree": 1,
+    "shutil.move": 1,
+    "sqlite3.connect": 0,
+}
+home_writes: list[str] = []
+
+
+def touches_real_home(path: object, home: Path = REAL_HOME) -> bool:
+    """True if ``path`` names something at or below ``home``."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, str | os.PathLike):
+        return False
+    text = os.path.abspath(os.fspath(path))
+    return text == str(home) or text.startswith(str(home) + os.sep)
+
+
+def _is_write(mode: object, flags: object) -> bool:
+    if isinstance(mode, str):
+        return any(char in mode for char in "wax+")
+    return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and len(args) >= 3:
+        path, mode, flags = args[0], args[1], args[2]
+        if _is_write(mode, flags) and touches_real_home(path):
+            home_writes.append(f"open({path!r}, {mode!r})")
+            raise PermissionError(f"test suite guard: write below the real home: {path}")
+        return
+    index = _PATH_EVENTS.get(event)
+    if index is None:
+        return
+    for path in args[: index + 1]:
+        if touches_real_home(path):
+            home_writes.append(f"{event}({path!r})")
+            raise PermissionError(f"test suite guard: {event} below the real home: {path}")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_home(isolated_config: IsolatedPaths) -> Iterator[None]:
+    """Isolate every test, and fail it if anything still reached the real home."""
+    before = len(home_writes)
+    yield
+    attempts = home_writes[before:]
+    assert not attempts, f"test touched the real home directory: {attempts}"
+
+
+class FakeClock:
+    """A controllable ``time.time`` (the backends and diskcache read it for expiry)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(time, "time", fake)
+    return fake

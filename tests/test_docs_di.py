@@ -1,0 +1,55 @@
+"""docs/dependency-injection.md: every example on the page runs, in order."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from glovebox.testing import IsolatedPaths
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "dependency-injection.md"
+FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+TITLE = re.compile(r'title="([^"]+)"')
+
+
+def blocks() -> list[tuple[str, str | None, str]]:
+    """(language, title or None, code) of every fenced block."""
+    found = []
+    for match in FENCE.finditer(DOC.read_text(encoding="utf-8")):
+        title = TITLE.search(match.group(2))
+        found.append((match.group(1), title.group(1) if title else None, match.group(3)))
+    return found
+
+
+def test_the_page_has_examples_of_each_kind() -> None:
+    kinds = {(language, title is not None) for language, title, _ in blocks()}
+    assert {("python", False), ("python", True), ("yaml", True)} <= kinds
+
+
+def test_examples_run(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+    script: list[str] = []
+    work = tmp_path / "work"
+    work.mkdir()
+    for language, title, code in blocks():
+        if title is not None:
+            (work / title).write_text(code, encoding="utf-8")
+        elif language == "python":
+            script.append(code)
+    (work / "example.py").write_text("\n".join(script), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GLOVEBOX")}
+    result = subprocess.run(
+        [sys.executable, "example.py"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout  # the pytest module on the page
+    assert result.stdout.strip().endswith("glovebox.yaml:5")
+    assert (work / "caches" / "firmware" / "cache.db").is_file()

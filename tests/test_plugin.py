@@ -1,0 +1,68 @@
+"""The pytest plugin works in a downstream project that only installed glovebox."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+
+from glovebox.core.cache_v2 import create_default_cache, get_cache_instance_count
+from glovebox.testing import IsolatedPaths
+
+DOWNSTREAM_TESTS = """
+from pathlib import Path
+
+from glovebox.core.cache_v2 import create_default_cache
+
+
+def test_first_creates_an_instance(isolated_config, shared_cache_stats):
+    cache = create_default_cache(tag="downstream")
+    cache.set("k", "v")
+    stats = shared_cache_stats()
+    assert stats["instance_count"] == 1
+    assert stats["instance_keys"] == [f"{isolated_config.cache_path.resolve()}:downstream"]
+    assert Path(isolated_config.cache_path, "downstream", "cache.db").is_file()
+
+
+def test_second_starts_with_no_instances(isolated_config, shared_cache_stats):
+    assert shared_cache_stats()["instance_count"] == 0
+    # a new tmp_path: the previous test's data is not visible
+    assert create_default_cache(tag="downstream").get("k") is None
+
+
+def test_cache_root_is_below_tmp_path(isolated_config, tmp_path):
+    assert str(isolated_config.cache_path).startswith(str(tmp_path))
+    assert str(create_default_cache().get_stats().directory).startswith(str(tmp_path))
+"""
+
+
+def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert plugins.get("glovebox") == "glovebox.testing.plugin"
+
+
+def test_downstream_project_gets_the_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_downstream=DOWNSTREAM_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3)
+
+
+def test_reset_fixture_ran_before_this_test() -> None:
+    assert get_cache_instance_count() == 0
+    create_default_cache(tag="left-behind")
+    assert get_cache_instance_count() == 1
+
+
+def test_and_after_the_previous_one() -> None:
+    assert get_cache_instance_count() == 0
+
+
+def test_isolated_config_points_everything_at_tmp(
+    isolated_config: IsolatedPaths, tmp_path: object
+) -> None:
+    import os
+
+    assert os.environ["XDG_CACHE_HOME"] == str(isolated_config.cache_home)
+    assert os.environ["HOME"] == str(isolated_config.home)
+    assert isolated_config.cache_path.is_relative_to(str(tmp_path))
+    assert not any(name.startswith("GLOVEBOX_") for name in os.environ)
