@@ -27,7 +27,7 @@ from glovebox.compilation.cache import (
 )
 from glovebox.compilation.west_adapter import WestAdapter, create_west_adapter
 from glovebox.core.cache_v2 import CacheManager
-from glovebox.errors import WorkspaceError
+from glovebox.errors import ConfigError, WorkspaceError
 
 __all__ = [
     "BuildResult",
@@ -82,7 +82,13 @@ class CompilationServiceProtocol(Protocol):
 def _restore_strategy(user_config: Any) -> RestoreStrategy:
     section = getattr(user_config, "compilation", None)
     value = getattr(section, "workspace_restore_strategy", None) or RestoreStrategy.COPY
-    return RestoreStrategy(value)
+    try:
+        return RestoreStrategy(value)
+    except ValueError:
+        accepted = ", ".join(s.value for s in RestoreStrategy)
+        raise ConfigError(
+            f"compilation.workspace_restore_strategy: expected one of {accepted}, got {value!r}"
+        ) from None
 
 
 class ZmkWestService:
