@@ -109,23 +109,30 @@ def test_bad_ttl_settings_name_the_setting(name: str, value: object) -> None:
         settings_from_user_config(types.SimpleNamespace(compilation=section))
 
 
-def test_metadata_records_the_configured_ttl(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_metadata_records_the_configured_ttl(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_MAIN)
     assert result is not None
     meta = service.cache.get_metadata(f"workspace:{result.entry.key}")
-    assert meta is not None and meta.ttl_remaining is not None
+    assert meta is not None
+    assert meta.ttl_remaining is not None
     assert 86400 - 60 < meta.ttl_remaining <= 86400
     assert result.entry.expires_at is not None
     assert abs((result.entry.expires_at - result.entry.created_at).total_seconds() - 86400) < 1
 
 
-def test_cache_then_lookup_reports_real_counts(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_cache_then_lookup_reports_real_counts(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws", files=12)
     expected = {k: v for k, v in snapshot(source).items() if not k.startswith("build")}
     result = service.cache_workspace(source, ZMK_V03)
-    assert result is not None and result.method == "copy" and not result.replaced
+    assert result is not None
+    assert result.method == "copy"
+    assert not result.replaced
     entry = service.get_cached_workspace(ZMK_V03)
     assert entry is not None
     assert entry.path == service.root / entry.key / "tree"
@@ -141,8 +148,10 @@ def test_versions_are_isolated(isolated_config: IsolatedPaths, tmp_path: Path) -
     service.cache_workspace(make_workspace(tmp_path / "a", "main-tree"), ZMK_MAIN)
     service.cache_workspace(make_workspace(tmp_path / "b", "v03-tree"), ZMK_V03)
     main, v03 = service.get_cached_workspace(ZMK_MAIN), service.get_cached_workspace(ZMK_V03)
-    assert main is not None and v03 is not None
-    assert versions_in(main.path) == {"main-tree"} and versions_in(v03.path) == {"v03-tree"}
+    assert main is not None
+    assert v03 is not None
+    assert versions_in(main.path) == {"main-tree"}
+    assert versions_in(v03.path) == {"v03-tree"}
     assert [e.key for e in service.list_workspaces()] == [v03.key, main.key]  # newest first
 
 
@@ -178,7 +187,9 @@ def test_move_ingests_by_rename(isolated_config: IsolatedPaths, tmp_path: Path) 
     source = make_workspace(tmp_path / "ws")
     inode = (source / "zmk" / "app" / "src" / "d0" / "f0.c").stat().st_ino
     result = service.cache_workspace(source, ZMK_V03, move=True)
-    assert result is not None and result.method == "move" and result.fallback_reason is None
+    assert result is not None
+    assert result.method == "move"
+    assert result.fallback_reason is None
     assert not source.exists()
     moved = result.entry.path / "zmk" / "app" / "src" / "d0" / "f0.c"
     assert moved.stat().st_ino == inode  # the same file, not a copy
@@ -196,8 +207,10 @@ def test_move_across_filesystems_falls_back_to_copy(isolated_config: IsolatedPat
         expected = {k: v for k, v in snapshot(source).items() if not k.startswith("build")}
         service = service_for(isolated_config)
         result = service.cache_workspace(source, ZMK_V03, move=True)
-        assert result is not None and result.method == "copy"
-        assert result.fallback_reason is not None and "filesystem" in result.fallback_reason
+        assert result is not None
+        assert result.method == "copy"
+        assert result.fallback_reason is not None
+        assert "filesystem" in result.fallback_reason
         assert not source.exists()  # move semantics kept
         assert snapshot(result.entry.path) == expected
 
@@ -218,7 +231,8 @@ def test_disabled_compilation_cache_stores_nothing_and_cleans_nothing(
     assert kept is not None
     monkeypatch.setenv("GLOVEBOX_CACHE_COMPILATION", "disabled")
     cache, service = create_compilation_cache_service(isolated_config)
-    assert isinstance(cache, DisabledCache) and not service.enabled
+    assert isinstance(cache, DisabledCache)
+    assert not service.enabled
     source = make_workspace(tmp_path / "ws")
     assert service.cache_workspace(source, ZMK_V03, move=True) is None
     assert source.is_dir()  # move=True did not take the workspace away
@@ -227,7 +241,9 @@ def test_disabled_compilation_cache_stores_nothing_and_cleans_nothing(
     assert kept.entry.path.is_dir()  # a temporarily disabled cache deletes nothing
 
 
-def test_delete_removes_directory_and_metadata(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_delete_removes_directory_and_metadata(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
     assert result is not None

@@ -24,7 +24,9 @@ SOURCE_FILE = Path("zmk/app/src/d0/f0.c")
 
 
 @pytest.fixture
-def cached(isolated_config: IsolatedPaths, tmp_path: Path) -> tuple[ZmkWorkspaceCacheService, WorkspaceEntry]:
+def cached(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> tuple[ZmkWorkspaceCacheService, WorkspaceEntry]:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws", files=40), ZMK_V03)
     assert result is not None
@@ -40,7 +42,8 @@ def test_copy_restore_reproduces_the_tree_with_independent_files(
     assert (result.requested, result.used, result.fallback_reason) == ("copy", "copy", None)
     out = tmp_path / "out"
     assert snapshot(out) == snapshot(entry.path)
-    assert result.file_count == entry.file_count and result.size_bytes == entry.size_bytes
+    assert result.file_count == entry.file_count
+    assert result.size_bytes == entry.size_bytes
     src, dst = entry.path / SOURCE_FILE, out / SOURCE_FILE
     assert src.stat().st_ino != dst.stat().st_ino
     assert src.stat().st_mtime_ns == dst.stat().st_mtime_ns  # times preserved
@@ -99,11 +102,15 @@ def test_hardlink_restore_shares_files_with_the_cache(
 ) -> None:
     service, entry = cached
     result = service.restore_workspace(ZMK_V03, tmp_path / "out", RestoreStrategy.HARDLINK)
-    assert result is not None and result.used is RestoreStrategy.HARDLINK
-    assert (tmp_path / "out" / SOURCE_FILE).stat().st_ino == (entry.path / SOURCE_FILE).stat().st_ino
+    assert result is not None
+    assert result.used is RestoreStrategy.HARDLINK
+    assert (tmp_path / "out" / SOURCE_FILE).stat().st_ino == (
+        entry.path / SOURCE_FILE
+    ).stat().st_ino
     assert snapshot(tmp_path / "out") == snapshot(entry.path)
     after = service.get_cached_workspace(ZMK_V03)
-    assert after is not None and after.hardlinked  # from now on it is verified on use
+    assert after is not None
+    assert after.hardlinked
 
 
 def test_writing_in_place_through_a_hardlink_drops_the_entry(
@@ -176,8 +183,9 @@ def _filesystem_can_reflink(directory: Path) -> bool:
             try:
                 fcntl.ioctl(d.fileno(), 0x40049409, s.fileno())
             except OSError as exc:
-                assert exc.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL)
-                return False
+                if exc.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL):
+                    return False
+                raise
     return True
 
 
@@ -186,14 +194,18 @@ def test_reflink_is_used_where_supported_and_reported_as_copy_otherwise(
 ) -> None:
     service, entry = cached
     result = service.restore_workspace(ZMK_V03, tmp_path / "out", "reflink")
-    assert result is not None and result.requested is RestoreStrategy.REFLINK
+    assert result is not None
+    assert result.requested is RestoreStrategy.REFLINK
     if _filesystem_can_reflink(tmp_path):
         assert (result.used, result.fallback_reason) == (RestoreStrategy.REFLINK, None)
     else:
         assert result.used is RestoreStrategy.COPY
-        assert result.fallback_reason is not None and "reflink" in result.fallback_reason
+        assert result.fallback_reason is not None
+        assert "reflink" in result.fallback_reason
     assert snapshot(tmp_path / "out") == snapshot(entry.path)
-    assert (tmp_path / "out" / SOURCE_FILE).stat().st_ino != (entry.path / SOURCE_FILE).stat().st_ino
+    assert (tmp_path / "out" / SOURCE_FILE).stat().st_ino != (
+        entry.path / SOURCE_FILE
+    ).stat().st_ino
 
 
 def test_progress_reports_every_file_up_to_the_totals(
@@ -205,7 +217,8 @@ def test_progress_reports_every_file_up_to_the_totals(
         make_workspace(tmp_path / "ws", files=400), ZMK_V03, progress=reports.append
     )
     assert result is not None
-    assert reports[0].files_done == 0 and reports[-1].files_done == reports[-1].files_total
+    assert reports[0].files_done == 0
+    assert reports[-1].files_done == reports[-1].files_total
     assert reports[-1].bytes_done == reports[-1].bytes_total > 0
     assert [r.files_done for r in reports] == sorted(r.files_done for r in reports)
     assert len(reports) > 3  # several updates for a bar, not just start and end
