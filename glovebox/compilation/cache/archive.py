@@ -60,6 +60,10 @@ def extract_archive(archive: Path, target: Path) -> Path:
         else:
             with tarfile.open(archive) as tf:
                 tf.extractall(target, filter="data")
+    except tarfile.FilterError as exc:
+        raise WorkspaceError(
+            f"{archive}: refused, a member escapes the archive root ({exc})"
+        ) from exc
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise WorkspaceError(f"{archive}: not a readable {fmt} archive ({exc})") from exc
     children = list(target.iterdir())
