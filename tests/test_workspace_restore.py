@@ -226,3 +226,33 @@ def test_progress_reports_every_file_up_to_the_totals(
     service.restore_workspace(ZMK_V03, tmp_path / "out", progress=restored.append)
     assert restored[-1].files_done == restored[-1].files_total
     assert restored[-1].operation == "copy"
+
+
+def test_restore_without_a_readable_manifest_walks_the_tree(
+    cached: tuple[ZmkWorkspaceCacheService, WorkspaceEntry], tmp_path: Path
+) -> None:
+    service, entry = cached
+    (service.root / entry.key / "manifest").write_text("garbage without separators\n")
+    result = service.restore_workspace(ZMK_V03, tmp_path / "out")
+    assert result is not None
+    assert snapshot(tmp_path / "out") == snapshot(entry.path)
+
+
+def test_a_hardlinked_entry_without_its_manifest_cannot_be_vouched_for(
+    cached: tuple[ZmkWorkspaceCacheService, WorkspaceEntry], tmp_path: Path
+) -> None:
+    service, entry = cached
+    service.restore_workspace(ZMK_V03, tmp_path / "out", "hardlink")
+    (service.root / entry.key / "manifest").unlink()
+    assert service.get_cached_workspace(ZMK_V03) is None
+    assert not (service.root / entry.key).exists()
+
+
+def test_restore_uses_the_manifest_written_when_the_entry_was_sealed(
+    cached: tuple[ZmkWorkspaceCacheService, WorkspaceEntry], tmp_path: Path
+) -> None:
+    service, entry = cached
+    lines = (service.root / entry.key / "manifest").read_text().splitlines()
+    kinds = {line.split("\0")[0] for line in lines}
+    assert kinds == {"d", "f", "l"}
+    assert len([line for line in lines if line.startswith("f")]) + 1 == entry.file_count

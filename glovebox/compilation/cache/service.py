@@ -15,15 +15,12 @@ import os
 import secrets
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from glovebox.compilation.cache.archive import archive_format, extract_archive, write_archive
-from glovebox.compilation.cache.integrity import first_difference, write_fingerprint
-from glovebox.compilation.cache.keying import METADATA_PREFIX, metadata_key, workspace_key
+from glovebox.compilation.cache.gc import collect_garbage
+from glovebox.compilation.cache.keying import metadata_key, workspace_key
+from glovebox.compilation.cache.manifest import first_difference, read_manifest, write_manifest
 from glovebox.compilation.cache.models import (
     CacheWorkspaceResult,
     CleanupResult,
@@ -33,9 +30,10 @@ from glovebox.compilation.cache.models import (
     WorkspaceConfig,
     WorkspaceEntry,
 )
+from glovebox.compilation.cache.records import entry_from_record, new_record, remove_entry
 from glovebox.compilation.cache.settings import WorkspaceCacheSettings
-from glovebox.compilation.cache.storage import FINGERPRINT_FILE, TREE_DIR, WorkspaceStore
-from glovebox.compilation.cache.tree import materialize, remove_excluded, scan_tree
+from glovebox.compilation.cache.storage import MANIFEST_FILE, TREE_DIR, WorkspaceStore
+from glovebox.compilation.cache.tree import TreeListing, materialize, remove_excluded, scan_tree
 from glovebox.core.cache_v2 import CacheManager, DisabledCache, MemoryCache
 from glovebox.errors import WorkspaceError
 
@@ -140,23 +138,14 @@ class ZmkWorkspaceCacheService:
         entry id matches no metadata and the entry reads as absent until cleanup.
         """
         listing = scan_tree(staging / TREE_DIR)
-        write_fingerprint(listing, staging / FINGERPRINT_FILE)
+        write_manifest(listing, staging / MANIFEST_FILE)
         ttl = self.settings.ttl_seconds(config)
-        created = datetime.now(UTC)
-        record: dict[str, Any] = {
-            "key": key,
-            "entry_id": secrets.token_hex(16),
-            "config": config.model_dump(mode="json"),
-            "size_bytes": listing.total_bytes,
-            "file_count": listing.file_count,
-            "created_at": created.isoformat(),
-            "expires_at": (created + timedelta(seconds=ttl)).isoformat(),
-        }
+        record = new_record(key, config, listing, ttl)
         self.store.write_entry_file(staging, record)
         trash = self.store.publish(key, staging)
         self.cache.set(metadata_key(key), record, ttl=ttl)
-        entry = self._entry_from(record, hardlinked=False)
-        assert entry is not None
+        entry = entry_from_record(record, self.root, hardlinked=False)
+        assert entry is not None  # built from a record made just above
         return entry, trash
 
     def import_workspace(
@@ -230,7 +219,7 @@ class ZmkWorkspaceCacheService:
             entry = self._lookup(key, verify=True, locked=True) if self.enabled else None
             if entry is None:
                 raise WorkspaceError(f"workspace {key} is not cached; see 'workspace list'")
-            listing = scan_tree(entry.path, exclude_git=not include_git)
+            listing = self._listing(entry, include_git=include_git)
             write_archive(listing, target, top=key, progress=progress)
         return target
 
@@ -264,26 +253,6 @@ class ZmkWorkspaceCacheService:
         ]
         return sorted(entries, key=lambda e: e.created_at, reverse=True)
 
-    def _entry_from(self, record: Any, *, hardlinked: bool) -> WorkspaceEntry | None:
-        if not isinstance(record, dict):
-            return None
-        try:
-            return WorkspaceEntry(
-                key=record["key"],
-                config=WorkspaceConfig.model_validate(record["config"]),
-                path=self.root / record["key"] / TREE_DIR,
-                entry_id=record["entry_id"],
-                size_bytes=record["size_bytes"],
-                file_count=record["file_count"],
-                created_at=datetime.fromisoformat(record["created_at"]),
-                expires_at=(
-                    datetime.fromisoformat(record["expires_at"]) if record["expires_at"] else None
-                ),
-                hardlinked=hardlinked,
-            )
-        except (KeyError, TypeError, ValueError, ValidationError):
-            return None
-
     def _lookup(self, key: str, *, verify: bool, locked: bool) -> WorkspaceEntry | None:
         record = self.cache.get(metadata_key(key))
         if record is None:
@@ -296,7 +265,7 @@ class ZmkWorkspaceCacheService:
             # A publication in flight, or a crash between rename and metadata: not served.
             logger.debug("workspace %s: directory and metadata disagree; not served", key)
             return None
-        entry = self._entry_from(record, hardlinked=self.store.is_hardlinked(key))
+        entry = entry_from_record(record, self.root, hardlinked=self.store.is_hardlinked(key))
         if entry is None:
             self._drop(key, "its metadata is unreadable", locked=locked)
             return None
@@ -309,7 +278,7 @@ class ZmkWorkspaceCacheService:
 
     def _difference(self, key: str) -> str | None:
         entry_dir = self.store.entry_dir(key)
-        return first_difference(entry_dir / TREE_DIR, entry_dir / FINGERPRINT_FILE)
+        return first_difference(entry_dir / TREE_DIR, entry_dir / MANIFEST_FILE)
 
     def _drop(self, key: str, reason: str, *, locked: bool) -> None:
         """Remove ``key``'s entry and metadata, re-checking under the lock.
@@ -322,14 +291,17 @@ class ZmkWorkspaceCacheService:
             logger.warning("workspace %s dropped: %s", key, reason)
             return
         with self.store.lock(key, blocking=False) as acquired:
-            if not acquired:
-                return
-            self._remove(key)
-            logger.warning("workspace %s dropped: %s", key, reason)
+            if acquired:
+                self._lookup(key, verify=True, locked=True)  # drops it if still bad
 
     def _remove(self, key: str) -> bool:
-        removed = self.store.remove(key)
-        return self.cache.delete(metadata_key(key)) or removed
+        return remove_entry(self.store, self.cache, key)
+
+    def _listing(self, entry: WorkspaceEntry, *, include_git: bool) -> TreeListing:
+        """The entry's content from its manifest (a walk of the tree if unreadable)."""
+        manifest = self.root / entry.key / MANIFEST_FILE
+        listing = read_manifest(manifest, entry.path, exclude_git=not include_git)
+        return listing or scan_tree(entry.path, exclude_git=not include_git)
 
     # Restoring ---------------------------------------------------------------------------
 
@@ -347,7 +319,7 @@ class ZmkWorkspaceCacheService:
         ``destination`` must not exist or be an empty directory; it appears complete (it
         is built in a hidden sibling and renamed). ``build/`` is never restored; ``.git``
         directories are left out when ``include_git`` is False. ``hardlink`` shares the
-        cache's files: see ``integrity`` for how in-place modifications are caught.
+        cache's files: see ``manifest`` for how in-place modifications are caught.
         ``reflink`` falls back to copy where the filesystem cannot clone (``used`` and
         ``fallback_reason`` say so).
         """
@@ -359,18 +331,19 @@ class ZmkWorkspaceCacheService:
         key = workspace_key(config)
         started = time.perf_counter()
         with self.store.lock(key):
-            entry = self._lookup(key, verify=True, locked=True)
+            # Verified once, after the copy: a change made through a link before or during
+            # the copy is still visible then (sizes and mtimes do not change back).
+            entry = self._lookup(key, verify=False, locked=True)
             if entry is None:
                 return None
             if chosen is RestoreStrategy.HARDLINK and not entry.hardlinked:
                 self.store.mark_hardlinked(key)  # before any link exists
-            listing = scan_tree(entry.path, exclude_git=not include_git)
+            listing = self._listing(entry, include_git=include_git)
             dest.parent.mkdir(parents=True, exist_ok=True)
             staging = dest.parent / f".{dest.name}.restore-{secrets.token_hex(4)}"
             try:
                 outcome = materialize(listing, staging, chosen, progress=progress)
                 if entry.hardlinked:
-                    # Bracket the copy: a write through an older link during it is caught.
                     difference = self._difference(key)
                     if difference is not None:
                         shutil.rmtree(staging)
@@ -412,47 +385,9 @@ class ZmkWorkspaceCacheService:
         directories whose key is not locked (their process is gone). Keys locked by a
         running operation are skipped and reported. A disabled service removes nothing.
         """
-        result = CleanupResult()
         if not self.enabled:
-            return result
-        for key in self.store.entry_keys():
-            with self.store.lock(key, blocking=False) as acquired:
-                if not acquired:
-                    result.skipped_busy.append(key)
-                    continue
-                record = self.cache.get(metadata_key(key))
-                marker = self.store.read_entry_file(key)
-                if (
-                    not isinstance(record, dict)
-                    or marker is None
-                    or marker.get("entry_id") != record.get("entry_id")
-                ):
-                    self._remove(key)
-                    result.expired_or_orphaned.append(key)
-                elif self.store.is_hardlinked(key) and self._difference(key) is not None:
-                    self._remove(key)
-                    result.modified.append(key)
-        on_disk = set(self.store.entry_keys())
-        for cache_key in list(self.cache.keys()):
-            if not cache_key.startswith(METADATA_PREFIX):
-                continue
-            key = cache_key[len(METADATA_PREFIX) :]
-            if key in on_disk:
-                continue
-            with self.store.lock(key, blocking=False) as acquired:
-                if acquired and not self.store.root.joinpath(key).exists():
-                    self.cache.delete(cache_key)
-                    result.stale_metadata.append(key)
-        for leftover in self.store.leftovers():
-            with self.store.lock(leftover.key, blocking=False) as acquired:
-                if acquired:
-                    self.store.purge(leftover.path)
-                    result.leftovers.append(leftover.path.name)
-                else:
-                    result.skipped_busy.append(leftover.key)
-        if result.removed_count:
-            logger.info("workspace cleanup removed %d item(s)", result.removed_count)
-        return result
+            return CleanupResult()
+        return collect_garbage(self.store, self.cache)
 
 
 def _parse_strategy(value: RestoreStrategy | str) -> RestoreStrategy:

@@ -5,7 +5,7 @@ Layout under ``<cache root>/compilation/workspace/``::
     <key>/                  a published entry (appears only by rename, complete)
         tree/               the workspace itself
         entry.json          entry id, config, counts (written before publication)
-        fingerprint         per-file size/mode/mtime, for hardlink checks
+        manifest            dirs, symlinks, files with size/mode/mtime (see manifest.py)
         hardlinked          present once the entry was handed out by hardlink
     .stage-<key>-<nonce>/   an entry being built (never read as cached)
     .trash-<key>-<nonce>/   a replaced or deleted entry being removed
@@ -35,13 +35,13 @@ from filelock import FileLock, Timeout
 from glovebox.compilation.cache.keying import is_valid_key
 from glovebox.errors import WorkspaceError
 
-__all__ = ["ENTRY_FILE", "FINGERPRINT_FILE", "HARDLINKED_FILE", "TREE_DIR", "WorkspaceStore"]
+__all__ = ["ENTRY_FILE", "HARDLINKED_FILE", "MANIFEST_FILE", "TREE_DIR", "WorkspaceStore"]
 
 logger = logging.getLogger(__name__)
 
 TREE_DIR = "tree"
 ENTRY_FILE = "entry.json"
-FINGERPRINT_FILE = "fingerprint"
+MANIFEST_FILE = "manifest"
 HARDLINKED_FILE = "hardlinked"
 STAGE_PREFIX = ".stage-"
 TRASH_PREFIX = ".trash-"
