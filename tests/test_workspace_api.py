@@ -258,3 +258,34 @@ def test_invalid_keys_are_refused_before_touching_the_disk(isolated_config: Isol
     for key in ("../etc", "", "a/b-0123456789abcdef0123"):
         with pytest.raises(WorkspaceError, match="invalid workspace key"):
             service.delete_by_key(key)
+
+
+def test_a_directory_overlapping_the_cache_is_refused(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
+    service = service_for(isolated_config)
+    service.root.mkdir(parents=True, exist_ok=True)
+    inside = service.root / "sneaky"
+    inside.mkdir()
+    for source in (inside, isolated_config.cache_path):
+        with pytest.raises(WorkspaceError, match="overlaps the workspace cache"):
+            service.cache_workspace(source, ZMK_V03, move=True)
+    assert inside.is_dir()
+
+
+def test_a_failed_move_gives_the_workspace_back(
+    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import glovebox.compilation.cache.service as service_module
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(service_module, "write_manifest", broken)
+    service = service_for(isolated_config)
+    source = make_workspace(tmp_path / "ws")
+    with pytest.raises(OSError, match="disk full"):
+        service.cache_workspace(source, ZMK_V03, move=True)
+    assert (source / "zmk" / "app" / "src" / "d0" / "f0.c").is_file()
+    assert service.get_cached_workspace(ZMK_V03) is None
+    assert [p.name for p in service.root.iterdir()] == [".locks"]

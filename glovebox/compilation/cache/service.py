@@ -92,8 +92,11 @@ class ZmkWorkspaceCacheService:
             return None
         if not source.is_dir():
             raise WorkspaceError(f"cannot cache {source}: not a directory")
-        if _is_within(source.resolve(), self.root.resolve()):
-            raise WorkspaceError(f"cannot cache {source}: it is inside the cache ({self.root})")
+        resolved, root = source.resolve(), self.root.resolve()
+        if _is_within(resolved, root) or _is_within(root, resolved):
+            raise WorkspaceError(
+                f"cannot cache {source}: it overlaps the workspace cache ({self.root})"
+            )
         key = workspace_key(config)
         started = time.perf_counter()
         with self.store.lock(key):

@@ -91,8 +91,6 @@ class WorkspaceStore:
         lock = FileLock(
             self.root / LOCKS_DIR / f"{key}.lock",
             timeout=self.lock_timeout if blocking else 0,
-            thread_local=False,
-            is_singleton=False,
         )
         try:
             lock.acquire()
