@@ -56,15 +56,17 @@ def test_reads_do_not_write_statistics_until_a_flush(
 
 
 def test_statistics_flush_periodically_in_batches(
-    cache: DiskCacheManager, directory: Path, monkeypatch: pytest.MonkeyPatch
+    directory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dm, "STATS_FLUSH_OPERATIONS", 50)
+    cache = DiskCacheManager(directory, tag="disk")
     statements = count_transactions(cache)
     for _ in range(120):
         cache.get("absent")
     assert persisted_counts(directory) == (0, 100)
     begins = [s for s in statements if s.startswith("BEGIN")]
     assert len(begins) == 2  # one transaction per batch of 50, none per read
+    cache.close()
 
 
 def test_statistics_survive_restarts_and_add_up_across_processes(directory: Path) -> None:

@@ -11,15 +11,15 @@ import functools
 import hashlib
 import math
 import pickle
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 
+from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
 
-__all__ = ["BaseCache", "CacheManager", "stripe_index", "validate_key", "validate_ttl"]
+__all__ = ["BaseCache", "CacheManager", "validate_key", "validate_ttl"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -109,9 +109,11 @@ class BaseCache:
     def close(self) -> None:
         raise NotImplementedError
 
-    def _compute_lock(self, key: str) -> AbstractContextManager[object]:
+    _key_locks: KeyLocks
+
+    def _compute_lock(self, key: str) -> AbstractContextManager[None]:
         """A lock that serialises computing ``key`` (across processes where the backend can)."""
-        return _STRIPED_LOCKS.for_key(key)
+        return self._key_locks.hold(key)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The stored values of those ``keys`` that are present (missing keys are left out)."""
@@ -177,28 +179,3 @@ class BaseCache:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def stripe_index(key: str, stripes: int) -> int:
-    """Map ``key`` to one of ``stripes`` lock slots, the same slot in every process."""
-    digest = hashlib.blake2b(key.encode(), digest_size=2).digest()
-    return int.from_bytes(digest, "big") % stripes
-
-
-class _StripedLocks:
-    """A fixed set of re-entrant locks; a key always maps to the same one.
-
-    Bounded memory whatever the number of keys, and re-entrant so a ``compute`` that
-    itself calls ``get_or_set`` on a key sharing the stripe does not deadlock.
-    """
-
-    def __init__(self, stripes: int = 64) -> None:
-        self._locks = [threading.RLock() for _ in range(stripes)]
-
-    @contextmanager
-    def for_key(self, key: str) -> Iterator[None]:
-        with self._locks[stripe_index(key, len(self._locks))]:
-            yield
-
-
-_STRIPED_LOCKS = _StripedLocks()

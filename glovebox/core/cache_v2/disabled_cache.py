@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from glovebox.core.cache_v2.cache_manager import BaseCache, validate_key, validate_ttl
+from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
 from glovebox.core.cache_v2.policy import validate_tag
 
@@ -23,6 +24,7 @@ class DisabledCache(BaseCache):
 
     def __init__(self, tag: str | None = None) -> None:
         self._tag = validate_tag(tag)
+        self._key_locks = KeyLocks()
 
     def get(self, key: str, default: Any = None) -> Any:
         validate_key(key)

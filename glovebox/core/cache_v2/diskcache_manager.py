@@ -18,24 +18,23 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
 import diskcache
-import filelock
 
 from glovebox.core.cache_v2.cache_manager import (
     _MISSING,
     MAX_KEY_LENGTH,
     BaseCache,
-    stripe_index,
     validate_key,
     validate_ttl,
 )
+from glovebox.core.cache_v2.counters import Counters
+from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats, timestamp_to_datetime
 from glovebox.errors import CacheError
 
@@ -47,7 +46,6 @@ logger = logging.getLogger(__name__)
 STATS_FLUSH_OPERATIONS = 1000
 STATS_FLUSH_SECONDS = 5.0
 SIZE_CHECK_EVERY_WRITES = 256
-LOCK_STRIPES = 64
 
 _LIVE = "(expire_time IS NULL OR expire_time > ?)"
 
@@ -90,9 +88,7 @@ class DiskCacheManager(BaseCache):
         self._timeout = float(timeout)
         self._default_ttl = validate_ttl(default_ttl)
         self._serializer = serializer
-        self._stats_lock = threading.Lock()
-        self._thread_locks = [threading.RLock() for _ in range(LOCK_STRIPES)]
-        self._file_locks: dict[int, filelock.FileLock] = {}
+        self._key_locks = KeyLocks(self._directory / "locks")
         self._closed = False
         self._cache = self._open()
         self._reset_counters()
@@ -113,13 +109,8 @@ class DiskCacheManager(BaseCache):
         )
 
     def _reset_counters(self) -> None:
-        self._pending_hits = 0
-        self._pending_misses = 0
-        self._ops_since_flush = 0
-        self._last_flush = time.monotonic()
+        self._counters = Counters(STATS_FLUSH_OPERATIONS, STATS_FLUSH_SECONDS)
         self._writes_since_size_check = 0
-        self._evictions = 0
-        self._errors = 0
 
     @property
     def _db(self) -> diskcache.Cache:
@@ -133,9 +124,7 @@ class DiskCacheManager(BaseCache):
         # The inherited counters and connection belong to the parent: forget them without
         # closing anything, then open this process's own connection.
         _ForkGeneration.abandoned.append(self._cache)
-        self._stats_lock = threading.Lock()
-        self._thread_locks = [threading.RLock() for _ in range(LOCK_STRIPES)]
-        self._file_locks = {}
+        self._key_locks = KeyLocks(self._directory / "locks")
         self._reset_counters()
         if not self._closed:
             self._cache = self._open()
@@ -174,17 +163,7 @@ class DiskCacheManager(BaseCache):
                 value = _MISSING
         else:
             value = self._read(key)
-        with self._stats_lock:
-            if value is _MISSING:
-                self._pending_misses += 1
-            else:
-                self._pending_hits += 1
-            ops = self._ops_since_flush = self._ops_since_flush + 1
-        # The clock is consulted every 64 reads only: a flush is due after
-        # STATS_FLUSH_OPERATIONS reads or STATS_FLUSH_SECONDS, whichever comes first.
-        if ops >= STATS_FLUSH_OPERATIONS or (
-            not ops & 63 and time.monotonic() - self._last_flush > STATS_FLUSH_SECONDS
-        ):
+        if self._counters.record_lookup(value is not _MISSING):
             self._flush_stats()
         return default if value is _MISSING else value
 
@@ -268,18 +247,18 @@ class DiskCacheManager(BaseCache):
         except Exception as exc:
             self._record_error("get_stats", "*", exc)
             hits = misses = entries = size = 0
-        with self._stats_lock:
-            return CacheStats(
-                backend=self.backend,
-                tag=self._tag,
-                directory=self._directory,
-                hits=hits + self._pending_hits,
-                misses=misses + self._pending_misses,
-                entries=entries,
-                size_bytes=size,
-                evictions=self._evictions,
-                errors=self._errors,
-            )
+        counts = self._counters.snapshot()
+        return CacheStats(
+            backend=self.backend,
+            tag=self._tag,
+            directory=self._directory,
+            hits=hits + counts.pending_hits,
+            misses=misses + counts.pending_misses,
+            entries=entries,
+            size_bytes=size,
+            evictions=counts.evictions,
+            errors=counts.errors,
+        )
 
     # -- writes --------------------------------------------------------------------
 
@@ -356,8 +335,7 @@ class DiskCacheManager(BaseCache):
             culled = int(db.cull(retry=True))
         except Exception as exc:
             raise self._write_error("cleanup", "*", exc) from exc
-        with self._stats_lock:
-            self._evictions += culled
+        self._counters.add_evictions(culled)
         return expired + culled
 
     # -- helpers -------------------------------------------------------------------
@@ -375,17 +353,13 @@ class DiskCacheManager(BaseCache):
         try:
             if db.volume() > self._size_limit:
                 culled = int(db.cull(retry=True))
-                with self._stats_lock:
-                    self._evictions += culled
+                self._counters.add_evictions(culled)
         except Exception as exc:
             self._record_error("cull", "*", exc)
 
     def _flush_stats(self) -> None:
         """Add this process's pending hit/miss counts to the database's totals."""
-        with self._stats_lock:
-            hits, misses = self._pending_hits, self._pending_misses
-            self._pending_hits = self._pending_misses = self._ops_since_flush = 0
-            self._last_flush = time.monotonic()
+        hits, misses = self._counters.take_pending()
         if not (hits or misses) or self._closed:
             return
         db = self._db
@@ -395,14 +369,11 @@ class DiskCacheManager(BaseCache):
                 db.reset("misses", int(db.reset("misses")) + misses)
         except Exception as exc:
             # Keep the counts for the next attempt rather than losing them.
-            with self._stats_lock:
-                self._pending_hits += hits
-                self._pending_misses += misses
+            self._counters.give_back(hits, misses)
             self._record_error("flush statistics", "*", exc)
 
     def _record_error(self, operation: str, key: str, exc: BaseException) -> None:
-        with self._stats_lock:
-            self._errors += 1
+        self._counters.add_error()
         logger.warning(
             "cache %r (%s): %s of key %r failed, treated as a miss: %s: %s",
             self._tag,
@@ -414,27 +385,12 @@ class DiskCacheManager(BaseCache):
         )
 
     def _write_error(self, operation: str, key: str, exc: BaseException) -> CacheError:
-        with self._stats_lock:
-            self._errors += 1
+        self._counters.add_error()
         return CacheError(
             f"cache {self._tag!r} ({self._directory}): could not {operation} key {key!r}: "
             f"{type(exc).__name__}: {exc}"
         )
 
-    def _compute_lock(self, key: str) -> AbstractContextManager[object]:
-        return self._key_lock(key)
-
-    @contextmanager
-    def _key_lock(self, key: str) -> Iterator[None]:
-        """Serialise work on ``key`` across threads (RLock) and processes (file lock)."""
-        db = self._db  # also re-initialises the locks after a fork
-        stripe = stripe_index(key, LOCK_STRIPES)
-        with self._thread_locks[stripe]:
-            lock = self._file_locks.get(stripe)
-            if lock is None:
-                lock_dir = Path(db.directory) / "locks"
-                lock_dir.mkdir(mode=0o700, exist_ok=True)
-                lock = filelock.FileLock(str(lock_dir / f"{stripe:02x}.lock"))
-                self._file_locks[stripe] = lock
-            with lock:
-                yield
+    def _compute_lock(self, key: str) -> AbstractContextManager[None]:
+        self._db  # noqa: B018 - after a fork this replaces the parent's locks first
+        return self._key_locks.hold(key)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from glovebox.core.cache_v2.cache_manager import _MISSING, BaseCache, validate_key, validate_ttl
+from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats, timestamp_to_datetime
 from glovebox.core.cache_v2.policy import validate_tag
 from glovebox.errors import CacheError
@@ -51,6 +52,7 @@ class MemoryCache(BaseCache):
         self._default_ttl = validate_ttl(default_ttl)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.RLock()
+        self._key_locks = KeyLocks()
         self._hits = self._misses = self._evictions = 0
 
     def _live_entry(self, key: str, now: float) -> _Entry | None:

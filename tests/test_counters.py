@@ -1,0 +1,63 @@
+"""Batched hit/miss counting: nothing is lost, nothing is counted twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from glovebox.core.cache_v2.counters import Counters
+
+
+def test_a_flush_is_due_after_the_lookup_budget() -> None:
+    counters = Counters(flush_every_lookups=3, flush_every_seconds=1e9)
+    assert [counters.record_lookup(hit) for hit in (True, False, True)] == [False, False, True]
+    assert counters.take_pending() == (2, 1)
+    assert counters.take_pending() == (0, 0)
+
+
+def test_a_flush_is_due_after_the_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    counters = Counters(flush_every_lookups=10**9, flush_every_seconds=5)
+    due = [counters.record_lookup(True) for _ in range(64)]
+    assert not any(due)
+    now[0] += 6
+    due = [counters.record_lookup(True) for _ in range(64)]
+    assert due.count(True) == 1  # the clock is read on every 64th lookup
+    assert counters.take_pending() == (128, 0)
+
+
+def test_counts_given_back_are_kept_for_the_next_batch() -> None:
+    counters = Counters()
+    counters.record_lookup(True)
+    hits, misses = counters.take_pending()
+    counters.record_lookup(False)
+    counters.give_back(hits, misses)
+    assert counters.take_pending() == (1, 1)
+
+
+def test_no_count_is_lost_under_concurrent_threads() -> None:
+    counters = Counters(flush_every_lookups=10**9)
+
+    def work() -> None:
+        for i in range(5000):
+            counters.record_lookup(i % 2 == 0)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counters.take_pending() == (20_000, 20_000)
+
+
+def test_evictions_and_errors_are_reported_in_snapshots() -> None:
+    counters = Counters()
+    counters.add_evictions(4)
+    counters.add_error()
+    counters.record_lookup(False)
+    snapshot = counters.snapshot()
+    assert (snapshot.pending_hits, snapshot.pending_misses) == (0, 1)
+    assert (snapshot.evictions, snapshot.errors) == (4, 1)
