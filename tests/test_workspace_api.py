@@ -289,3 +289,15 @@ def test_a_failed_move_gives_the_workspace_back(
     assert (source / "zmk" / "app" / "src" / "d0" / "f0.c").is_file()
     assert service.get_cached_workspace(ZMK_V03) is None
     assert [p.name for p in service.root.iterdir()] == [".locks"]
+
+
+def test_a_symlinked_source_is_refused_rather_than_moving_the_link(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
+    real = make_workspace(tmp_path / "real")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(WorkspaceError, match="symlinks are refused"):
+        service_for(isolated_config).cache_workspace(link, ZMK_V03, move=True)
+    assert link.is_symlink()
+    assert real.is_dir()

@@ -256,3 +256,21 @@ def test_restore_uses_the_manifest_written_when_the_entry_was_sealed(
     kinds = {line.split("\0")[0] for line in lines}
     assert kinds == {"d", "f", "l"}
     assert len([line for line in lines if line.startswith("f")]) + 1 == entry.file_count
+
+
+def test_directory_modes_and_times_are_restored(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
+    service = service_for(isolated_config)
+    source = make_workspace(tmp_path / "ws")
+    locked = source / "zmk" / "app"
+    os.utime(locked, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    locked.chmod(0o550)
+    assert service.cache_workspace(source, ZMK_V03) is not None
+    for strategy in ("copy", "hardlink"):
+        out = tmp_path / f"out-{strategy}"
+        assert service.restore_workspace(ZMK_V03, out, strategy) is not None
+        restored = out / "zmk" / "app"
+        assert restored.stat().st_mode & 0o777 == 0o550
+        assert restored.stat().st_mtime_ns == 1_600_000_000_000_000_000
+        assert (restored / "src" / "d0" / "f0.c").is_file()

@@ -90,8 +90,11 @@ class ZmkWorkspaceCacheService:
         if not self.enabled:
             logger.debug("workspace cache disabled; not caching %s", source)
             return None
-        if not source.is_dir():
-            raise WorkspaceError(f"cannot cache {source}: not a directory")
+        if source.is_symlink() or not source.is_dir():
+            raise WorkspaceError(
+                f"cannot cache {source}: not a directory (symlinks are refused: pass the "
+                "directory they point to)"
+            )
         resolved, root = source.resolve(), self.root.resolve()
         if _is_within(resolved, root) or _is_within(root, resolved):
             raise WorkspaceError(
@@ -135,7 +138,7 @@ class ZmkWorkspaceCacheService:
     def _seal_and_publish(
         self, key: str, config: WorkspaceConfig, staging: Path
     ) -> tuple[WorkspaceEntry, Path | None]:
-        """Fingerprint and describe ``staging``, publish it, then record the metadata.
+        """List and describe ``staging``, publish it, then record the metadata.
 
         Metadata is written last: if the process dies before, the published directory's
         entry id matches no metadata and the entry reads as absent until cleanup.

@@ -268,10 +268,17 @@ def materialize(
                 for future in futures:
                     future.cancel()
                 raise
-    # Directory times last: creating entries inside a directory updates its mtime.
-    for rel in reversed(listing.dirs):
-        _copy_dir_times(listing.root / rel, Path(base, rel))
-    _copy_dir_times(listing.root, dest)
+    # Directory modes and times last: creating entries inside a directory updates its
+    # mtime, and a read-only source directory must stay writable until it is filled.
+    src_root = os.fspath(listing.root)
+    pairs = [(os.path.join(src_root, rel), os.path.join(base, rel)) for rel in listing.dirs]
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        list(
+            pool.map(
+                _copy_dir_attributes, [pairs[i : i + _CHUNK] for i in range(0, len(pairs), _CHUNK)]
+            )
+        )
+    _copy_dir_attributes([(src_root, base)])
     return TransferOutcome(transfer.strategy, transfer.fallback_reason)
 
 
@@ -295,7 +302,8 @@ def _make_dirs(base: str, dirs: list[str]) -> None:
             list(pool.map(make, [level[i : i + _CHUNK] for i in range(0, len(level), _CHUNK)]))
 
 
-def _copy_dir_times(src: Path, dst: Path) -> None:
-    st = os.stat(src, follow_symlinks=False)
-    os.chmod(dst, stat.S_IMODE(st.st_mode))
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+def _copy_dir_attributes(pairs: Sequence[tuple[str, str]]) -> None:
+    for src, dst in pairs:
+        st = os.stat(src, follow_symlinks=False)
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
