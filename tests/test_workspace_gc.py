@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -127,3 +128,16 @@ def test_replacing_an_entry_reports_it_and_serves_the_new_tree(
     assert entry.entry_id == second.entry.entry_id
     assert {p.read_text().split(":")[0] for p in entry.path.rglob("*.c")} == {"new"}
     assert [p.name for p in service.root.iterdir() if p.name.startswith(".")] == [".locks"]
+
+
+def test_removal_makes_read_only_directories_writable_before_retrying(tmp_path: Path) -> None:
+    # As root the kernel ignores the mode, so the hook is exercised directly: it must
+    # grant the owner write access to the parent and then perform the failed call.
+    from glovebox.compilation.cache.storage import _make_writable_and_retry
+
+    parent = tmp_path / "ro"
+    (parent / "child").mkdir(parents=True)
+    parent.chmod(0o555)
+    _make_writable_and_retry(os.rmdir, str(parent / "child"), None)
+    assert not (parent / "child").exists()
+    assert parent.stat().st_mode & 0o700 == 0o700

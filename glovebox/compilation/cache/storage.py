@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -162,7 +163,7 @@ class WorkspaceStore:
     def purge(self, path: Path) -> None:
         """Delete a directory that is already out of place (staging or trash)."""
         if path.exists():
-            shutil.rmtree(path)
+            shutil.rmtree(path, onerror=_make_writable_and_retry)
 
     def mark_hardlinked(self, key: str) -> None:
         (self.entry_dir(key) / HARDLINKED_FILE).touch()
@@ -193,6 +194,16 @@ class WorkspaceStore:
                     key = e.name[len(prefix) :].rsplit("-", 1)[0]
                     found.append(Leftover(Path(e.path), key))
         return found
+
+
+def _make_writable_and_retry(func: Any, path: str, exc_info: Any) -> None:
+    """rmtree error hook: a read-only directory (kept from the workspace) blocks deleting
+    its entries for non-root users; grant the owner write access and retry once."""
+    parent = os.path.dirname(path)
+    for target in (parent, path):
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.chmod(target, stat.S_IMODE(os.stat(target).st_mode) | stat.S_IRWXU)
+    func(path)
 
 
 def _fsync_dir(path: Path) -> None:
