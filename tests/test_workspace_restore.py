@@ -274,3 +274,20 @@ def test_directory_modes_and_times_are_restored(
         assert restored.stat().st_mode & 0o777 == 0o550
         assert restored.stat().st_mtime_ns == 1_600_000_000_000_000_000
         assert (restored / "src" / "d0" / "f0.c").is_file()
+
+
+def test_hardlink_across_filesystems_falls_back_to_copy(
+    cached: tuple[ZmkWorkspaceCacheService, WorkspaceEntry],
+) -> None:
+    service, entry = cached
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == entry.path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a filesystem other than the test's cache")
+    with tempfile.TemporaryDirectory(dir=shm) as other:
+        out = Path(other) / "out"
+        result = service.restore_workspace(ZMK_V03, out, "hardlink")
+        assert result is not None
+        assert result.used is RestoreStrategy.COPY
+        assert result.fallback_reason is not None
+        assert "EXDEV" in result.fallback_reason
+        assert snapshot(out) == snapshot(entry.path)
