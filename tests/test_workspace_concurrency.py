@@ -43,7 +43,7 @@ class Reader(threading.Thread):
 
     def run(self) -> None:
         count = 0
-        while not self.stop.is_set():
+        while count == 0 or not self.stop.is_set():  # at least one restore, whatever the timing
             count += 1
             out = self.base / f"r{count}"
             try:
