@@ -238,6 +238,7 @@ def test_disabled_compilation_cache_stores_nothing_and_cleans_nothing(
     assert source.is_dir()  # move=True did not take the workspace away
     assert service.get_cached_workspace(ZMK_MAIN) is None
     assert service.cleanup().removed_count == 0
+    assert service.delete_workspace(ZMK_MAIN) is False
     assert kept.entry.path.is_dir()  # a temporarily disabled cache deletes nothing
 
 

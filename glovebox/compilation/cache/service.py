@@ -379,7 +379,10 @@ class ZmkWorkspaceCacheService:
         return self.delete_by_key(workspace_key(config))
 
     def delete_by_key(self, key: str) -> bool:
+        """Remove ``key``'s entry; False if there was none (or the service is disabled)."""
         self.store.entry_dir(key)  # validates the key's shape
+        if not self.enabled:
+            return False
         with self.store.lock(key):
             return self._remove(key)
 
