@@ -7,6 +7,7 @@ which west steps ran: a cache miss runs init and update, a hit runs neither.
 from __future__ import annotations
 
 import os
+import threading
 import types
 from pathlib import Path
 
@@ -206,3 +207,35 @@ def test_a_custom_manifest_is_part_of_the_identity(
     service.prepare_workspace(ZMK_V03, tmp_path / "a")
     service.prepare_workspace(custom, tmp_path / "b")
     assert subcommands(west_log) == ["init", "update", "init", "update"]
+
+
+def test_concurrent_builds_of_one_workspace_download_it_once(
+    isolated_config: IsolatedPaths, west_log: Path, tmp_path: Path
+) -> None:
+    service = make_service(isolated_config)
+    start = threading.Barrier(3)
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def build(name: str) -> None:
+        start.wait()
+        try:
+            results[name] = service.prepare_workspace(ZMK_V03, tmp_path / name).source
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(n,)) for n in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert subcommands(west_log) == ["init", "update"]
+    assert sorted(results.values()) == ["cache", "cache", "west"]
+    for name in ("a", "b", "c"):
+        assert (tmp_path / name / "zmk" / "app" / "src" / "f0.c").is_file()
+
+
+def test_bad_download_timeout_setting_is_a_config_error(isolated_config: IsolatedPaths) -> None:
+    with pytest.raises(ConfigError, match=r"compilation\.workspace_download_timeout"):
+        make_service(isolated_config, workspace_download_timeout=0)

@@ -167,3 +167,24 @@ def test_processes_caching_one_key_leave_one_coherent_entry(
     assert all(len(seen) == 1 for seen in reader.seen), reader.seen
     reset_shared_cache_instances()
     assert_coherent(service_for(isolated_config), versions)
+
+
+def test_holding_a_workspace_lets_this_thread_in_and_keeps_others_out(
+    isolated_config: IsolatedPaths, tmp_path: Path
+) -> None:
+    service = service_for(isolated_config)
+    source = make_workspace(tmp_path / "ws", "held", files=200)
+    other_done = threading.Event()
+
+    def other() -> None:
+        service.restore_workspace(ZMK_V03, tmp_path / "other")
+        other_done.set()
+
+    with service.hold(ZMK_V03):
+        assert service.cache_workspace(source, ZMK_V03) is not None  # re-entrant: no deadlock
+        assert service.restore_workspace(ZMK_V03, tmp_path / "mine") is not None
+        worker = threading.Thread(target=other, daemon=True)
+        worker.start()
+        assert not other_done.wait(timeout=1.0)  # another thread waits for the holder
+    assert other_done.wait(timeout=60)
+    assert versions_in(tmp_path / "other") == {"held"}

@@ -40,6 +40,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_DOWNLOAD_TIMEOUT = 3600.0
+
 
 class PreparedWorkspace(BaseModel):
     """Where the workspace is and whether it came from the cache."""
@@ -91,6 +93,20 @@ def _restore_strategy(user_config: Any) -> RestoreStrategy:
         ) from None
 
 
+def _download_timeout(user_config: Any) -> float:
+    """How long a build waits for a concurrent build downloading the same workspace."""
+    section = getattr(user_config, "compilation", None)
+    value = getattr(section, "workspace_download_timeout", None)
+    if value is None:
+        return DEFAULT_DOWNLOAD_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(
+            "compilation.workspace_download_timeout: expected a positive number of seconds, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
 class ZmkWestService:
     """Builds ZMK firmware with west, reusing cached workspaces."""
 
@@ -106,6 +122,7 @@ class ZmkWestService:
         self.cache = cache
         self.workspace_service = workspace_service
         self.restore_strategy = _restore_strategy(user_config)
+        self.download_timeout = _download_timeout(user_config)
 
     def prepare_workspace(self, config: WorkspaceConfig, destination: Path) -> PreparedWorkspace:
         """A complete west workspace for ``config`` at ``destination`` (new or empty).
@@ -116,12 +133,28 @@ class ZmkWestService:
         """
         started = time.perf_counter()
         dest = Path(destination)
-        restored = self.workspace_service.restore_workspace(config, dest, self.restore_strategy)
-        if restored is not None:
-            logger.info("workspace %s restored from cache (%s)", restored.key, restored.used)
-            return PreparedWorkspace(
-                path=dest, source="cache", restore=restored, seconds=time.perf_counter() - started
-            )
+        strategy = self.restore_strategy
+        # Held from lookup to publication: a concurrent build of the same workspace waits
+        # here and then restores, instead of downloading it a second time.
+        with self.workspace_service.hold(config, timeout=self.download_timeout):
+            restored = self.workspace_service.restore_workspace(config, dest, strategy)
+            if restored is not None:
+                logger.info("workspace %s restored from cache (%s)", restored.key, restored.used)
+                return PreparedWorkspace(
+                    path=dest,
+                    source="cache",
+                    restore=restored,
+                    seconds=time.perf_counter() - started,
+                )
+            restore = self._create(config, dest, strategy)
+        return PreparedWorkspace(
+            path=dest, source="west", restore=restore, seconds=time.perf_counter() - started
+        )
+
+    def _create(
+        self, config: WorkspaceConfig, dest: Path, strategy: RestoreStrategy
+    ) -> RestoreResult | None:
+        """West init + update in a hidden sibling of ``dest``, cache it, restore it."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         scratch = dest.parent / f".{dest.name}.west-{secrets.token_hex(4)}"
         scratch.mkdir()
@@ -130,25 +163,20 @@ class ZmkWestService:
             self.adapter.run(commands.init(config), scratch)
             self.adapter.run(commands.update(), scratch)
             cached = self.workspace_service.cache_workspace(scratch, config, move=True)
-            restore = None
-            if cached is not None:
-                restore = self.workspace_service.restore_workspace(
-                    config, dest, self.restore_strategy
-                )
-                if restore is None:
-                    raise WorkspaceError(
-                        f"workspace {cached.entry.key} vanished right after it was cached"
-                    )
-            else:
+            if cached is None:  # caching disabled: the fresh workspace is the result
                 if dest.exists():
                     dest.rmdir()
                 os.rename(scratch, dest)
+                return None
+            restore = self.workspace_service.restore_workspace(config, dest, strategy)
+            if restore is None:
+                raise WorkspaceError(
+                    f"workspace {cached.entry.key} vanished right after it was cached"
+                )
+            return restore
         finally:
             if scratch.exists():
                 shutil.rmtree(scratch)
-        return PreparedWorkspace(
-            path=dest, source="west", restore=restore, seconds=time.perf_counter() - started
-        )
 
     def compile(
         self,

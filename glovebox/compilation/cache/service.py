@@ -15,6 +15,8 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from glovebox.compilation.cache.archive import archive_format, extract_archive, write_archive
@@ -67,6 +69,21 @@ class ZmkWorkspaceCacheService:
     @property
     def enabled(self) -> bool:
         return not isinstance(self.cache, DisabledCache | MemoryCache)
+
+    @contextmanager
+    def hold(self, config: WorkspaceConfig, *, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock of ``config``'s entry across several calls of this thread.
+
+        Other threads and processes caching, restoring or deleting the same workspace wait
+        meanwhile; this thread's own calls go through (the lock is re-entrant). The
+        compilation service holds it from lookup to publication so that concurrent builds
+        of one workspace download it once. A disabled service holds nothing.
+        """
+        if not self.enabled:
+            yield
+            return
+        with self.store.lock(workspace_key(config), timeout=timeout):
+            yield
 
     # Storing -----------------------------------------------------------------------------
 

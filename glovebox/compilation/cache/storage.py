@@ -25,6 +25,7 @@ import os
 import secrets
 import shutil
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class WorkspaceStore:
     def __init__(self, root: Path, *, lock_timeout: float = 600.0) -> None:
         self.root = root
         self.lock_timeout = lock_timeout
+        self._held = threading.local()
 
     def ensure(self) -> None:
         (self.root / LOCKS_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -81,18 +83,29 @@ class WorkspaceStore:
     # Locks -----------------------------------------------------------------------------
 
     @contextmanager
-    def lock(self, key: str, *, blocking: bool = True) -> Iterator[bool]:
+    def lock(
+        self, key: str, *, blocking: bool = True, timeout: float | None = None
+    ) -> Iterator[bool]:
         """Hold ``key``'s lock; yields False (without holding it) if not blocking and busy.
 
-        A fresh ``FileLock`` per call: its own file descriptor, so the ``flock`` excludes
-        other threads of this process as well as other processes, and the kernel releases
-        it when a holder dies (a SIGKILL never leaves a key locked).
+        A fresh ``FileLock`` per acquisition: its own file descriptor, so the ``flock``
+        excludes other threads of this process as well as other processes, and the kernel
+        releases it when a holder dies (a SIGKILL never leaves a key locked). Re-entrant
+        per thread: a thread already holding ``key`` gets it again at once, so a caller
+        may hold a key across several service calls. ``timeout`` (seconds) overrides the
+        store's default wait.
         """
+        held: dict[str, int] = self._held.__dict__.setdefault("counts", {})
+        if held.get(key):
+            held[key] += 1
+            try:
+                yield True
+            finally:
+                held[key] -= 1
+            return
         self.ensure()
-        lock = FileLock(
-            self.root / LOCKS_DIR / f"{key}.lock",
-            timeout=self.lock_timeout if blocking else 0,
-        )
+        wait = self.lock_timeout if timeout is None else timeout
+        lock = FileLock(self.root / LOCKS_DIR / f"{key}.lock", timeout=wait if blocking else 0)
         try:
             lock.acquire()
         except Timeout as exc:
@@ -100,13 +113,14 @@ class WorkspaceStore:
                 yield False
                 return
             raise WorkspaceError(
-                f"workspace {key}: waited {self.lock_timeout:.0f}s for the lock held by another "
-                "process; if none is running, remove "
-                f"{self.root / LOCKS_DIR / (key + '.lock')}"
+                f"workspace {key}: still locked after {wait:.0f}s by another operation on it "
+                "(a long copy, restore or west download); try again when it has finished"
             ) from exc
+        held[key] = 1
         try:
             yield True
         finally:
+            held.pop(key, None)
             lock.release()
 
     # Staging and publication -------------------------------------------------------------
