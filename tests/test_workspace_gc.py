@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from glovebox.compilation.cache import WorkspaceConfig
@@ -98,8 +99,19 @@ def test_cleanup_skips_keys_another_operation_holds(
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
     assert result is not None
     service.cache.delete(f"workspace:{result.entry.key}")  # would be removed if not busy
-    with service.store.lock(result.entry.key):
-        assert service.cleanup().skipped_busy == [result.entry.key]
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another thread: the lock is re-entrant within one thread
+        with service.store.lock(result.entry.key):
+            holding.set()
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert holding.wait(timeout=60)
+    assert service.cleanup().skipped_busy == [result.entry.key]
+    release.set()
+    holder.join(timeout=60)
     assert service.cleanup().expired_or_orphaned == [result.entry.key]
 
 
