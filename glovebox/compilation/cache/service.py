@@ -9,7 +9,6 @@ for ``cleanup()``.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import secrets
@@ -36,6 +35,12 @@ from glovebox.compilation.cache.records import entry_from_record, new_record, re
 from glovebox.compilation.cache.settings import WorkspaceCacheSettings
 from glovebox.compilation.cache.storage import MANIFEST_FILE, TREE_DIR, WorkspaceStore
 from glovebox.compilation.cache.tree import TreeListing, materialize, remove_excluded, scan_tree
+from glovebox.compilation.cache.validation import (
+    check_destination,
+    is_within,
+    parse_strategy,
+    try_rename,
+)
 from glovebox.core.cache_v2 import CacheManager, DisabledCache, MemoryCache
 from glovebox.errors import WorkspaceError
 
@@ -113,7 +118,7 @@ class ZmkWorkspaceCacheService:
                 "directory they point to)"
             )
         resolved, root = source.resolve(), self.root.resolve()
-        if _is_within(resolved, root) or _is_within(root, resolved):
+        if is_within(resolved, root) or is_within(root, resolved):
             raise WorkspaceError(
                 f"cannot cache {source}: it overlaps the workspace cache ({self.root})"
             )
@@ -126,7 +131,7 @@ class ZmkWorkspaceCacheService:
             fallback: str | None = None
             try:
                 if move:
-                    moved, fallback = _try_rename(source, tree)
+                    moved, fallback = try_rename(source, tree)
                 if moved:
                     remove_excluded(tree, exclude_git=self.settings.exclude_git)
                 else:
@@ -346,9 +351,9 @@ class ZmkWorkspaceCacheService:
         ``reflink`` falls back to copy where the filesystem cannot clone (``used`` and
         ``fallback_reason`` say so).
         """
-        chosen = _parse_strategy(strategy)
+        chosen = parse_strategy(strategy)
         dest = Path(destination)
-        _check_destination(dest)
+        check_destination(dest)
         if not self.enabled:
             return None
         key = workspace_key(config)
@@ -414,34 +419,3 @@ class ZmkWorkspaceCacheService:
         if not self.enabled:
             return CleanupResult()
         return collect_garbage(self.store, self.cache)
-
-
-def _parse_strategy(value: RestoreStrategy | str) -> RestoreStrategy:
-    try:
-        return RestoreStrategy(value)
-    except ValueError:
-        accepted = ", ".join(s.value for s in RestoreStrategy)
-        raise WorkspaceError(f"unknown restore strategy {value!r}; accepted: {accepted}") from None
-
-
-def _check_destination(dest: Path) -> None:
-    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
-        raise WorkspaceError(f"cannot restore into {dest}: it exists and is not a directory")
-    if dest.is_dir() and any(dest.iterdir()):
-        raise WorkspaceError(
-            f"cannot restore into {dest}: the directory is not empty (nothing was changed)"
-        )
-
-
-def _try_rename(source: Path, target: Path) -> tuple[bool, str | None]:
-    try:
-        os.rename(source, target)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        return False, "source is on another filesystem than the cache: copied"
-    return True, None
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
