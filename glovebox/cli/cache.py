@@ -11,6 +11,7 @@ from dependency_injector.wiring import Provide, inject
 from rich.console import Console
 from rich.table import Table
 
+from glovebox.cli.workspace import workspace_app
 from glovebox.config import UserConfig
 from glovebox.core.cache_v2 import (
     CacheManager,
@@ -23,6 +24,7 @@ from glovebox.errors import GloveboxError
 __all__ = ["cache_app", "known_tags"]
 
 cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
+cache_app.add_typer(workspace_app, name="workspace")
 console = Console()
 err_console = Console(stderr=True)
 

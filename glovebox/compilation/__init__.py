@@ -1,0 +1,1 @@
+"""The compilation domain: ZMK west workspaces, their cache, and the build service."""

@@ -1,0 +1,139 @@
+"""Reading and writing workspace archives (.zip, .tar, .tar.gz/.tgz, .tar.xz).
+
+Extraction refuses members that would land outside the target (absolute paths, ``..``,
+links pointing out): tar uses the standard library's ``data`` filter, zip names are
+checked before anything is written. Writing goes to a hidden sibling then is renamed, so
+an interrupted export never leaves a truncated archive under the requested name.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tarfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from glovebox.compilation.cache.models import ProgressCallback, WorkspaceProgress
+from glovebox.compilation.cache.tree import TreeListing
+from glovebox.errors import WorkspaceError
+
+__all__ = ["ARCHIVE_SUFFIXES", "archive_format", "extract_archive", "write_archive"]
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz")
+_TAR_COMPRESSION: dict[str, Literal["", "gz", "xz"]] = {
+    ".tar": "",
+    ".tar.gz": "gz",
+    ".tgz": "gz",
+    ".tar.xz": "xz",
+}
+
+
+def archive_format(path: Path) -> str:
+    """The archive suffix of ``path`` (one of ``ARCHIVE_SUFFIXES``) or a WorkspaceError."""
+    name = path.name.lower()
+    for suffix in sorted(ARCHIVE_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    raise WorkspaceError(
+        f"{path}: unsupported archive type; accepted: {', '.join(ARCHIVE_SUFFIXES)}"
+    )
+
+
+def extract_archive(archive: Path, target: Path) -> Path:
+    """Extract ``archive`` into the new directory ``target``; return the workspace root.
+
+    When the archive holds a single top-level directory (as ``export`` writes it), that
+    directory is the workspace root; otherwise ``target`` itself is.
+    """
+    fmt = archive_format(archive)
+    target.mkdir()
+    try:
+        if fmt == ".zip":
+            with zipfile.ZipFile(archive) as zf:
+                for name in zf.namelist():
+                    parts = PurePosixPath(name).parts
+                    if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+                        raise WorkspaceError(f"{archive}: member {name!r} escapes the archive root")
+                zf.extractall(target)
+        else:
+            with tarfile.open(archive) as tf:
+                tf.extractall(target, filter="data")
+    except tarfile.FilterError as exc:
+        raise WorkspaceError(
+            f"{archive}: refused, a member escapes the archive root ({exc})"
+        ) from exc
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        raise WorkspaceError(f"{archive}: not a readable {fmt} archive ({exc})") from exc
+    children = list(target.iterdir())
+    if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
+        return children[0]
+    return target
+
+
+def write_archive(
+    listing: TreeListing,
+    archive: Path,
+    *,
+    top: str,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Write ``listing`` into ``archive`` under the top-level directory ``top``."""
+    fmt = archive_format(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(f".{archive.name}.{secrets.token_hex(4)}.partial")
+    total_files, total_bytes = len(listing.files), listing.total_bytes
+    done_files = done_bytes = 0
+
+    def tick(size: int) -> None:
+        nonlocal done_files, done_bytes
+        done_files += 1
+        done_bytes += size
+        if progress is not None and (done_files % 64 == 0 or done_files == total_files):
+            progress(
+                WorkspaceProgress(
+                    operation="export",
+                    files_done=done_files,
+                    files_total=total_files,
+                    bytes_done=done_bytes,
+                    bytes_total=total_bytes,
+                )
+            )
+
+    root = listing.root
+    if fmt == ".zip" and listing.symlinks:
+        raise WorkspaceError(
+            f"{archive}: the workspace has {len(listing.symlinks)} symlink(s), which zip cannot "
+            f"keep (e.g. {listing.symlinks[0][0]}); export to .tar.gz instead"
+        )
+    try:
+        if fmt == ".zip":
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for rel in listing.dirs:
+                    zf.write(root / rel, f"{top}/{rel}/")
+                for f in listing.files:
+                    zf.write(root / f.rel, f"{top}/{f.rel}")
+                    tick(f.size)
+        else:
+            with _open_tar_for_writing(partial, _TAR_COMPRESSION[fmt]) as tf:
+                tf.add(root, arcname=top, recursive=False)
+                for rel in listing.dirs:
+                    tf.add(root / rel, arcname=f"{top}/{rel}", recursive=False)
+                for f in listing.files:
+                    tf.add(root / f.rel, arcname=f"{top}/{f.rel}", recursive=False)
+                    tick(f.size)
+                for rel, _ in listing.symlinks:
+                    tf.add(root / rel, arcname=f"{top}/{rel}", recursive=False)
+        os.replace(partial, archive)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _open_tar_for_writing(path: Path, compression: Literal["", "gz", "xz"]) -> tarfile.TarFile:
+    if compression == "gz":
+        return tarfile.open(path, "w:gz")
+    if compression == "xz":
+        return tarfile.open(path, "w:xz")
+    return tarfile.open(path, "w")

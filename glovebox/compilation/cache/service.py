@@ -1,0 +1,421 @@
+"""``ZmkWorkspaceCacheService``: store, find, restore and collect ZMK west workspaces.
+
+Metadata lives in the compilation cache (with the TTL); the tree lives on disk under
+``<cache root>/compilation/workspace/<key>/``. The directory is the truth: an entry is
+served only when its directory exists *and* its ``entry.json`` carries the entry id the
+metadata names. Everything else is either someone's publication in flight or garbage
+for ``cleanup()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from glovebox.compilation.cache.archive import archive_format, extract_archive, write_archive
+from glovebox.compilation.cache.gc import collect_garbage
+from glovebox.compilation.cache.keying import metadata_key, workspace_key
+from glovebox.compilation.cache.manifest import first_difference, read_manifest, write_manifest
+from glovebox.compilation.cache.models import (
+    CacheWorkspaceResult,
+    CleanupResult,
+    ProgressCallback,
+    RestoreResult,
+    RestoreStrategy,
+    WorkspaceConfig,
+    WorkspaceEntry,
+)
+from glovebox.compilation.cache.records import entry_from_record, new_record, remove_entry
+from glovebox.compilation.cache.settings import WorkspaceCacheSettings
+from glovebox.compilation.cache.storage import MANIFEST_FILE, TREE_DIR, WorkspaceStore
+from glovebox.compilation.cache.tree import TreeListing, materialize, remove_excluded, scan_tree
+from glovebox.compilation.cache.validation import (
+    check_destination,
+    is_within,
+    parse_strategy,
+    try_rename,
+)
+from glovebox.core.cache_v2 import CacheManager, DisabledCache, MemoryCache
+from glovebox.errors import WorkspaceError
+
+__all__ = ["ZmkWorkspaceCacheService"]
+
+logger = logging.getLogger(__name__)
+
+
+class ZmkWorkspaceCacheService:
+    """The workspace cache of the compilation domain.
+
+    Workspace caching needs persistent metadata: with a disabled or in-memory compilation
+    cache the service stores nothing and finds nothing (``enabled`` is False), so that a
+    temporarily disabled cache never makes ``cleanup()`` delete stored workspaces.
+    """
+
+    def __init__(
+        self,
+        cache: CacheManager,
+        root: Path,
+        settings: WorkspaceCacheSettings | None = None,
+    ) -> None:
+        self.cache = cache
+        self.settings = settings or WorkspaceCacheSettings()
+        self.store = WorkspaceStore(Path(root), lock_timeout=self.settings.lock_timeout)
+
+    @property
+    def root(self) -> Path:
+        return self.store.root
+
+    @property
+    def enabled(self) -> bool:
+        return not isinstance(self.cache, DisabledCache | MemoryCache)
+
+    @contextmanager
+    def hold(self, config: WorkspaceConfig, *, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock of ``config``'s entry across several calls of this thread.
+
+        Other threads and processes caching, restoring or deleting the same workspace wait
+        meanwhile; this thread's own calls go through (the lock is re-entrant). The
+        compilation service holds it from lookup to publication so that concurrent builds
+        of one workspace download it once. A disabled service holds nothing.
+        """
+        if not self.enabled:
+            yield
+            return
+        with self.store.lock(workspace_key(config), timeout=timeout):
+            yield
+
+    # Storing -----------------------------------------------------------------------------
+
+    def cache_workspace(
+        self,
+        workspace_path: Path,
+        config: WorkspaceConfig,
+        *,
+        move: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> CacheWorkspaceResult | None:
+        """Store ``workspace_path`` as the entry for ``config`` (replacing any older one).
+
+        ``move=True`` hands the directory over: it is renamed into the cache (copied, then
+        removed, when the cache is on another filesystem) and is gone afterwards. The top
+        level ``build/`` (and ``.git`` if configured) is left out. Concurrent cachers of
+        one key take turns; readers see the old entry, none, or the new one, never a mix.
+        Returns None when the service is disabled.
+        """
+        source = Path(workspace_path)
+        if not self.enabled:
+            logger.debug("workspace cache disabled; not caching %s", source)
+            return None
+        if source.is_symlink() or not source.is_dir():
+            raise WorkspaceError(
+                f"cannot cache {source}: not a directory (symlinks are refused: pass the "
+                "directory they point to)"
+            )
+        resolved, root = source.resolve(), self.root.resolve()
+        if is_within(resolved, root) or is_within(root, resolved):
+            raise WorkspaceError(
+                f"cannot cache {source}: it overlaps the workspace cache ({self.root})"
+            )
+        key = workspace_key(config)
+        started = time.perf_counter()
+        with self.store.lock(key):
+            staging = self.store.new_staging(key)
+            tree = staging / TREE_DIR
+            moved = False
+            fallback: str | None = None
+            try:
+                if move:
+                    moved, fallback = try_rename(source, tree)
+                if moved:
+                    remove_excluded(tree, exclude_git=self.settings.exclude_git)
+                else:
+                    listing = scan_tree(source, exclude_git=self.settings.exclude_git)
+                    materialize(
+                        listing, tree, RestoreStrategy.COPY, progress=progress, operation="cache"
+                    )
+                entry, trash = self._seal_and_publish(key, config, staging)
+            except BaseException:
+                if moved and tree.exists() and not source.exists():
+                    os.rename(tree, source)  # give the caller's workspace back
+                self.store.purge(staging)
+                raise
+            if trash is not None:
+                self.store.purge(trash)
+        if move and not moved:
+            shutil.rmtree(source)  # move semantics across filesystems: copy, then delete
+        return CacheWorkspaceResult(
+            entry=entry,
+            method="move" if moved else "copy",
+            replaced=trash is not None,
+            fallback_reason=fallback,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _seal_and_publish(
+        self, key: str, config: WorkspaceConfig, staging: Path
+    ) -> tuple[WorkspaceEntry, Path | None]:
+        """List and describe ``staging``, publish it, then record the metadata.
+
+        Metadata is written last: if the process dies before, the published directory's
+        entry id matches no metadata and the entry reads as absent until cleanup.
+        """
+        listing = scan_tree(staging / TREE_DIR)
+        write_manifest(listing, staging / MANIFEST_FILE)
+        ttl = self.settings.ttl_seconds(config)
+        record = new_record(key, config, listing, ttl)
+        self.store.write_entry_file(staging, record)
+        trash = self.store.publish(key, staging)
+        self.cache.set(metadata_key(key), record, ttl=ttl)
+        entry = entry_from_record(record, self.root, hardlinked=False)
+        assert entry is not None  # built from a record made just above
+        return entry, trash
+
+    def import_workspace(
+        self,
+        source: Path,
+        config: WorkspaceConfig,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> CacheWorkspaceResult | None:
+        """Store a workspace from a directory (copied) or a .zip/.tar(.gz/.xz) archive.
+
+        An archive is extracted straight into the entry's staging directory, so a bad or
+        interrupted archive never becomes an entry. Returns None when disabled.
+        """
+        path = Path(source)
+        if path.is_dir():
+            return self.cache_workspace(path, config, move=False, progress=progress)
+        if not path.is_file():
+            raise WorkspaceError(f"cannot import {path}: no such file or directory")
+        archive_format(path)  # reject unsupported types before taking any lock
+        if not self.enabled:
+            return None
+        key = workspace_key(config)
+        started = time.perf_counter()
+        with self.store.lock(key):
+            staging = self.store.new_staging(key)
+            try:
+                root = extract_archive(path, staging / "extracted")
+                os.rename(root, staging / TREE_DIR)
+                self.store.purge(staging / "extracted")
+                remove_excluded(staging / TREE_DIR, exclude_git=self.settings.exclude_git)
+                entry, trash = self._seal_and_publish(key, config, staging)
+            except BaseException:
+                self.store.purge(staging)
+                raise
+            if trash is not None:
+                self.store.purge(trash)
+        return CacheWorkspaceResult(
+            entry=entry,
+            method="archive",
+            replaced=trash is not None,
+            seconds=time.perf_counter() - started,
+        )
+
+    def export_workspace(
+        self,
+        config: WorkspaceConfig,
+        archive: Path,
+        *,
+        include_git: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Write the entry for ``config`` to ``archive`` (type from its suffix)."""
+        return self.export_by_key(
+            workspace_key(config), archive, include_git=include_git, progress=progress
+        )
+
+    def export_by_key(
+        self,
+        key: str,
+        archive: Path,
+        *,
+        include_git: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Write ``key``'s entry to ``archive``; the entry cannot be replaced meanwhile."""
+        target = Path(archive)
+        archive_format(target)
+        self.store.entry_dir(key)  # validates the key's shape
+        with self.store.lock(key):
+            entry = self._lookup(key, verify=True, locked=True) if self.enabled else None
+            if entry is None:
+                raise WorkspaceError(f"workspace {key} is not cached; see 'workspace list'")
+            listing = self._listing(entry, include_git=include_git)
+            write_archive(listing, target, top=key, progress=progress)
+        return target
+
+    # Finding -----------------------------------------------------------------------------
+
+    def get_cached_workspace(self, config: WorkspaceConfig) -> WorkspaceEntry | None:
+        """The live entry for ``config``, or None.
+
+        An entry handed out by hardlink is verified first; if a file changed through a
+        link the entry is dropped and None is returned.
+        """
+        if not self.enabled:
+            return None
+        return self._lookup(workspace_key(config), verify=True, locked=False)
+
+    def get_workspace_by_key(self, key: str) -> WorkspaceEntry | None:
+        """The live entry stored under ``key`` (as listed), or None."""
+        self.store.entry_dir(key)  # validates the key's shape
+        if not self.enabled:
+            return None
+        return self._lookup(key, verify=False, locked=False)
+
+    def list_workspaces(self) -> list[WorkspaceEntry]:
+        """Live entries, newest first (directories without live metadata are not listed)."""
+        if not self.enabled:
+            return []
+        entries = [
+            entry
+            for key in self.store.entry_keys()
+            if (entry := self._lookup(key, verify=False, locked=False)) is not None
+        ]
+        return sorted(entries, key=lambda e: e.created_at, reverse=True)
+
+    def _lookup(self, key: str, *, verify: bool, locked: bool) -> WorkspaceEntry | None:
+        record = self.cache.get(metadata_key(key))
+        if record is None:
+            return None
+        marker = self.store.read_entry_file(key)
+        if marker is None:
+            self._drop(key, "its directory is missing", locked=locked)
+            return None
+        if not isinstance(record, dict) or marker.get("entry_id") != record.get("entry_id"):
+            # A publication in flight, or a crash between rename and metadata: not served.
+            logger.debug("workspace %s: directory and metadata disagree; not served", key)
+            return None
+        entry = entry_from_record(record, self.root, hardlinked=self.store.is_hardlinked(key))
+        if entry is None:
+            self._drop(key, "its metadata is unreadable", locked=locked)
+            return None
+        if verify and entry.hardlinked:
+            difference = self._difference(key)
+            if difference is not None:
+                self._drop(key, f"modified through a hardlink ({difference})", locked=locked)
+                return None
+        return entry
+
+    def _difference(self, key: str) -> str | None:
+        entry_dir = self.store.entry_dir(key)
+        return first_difference(entry_dir / TREE_DIR, entry_dir / MANIFEST_FILE)
+
+    def _drop(self, key: str, reason: str, *, locked: bool) -> None:
+        """Remove ``key``'s entry and metadata, re-checking under the lock.
+
+        Without the lock a publisher could be between its rename and its metadata write;
+        when the lock is busy the drop is left to a later lookup or cleanup.
+        """
+        if locked:
+            self._remove(key)
+            logger.warning("workspace %s dropped: %s", key, reason)
+            return
+        with self.store.lock(key, blocking=False) as acquired:
+            if acquired:
+                self._lookup(key, verify=True, locked=True)  # drops it if still bad
+
+    def _remove(self, key: str) -> bool:
+        return remove_entry(self.store, self.cache, key)
+
+    def _listing(self, entry: WorkspaceEntry, *, include_git: bool) -> TreeListing:
+        """The entry's content from its manifest (a walk of the tree if unreadable)."""
+        manifest = self.root / entry.key / MANIFEST_FILE
+        listing = read_manifest(manifest, entry.path, exclude_git=not include_git)
+        return listing or scan_tree(entry.path, exclude_git=not include_git)
+
+    # Restoring ---------------------------------------------------------------------------
+
+    def restore_workspace(
+        self,
+        config: WorkspaceConfig,
+        destination: Path,
+        strategy: RestoreStrategy | str = RestoreStrategy.COPY,
+        *,
+        include_git: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> RestoreResult | None:
+        """Materialise the entry for ``config`` at ``destination``; None if not cached.
+
+        ``destination`` must not exist or be an empty directory; it appears complete (it
+        is built in a hidden sibling and renamed). ``build/`` is never restored; ``.git``
+        directories are left out when ``include_git`` is False. ``hardlink`` shares the
+        cache's files: see ``manifest`` for how in-place modifications are caught.
+        ``reflink`` falls back to copy where the filesystem cannot clone (``used`` and
+        ``fallback_reason`` say so).
+        """
+        chosen = parse_strategy(strategy)
+        dest = Path(destination)
+        check_destination(dest)
+        if not self.enabled:
+            return None
+        key = workspace_key(config)
+        started = time.perf_counter()
+        with self.store.lock(key):
+            # Verified once, after the copy: a change made through a link before or during
+            # the copy is still visible then (sizes and mtimes do not change back).
+            entry = self._lookup(key, verify=False, locked=True)
+            if entry is None:
+                return None
+            if chosen is RestoreStrategy.HARDLINK and not entry.hardlinked:
+                self.store.mark_hardlinked(key)  # before any link exists
+            listing = self._listing(entry, include_git=include_git)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging = dest.parent / f".{dest.name}.restore-{secrets.token_hex(4)}"
+            try:
+                outcome = materialize(listing, staging, chosen, progress=progress)
+                if entry.hardlinked:
+                    difference = self._difference(key)
+                    if difference is not None:
+                        shutil.rmtree(staging)
+                        self._drop(key, f"modified through a hardlink ({difference})", locked=True)
+                        return None
+                if dest.exists():
+                    dest.rmdir()
+                os.rename(staging, dest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return RestoreResult(
+            key=key,
+            destination=dest,
+            requested=chosen,
+            used=outcome.used,
+            fallback_reason=outcome.fallback_reason,
+            file_count=listing.file_count,
+            size_bytes=listing.total_bytes,
+            seconds=time.perf_counter() - started,
+        )
+
+    # Deleting and collecting -------------------------------------------------------------
+
+    def delete_workspace(self, config: WorkspaceConfig) -> bool:
+        """Remove the entry for ``config``; True if there was one (directory or metadata)."""
+        return self.delete_by_key(workspace_key(config))
+
+    def delete_by_key(self, key: str) -> bool:
+        """Remove ``key``'s entry; False if there was none (or the service is disabled)."""
+        self.store.entry_dir(key)  # validates the key's shape
+        if not self.enabled:
+            return False
+        with self.store.lock(key):
+            return self._remove(key)
+
+    def cleanup(self) -> CleanupResult:
+        """Reconcile directories with metadata and remove everything not servable.
+
+        Removes entry directories without live (unexpired, matching) metadata, metadata
+        without a directory, entries modified through a hardlink, and staging/trash
+        directories whose key is not locked (their process is gone). Keys locked by a
+        running operation are skipped and reported. A disabled service removes nothing.
+        """
+        if not self.enabled:
+            return CleanupResult()
+        return collect_garbage(self.store, self.cache)
