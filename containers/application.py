@@ -5,6 +5,9 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from containers.providers import DomainCachesSingleton, TaggedCacheSingleton
+from glovebox.compilation.cache import create_zmk_workspace_cache_service
+from glovebox.compilation.west_adapter import create_west_adapter
+from glovebox.compilation.zmk_west_service import create_zmk_west_service
 from glovebox.config import user_config_from_mapping
 from glovebox.layout import LayoutService
 from glovebox.metrics import MetricsService
@@ -46,8 +49,19 @@ class ApplicationContainer(containers.DeclarativeContainer):
 
     # Gateways
     moergo_fetch = providers.Singleton(UrllibFetcher, MOERGO_API_URL)
+    west_adapter = providers.Singleton(create_west_adapter, user_config)
 
     # Services (factories: an override of a cache reaches the next service built)
     layout_service = providers.Factory(LayoutService, cache=layout_cache)
     metrics_service = providers.Factory(MetricsService, cache=metrics_cache)
     moergo_client = providers.Factory(MoergoClient, cache=moergo_cache, fetch=moergo_fetch)
+    workspace_cache_service = providers.Factory(
+        create_zmk_workspace_cache_service, user_config, compilation_cache
+    )
+    zmk_west_service = providers.Factory(
+        create_zmk_west_service,
+        west_adapter,
+        user_config,
+        compilation_cache,
+        workspace_cache_service,
+    )

@@ -26,11 +26,9 @@ from glovebox.compilation.cache import (
     WorkspaceEntry,
     WorkspaceProgress,
     ZmkWorkspaceCacheService,
-    create_zmk_workspace_cache_service,
     is_valid_key,
     workspace_key,
 )
-from glovebox.domains import DomainCaches
 from glovebox.errors import GloveboxError
 
 __all__ = ["workspace_app"]
@@ -54,13 +52,11 @@ RevisionOption = Annotated[
 
 
 @inject
-def _domain_caches(caches: DomainCaches = Provide["domain_caches"]) -> DomainCaches:
-    return caches
-
-
-def _service() -> ZmkWorkspaceCacheService:
-    caches = _domain_caches()
-    return create_zmk_workspace_cache_service(caches.user_config, caches.get("compilation"))
+def _service(
+    service: ZmkWorkspaceCacheService = Provide["workspace_cache_service"],
+) -> ZmkWorkspaceCacheService:
+    """The container's workspace service (over its, possibly overridden, compilation cache)."""
+    return service
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

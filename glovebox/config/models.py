@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -22,9 +22,19 @@ from pydantic import (
     model_validator,
 )
 
+from glovebox.compilation.cache.models import RestoreStrategy
+from glovebox.compilation.cache.settings import DEFAULT_BRANCH_TTL_DAYS, DEFAULT_REVISION_TTL_DAYS
+from glovebox.compilation.west_adapter import DEFAULT_DOCKER_IMAGE
+from glovebox.compilation.zmk_west_service import DEFAULT_DOWNLOAD_TIMEOUT
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
 
-__all__ = ["CacheSection", "DomainCacheConfig", "GloveboxConfig", "describe_location"]
+__all__ = [
+    "CacheSection",
+    "CompilationSection",
+    "DomainCacheConfig",
+    "GloveboxConfig",
+    "describe_location",
+]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -81,6 +91,20 @@ class CacheSection(BaseModel):
         return {**data, "domains": domains}
 
 
+class CompilationSection(BaseModel):
+    """``compilation``: the ZMK workspace cache and how west is run."""
+
+    model_config = _STRICT
+
+    workspace_ttl_revision_days: float = Field(default=DEFAULT_REVISION_TTL_DAYS, gt=0)
+    workspace_ttl_branch_days: float = Field(default=DEFAULT_BRANCH_TTL_DAYS, gt=0)
+    workspace_exclude_git: bool = False
+    workspace_restore_strategy: RestoreStrategy = RestoreStrategy.COPY
+    workspace_download_timeout: float = Field(default=DEFAULT_DOWNLOAD_TIMEOUT, gt=0)
+    west_runner: Literal["native", "docker"] = "native"
+    docker_image: str = Field(default=DEFAULT_DOCKER_IMAGE, min_length=1)
+
+
 class GloveboxConfig(BaseModel):
     """The whole configuration after all layers are merged."""
 
@@ -89,6 +113,7 @@ class GloveboxConfig(BaseModel):
     cache_path: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("glovebox")))
     cache_strategy: Strategy = Strategy.ENABLED
     cache: CacheSection = Field(default_factory=CacheSection)
+    compilation: CompilationSection = Field(default_factory=CompilationSection)
 
     @field_validator("cache_path", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from glovebox.config.models import CacheSection, GloveboxConfig
+from glovebox.config.models import CacheSection, CompilationSection, GloveboxConfig
 from glovebox.core.cache_v2.policy import Strategy
 
 __all__ = ["UserConfig"]
@@ -43,6 +43,10 @@ class UserConfig:
     @property
     def cache(self) -> CacheSection:
         return self._config.cache
+
+    @property
+    def compilation(self) -> CompilationSection:
+        return self._config.compilation
 
     @property
     def files(self) -> tuple[Path, ...]:
