@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 REAL_HOME = Path(os.path.expanduser("~")).resolve()
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -74,7 +74,7 @@ sys.addaudithook(_audit)
 
 
 @pytest.fixture(autouse=True)
-def _no_real_home(isolated_config: IsolatedPaths) -> Iterator[None]:
+def _no_real_home(isolated_config: IsolatedConfig) -> Iterator[None]:
     """Isolate every test, and fail it if anything still reached the real home."""
     before = len(home_writes)
     yield

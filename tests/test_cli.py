@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from containers.cli import startup
 from glovebox.cli.app import app
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 runner = CliRunner()
 GLOVEBOX = Path(sys.executable).parent / "glovebox"
@@ -23,7 +23,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_set_get_keys_delete_round_trip(isolated_config: IsolatedPaths) -> None:
+def test_set_get_keys_delete_round_trip(isolated_config: IsolatedConfig) -> None:
     assert invoke("cache", "set", "greeting", "hello", "--tag", "demo")[0] == 0
     assert invoke("cache", "get", "greeting", "--tag", "demo")[:2] == (0, "hello\n")
     assert invoke("cache", "keys", "--tag", "demo")[:2] == (0, "greeting\n")
@@ -34,7 +34,7 @@ def test_set_get_keys_delete_round_trip(isolated_config: IsolatedPaths) -> None:
     assert (isolated_config.cache_path / "demo" / "cache.db").is_file()
 
 
-def test_stats_lists_domains_with_counts(isolated_config: IsolatedPaths) -> None:
+def test_stats_lists_domains_with_counts(isolated_config: IsolatedConfig) -> None:
     invoke("cache", "set", "k", "v", "--tag", "layout")
     invoke("cache", "get", "k", "--tag", "layout")
     invoke("cache", "get", "absent", "--tag", "layout")
@@ -46,7 +46,7 @@ def test_stats_lists_domains_with_counts(isolated_config: IsolatedPaths) -> None
     assert cells[4:7] == ["1", "1", "50%"]
 
 
-def test_clear_needs_confirmation_unless_yes(isolated_config: IsolatedPaths) -> None:
+def test_clear_needs_confirmation_unless_yes(isolated_config: IsolatedConfig) -> None:
     invoke("cache", "set", "k", "v")
     result = runner.invoke(app, ["cache", "clear"], input="n\n", obj=startup)
     assert result.exit_code == 1
@@ -56,21 +56,21 @@ def test_clear_needs_confirmation_unless_yes(isolated_config: IsolatedPaths) -> 
     assert invoke("cache", "get", "k")[0] == 1
 
 
-def test_cleanup_reports_each_domain(isolated_config: IsolatedPaths) -> None:
+def test_cleanup_reports_each_domain(isolated_config: IsolatedConfig) -> None:
     code, out, _ = invoke("cache", "cleanup")
     assert code == 0
     for domain in ("compilation", "layout", "metrics", "moergo", "default"):
         assert f"{domain}: removed 0 entries" in out
 
 
-def test_invalid_tag_is_a_clear_error(isolated_config: IsolatedPaths) -> None:
+def test_invalid_tag_is_a_clear_error(isolated_config: IsolatedConfig) -> None:
     code, _, err = invoke("cache", "keys", "--tag", "../etc")
     assert code == 2
     assert "invalid cache tag '../etc'" in err
 
 
 def test_invalid_environment_word_is_a_clear_error(
-    isolated_config: IsolatedPaths, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CACHE_LAYOUT", "sometimes")
     code, _, err = invoke("cache", "keys", "--tag", "layout")
@@ -79,7 +79,7 @@ def test_invalid_environment_word_is_a_clear_error(
     assert "'sometimes'" in err
 
 
-def test_installed_script_shows_coordination_with_debug(isolated_config: IsolatedPaths) -> None:
+def test_installed_script_shows_coordination_with_debug(isolated_config: IsolatedConfig) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(GLOVEBOX), *args],

@@ -28,7 +28,7 @@ from glovebox.compilation.zmk_west_service import (
     create_default_zmk_west_service,
 )
 from glovebox.errors import ConfigError, WorkspaceError
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests import fake_west
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03
 
@@ -49,7 +49,7 @@ def subcommands(log: Path) -> list[str]:
     return [argv[0] for argv in fake_west.calls(log)]
 
 
-def make_service(paths: IsolatedPaths, **compilation: object) -> ZmkWestService:
+def make_service(paths: IsolatedConfig, **compilation: object) -> ZmkWestService:
     user_config = types.SimpleNamespace(
         cache_path=paths.cache_path,
         cache_strategy=paths.cache_strategy,
@@ -107,7 +107,7 @@ def test_adapter_is_chosen_by_the_user_config() -> None:
 
 
 def test_first_build_downloads_and_caches_second_build_skips_west_update(
-    isolated_config: IsolatedPaths, west_log: Path, tmp_path: Path
+    isolated_config: IsolatedConfig, west_log: Path, tmp_path: Path
 ) -> None:
     service = make_service(isolated_config)
     assert isinstance(service, CompilationServiceProtocol)
@@ -128,7 +128,7 @@ def test_first_build_downloads_and_caches_second_build_skips_west_update(
 
 
 def test_the_build_directory_of_a_restored_workspace_is_not_cached(
-    isolated_config: IsolatedPaths, west_log: Path, tmp_path: Path
+    isolated_config: IsolatedConfig, west_log: Path, tmp_path: Path
 ) -> None:
     service = make_service(isolated_config, workspace_restore_strategy="hardlink")
     service.compile(ZMK_V03, tmp_path / "one", board=BOARD)
@@ -141,7 +141,7 @@ def test_the_build_directory_of_a_restored_workspace_is_not_cached(
 
 
 def test_different_revisions_get_their_own_workspace(
-    isolated_config: IsolatedPaths, west_log: Path, tmp_path: Path
+    isolated_config: IsolatedConfig, west_log: Path, tmp_path: Path
 ) -> None:
     service = make_service(isolated_config)
     service.prepare_workspace(ZMK_V03, tmp_path / "a")
@@ -153,7 +153,7 @@ def test_different_revisions_get_their_own_workspace(
 
 
 def test_with_the_compilation_cache_disabled_every_build_downloads(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
     west_log: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -169,7 +169,7 @@ def test_with_the_compilation_cache_disabled_every_build_downloads(
 
 
 def test_a_failing_west_update_caches_nothing_and_leaves_nothing(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
     west_log: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -184,7 +184,7 @@ def test_a_failing_west_update_caches_nothing_and_leaves_nothing(
 
 
 def test_a_missing_west_executable_is_a_clear_error(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = make_service(isolated_config)
     service.adapter = NativeWestAdapter(WestCommands(str(tmp_path / "no-such-west")))
@@ -192,13 +192,13 @@ def test_a_missing_west_executable_is_a_clear_error(
         service.prepare_workspace(ZMK_V03, tmp_path / "ws")
 
 
-def test_bad_restore_strategy_setting_is_a_config_error(isolated_config: IsolatedPaths) -> None:
+def test_bad_restore_strategy_setting_is_a_config_error(isolated_config: IsolatedConfig) -> None:
     with pytest.raises(ConfigError, match=r"compilation\.workspace_restore_strategy"):
         make_service(isolated_config, workspace_restore_strategy="symlink")
 
 
 def test_a_custom_manifest_is_part_of_the_identity(
-    isolated_config: IsolatedPaths, west_log: Path, tmp_path: Path
+    isolated_config: IsolatedConfig, west_log: Path, tmp_path: Path
 ) -> None:
     service = make_service(isolated_config)
     custom = WorkspaceConfig(
@@ -210,7 +210,7 @@ def test_a_custom_manifest_is_part_of_the_identity(
 
 
 def test_concurrent_builds_of_one_workspace_download_it_once(
-    isolated_config: IsolatedPaths, west_log: Path, tmp_path: Path
+    isolated_config: IsolatedConfig, west_log: Path, tmp_path: Path
 ) -> None:
     service = make_service(isolated_config)
     start = threading.Barrier(3)
@@ -236,6 +236,6 @@ def test_concurrent_builds_of_one_workspace_download_it_once(
         assert (tmp_path / name / "zmk" / "app" / "src" / "f0.c").is_file()
 
 
-def test_bad_download_timeout_setting_is_a_config_error(isolated_config: IsolatedPaths) -> None:
+def test_bad_download_timeout_setting_is_a_config_error(isolated_config: IsolatedConfig) -> None:
     with pytest.raises(ConfigError, match=r"compilation\.workspace_download_timeout"):
         make_service(isolated_config, workspace_download_timeout=0)

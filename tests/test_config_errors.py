@@ -8,7 +8,7 @@ import pytest
 
 from glovebox.config import load_user_config, user_config_from_mapping
 from glovebox.errors import ConfigError
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 
 def write(path: Path, text: str) -> Path:
@@ -22,20 +22,22 @@ def load_error(path: Path) -> str:
     return str(caught.value)
 
 
-def test_malformed_yaml_names_file_and_line(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_malformed_yaml_names_file_and_line(
+    isolated_config: IsolatedConfig, tmp_path: Path
+) -> None:
     path = write(tmp_path / "broken.yaml", "cache:\n  timeout: 5\n  domains: [layout\n  x: 1\n")
     message = load_error(path)
     assert message.startswith(f"{path}:4:")
     assert "malformed YAML" in message
 
 
-def test_bad_indentation_names_the_line(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_bad_indentation_names_the_line(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     path = write(tmp_path / "indent.yaml", "cache:\n  timeout: 5\n   max_size_gb: 1\n")
     assert load_error(path).startswith(f"{path}:3:")
 
 
 def test_unknown_domain_key_names_path_and_accepted_keys(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "typo.yaml", "cache:\n  domains:\n    layout:\n      stratgy: memory\n")
     message = load_error(path)
@@ -44,7 +46,7 @@ def test_unknown_domain_key_names_path_and_accepted_keys(
     assert "strategy, max_size_gb, timeout, default_ttl" in message
 
 
-def test_unknown_top_level_key(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_unknown_top_level_key(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     path = write(tmp_path / "top.yaml", "cache_pth: /tmp/x\n")
     message = load_error(path)
     assert f"{path}:1: cache_pth" in message
@@ -52,7 +54,7 @@ def test_unknown_top_level_key(isolated_config: IsolatedPaths, tmp_path: Path) -
 
 
 def test_bad_domain_strategy_names_path_and_words(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "bad.yaml", "cache:\n  domains:\n    layout:\n      strategy: fast\n")
     message = load_error(path)
@@ -62,14 +64,14 @@ def test_bad_domain_strategy_names_path_and_words(
         assert word in message
 
 
-def test_memory_is_not_a_global_strategy(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_memory_is_not_a_global_strategy(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     message = load_error(write(tmp_path / "g.yaml", "cache_strategy: memory\n"))
     assert f"{tmp_path / 'g.yaml'}:1: cache_strategy" in message
     assert "memory" not in message.split("accepted", 1)[1]
 
 
 def test_bad_number_names_path_and_constraint(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "n.yaml", "cache:\n  max_size_gb: -1\n")
     message = load_error(path)
@@ -77,14 +79,14 @@ def test_bad_number_names_path_and_constraint(
     assert "greater than 0" in message
 
 
-def test_several_errors_are_all_reported(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_several_errors_are_all_reported(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     path = write(tmp_path / "m.yaml", "cache_strategy: nope\ncache:\n  timeout: 0\n")
     message = load_error(path)
     assert f"{path}:1: cache_strategy" in message
     assert f"{path}:3: cache.timeout" in message
 
 
-def test_invalid_tag_name(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_invalid_tag_name(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     text = "cache:\n  domains:\n    ../escape:\n      strategy: memory\n"
     path = write(tmp_path / "t.yaml", text)
     message = load_error(path)
@@ -92,27 +94,27 @@ def test_invalid_tag_name(isolated_config: IsolatedPaths, tmp_path: Path) -> Non
     assert "[A-Za-z0-9_.-]" in message
 
 
-def test_duplicate_key_is_refused(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_duplicate_key_is_refused(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     path = write(tmp_path / "d.yaml", "cache:\n  timeout: 1\n  timeout: 2\n")
     message = load_error(path)
     assert f"{path}:3: cache.timeout" in message
     assert "twice" in message
 
 
-def test_top_level_must_be_a_mapping(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_top_level_must_be_a_mapping(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     message = load_error(write(tmp_path / "l.yaml", "- cache\n"))
     assert f"{tmp_path / 'l.yaml'}:1:" in message
     assert "mapping" in message
 
 
-def test_missing_explicit_file(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_missing_explicit_file(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     message = load_error(tmp_path / "absent.yaml")
     assert str(tmp_path / "absent.yaml") in message
     assert "not found" in message
 
 
 def test_missing_file_named_by_glovebox_config(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CONFIG", str(tmp_path / "gone.yaml"))
     with pytest.raises(ConfigError, match=r"gone\.yaml: configuration file not found"):
@@ -120,7 +122,7 @@ def test_missing_file_named_by_glovebox_config(
 
 
 def test_bad_environment_value_names_the_variable(
-    isolated_config: IsolatedPaths, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX__CACHE__TIMEOUT", "soon")
     with pytest.raises(ConfigError) as caught:
@@ -130,19 +132,19 @@ def test_bad_environment_value_names_the_variable(
 
 
 def test_unknown_environment_setting_names_the_variable(
-    isolated_config: IsolatedPaths, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX__CACHE__TIMOUT", "5")
     with pytest.raises(ConfigError, match=r"GLOVEBOX__CACHE__TIMOUT \(cache.timout\)"):
         load_user_config()
 
 
-def test_bad_strategy_from_a_mapping(isolated_config: IsolatedPaths) -> None:
+def test_bad_strategy_from_a_mapping(isolated_config: IsolatedConfig) -> None:
     with pytest.raises(ConfigError, match=r"cache\.domains\.metrics\.strategy.*'sometimes'"):
         user_config_from_mapping({"cache": {"domains": {"metrics": {"strategy": "sometimes"}}}})
 
 
-def test_a_bad_file_is_left_untouched(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_a_bad_file_is_left_untouched(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     text = "cache:\n  domains: [oops\n"
     path = write(tmp_path / "keep.yaml", text)
     load_error(path)

@@ -15,7 +15,7 @@ from glovebox.config import (
     user_config_from_mapping,
 )
 from glovebox.core.cache_v2 import Strategy, create_cache_from_user_config
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "config" / "examples"
@@ -31,7 +31,7 @@ def tree(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
 
-def test_defaults_come_from_config_default_yaml(isolated_config: IsolatedPaths) -> None:
+def test_defaults_come_from_config_default_yaml(isolated_config: IsolatedConfig) -> None:
     config = load_user_config()
     assert default_config_file() == REPO / "config" / "default.yaml"
     assert config.files == (REPO / "config" / "default.yaml",)
@@ -43,11 +43,11 @@ def test_defaults_come_from_config_default_yaml(isolated_config: IsolatedPaths) 
     assert config.cache.domains["layout"].strategy is None
 
 
-def test_default_cache_path_follows_xdg_cache_home(isolated_config: IsolatedPaths) -> None:
+def test_default_cache_path_follows_xdg_cache_home(isolated_config: IsolatedConfig) -> None:
     assert load_user_config().cache_path == isolated_config.cache_home / "glovebox"
 
 
-def test_per_domain_example(isolated_config: IsolatedPaths) -> None:
+def test_per_domain_example(isolated_config: IsolatedConfig) -> None:
     config = load_user_config(EXAMPLES / "per-domain.yaml")
     domains = config.cache.domains
     assert domains["compilation"].strategy is Strategy.ENABLED
@@ -59,7 +59,7 @@ def test_per_domain_example(isolated_config: IsolatedPaths) -> None:
 
 
 def test_ci_example_keeps_everything_in_the_workspace(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -70,7 +70,7 @@ def test_ci_example_keeps_everything_in_the_workspace(
     assert config.cache.timeout == 120
 
 
-def test_tests_example_uses_memory_and_no_metrics(isolated_config: IsolatedPaths) -> None:
+def test_tests_example_uses_memory_and_no_metrics(isolated_config: IsolatedConfig) -> None:
     config = load_user_config(EXAMPLES / "tests.yaml")
     strategies = {tag: domain.strategy for tag, domain in config.cache.domains.items()}
     assert strategies == {
@@ -82,7 +82,7 @@ def test_tests_example_uses_memory_and_no_metrics(isolated_config: IsolatedPaths
 
 
 def test_user_file_merges_over_defaults_key_by_key(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     user = write(
         tmp_path / "user.yaml",
@@ -98,7 +98,7 @@ def test_user_file_merges_over_defaults_key_by_key(
 
 
 def test_glovebox_config_variable_names_the_user_file(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = write(tmp_path / "from-env.yaml", "cache_strategy: disabled\n")
     monkeypatch.setenv("GLOVEBOX_CONFIG", str(user))
@@ -108,7 +108,7 @@ def test_glovebox_config_variable_names_the_user_file(
 
 
 def test_explicit_path_wins_over_glovebox_config(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from_env = write(tmp_path / "env.yaml", "cache:\n  timeout: 1\n")
     monkeypatch.setenv("GLOVEBOX_CONFIG", str(from_env))
@@ -117,7 +117,7 @@ def test_explicit_path_wins_over_glovebox_config(
 
 
 def test_xdg_config_file_is_used_when_present(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
 ) -> None:
     assert find_user_config_file() is None
     assert load_user_config().cache.timeout == 30
@@ -127,7 +127,7 @@ def test_xdg_config_file_is_used_when_present(
 
 
 def test_environment_layer_wins_over_the_user_file(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = write(tmp_path / "user.yaml", "cache:\n  timeout: 5\n")
     monkeypatch.setenv("GLOVEBOX__CACHE__TIMEOUT", "9")
@@ -141,7 +141,7 @@ def test_environment_layer_wins_over_the_user_file(
 
 
 def test_cache_path_expands_home_and_variables(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MY_CACHES", str(tmp_path / "caches"))
     config = load_user_config(write(tmp_path / "a.yaml", "cache_path: $MY_CACHES/glovebox\n"))
@@ -155,25 +155,25 @@ def test_cache_path_expands_home_and_variables(
     [("shared", Strategy.ENABLED), ("ENABLED", Strategy.ENABLED), ("off", Strategy.DISABLED)],
 )
 def test_cache_strategy_words(
-    isolated_config: IsolatedPaths, tmp_path: Path, word: str, expected: Strategy
+    isolated_config: IsolatedConfig, tmp_path: Path, word: str, expected: Strategy
 ) -> None:
     config = load_user_config(write(tmp_path / "c.yaml", f"cache_strategy: {word}\n"))
     assert config.cache_strategy is expected
 
 
-def test_yaml_booleans_are_strategy_words(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_yaml_booleans_are_strategy_words(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     config = load_user_config(write(tmp_path / "c.yaml", "cache_strategy: false\n"))
     assert config.cache_strategy is Strategy.DISABLED
 
 
-def test_any_tag_can_be_configured(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_any_tag_can_be_configured(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     text = "cache:\n  domains:\n    firmware-v2:\n      strategy: memory\n"
     config = load_user_config(write(tmp_path / "c.yaml", text))
     assert config.cache.domains["firmware-v2"].strategy is Strategy.MEMORY
 
 
 def test_user_config_and_its_model_give_the_same_shared_cache(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
 ) -> None:
     config = load_user_config()
     assert isinstance(config, UserConfig)
@@ -185,13 +185,13 @@ def test_user_config_and_its_model_give_the_same_shared_cache(
     assert via_wrapper.get_stats().directory == isolated_config.cache_path / "layout"
 
 
-def test_mapping_is_layered_over_the_defaults(isolated_config: IsolatedPaths) -> None:
+def test_mapping_is_layered_over_the_defaults(isolated_config: IsolatedConfig) -> None:
     config = user_config_from_mapping({"cache": {"timeout": 3}})
     assert config.cache.timeout == 3
     assert config.cache.domains["moergo"].default_ttl == 86400
 
 
-def test_loading_writes_nothing(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_loading_writes_nothing(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     user = write(tmp_path / "conf" / "user.yaml", "cache_path: ./never-created\n")
     before = tree(tmp_path)
     mtime = os.stat(user).st_mtime_ns

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from containers import bootstrap, shutdown
 from containers.cli import attach
 from glovebox.cli.app import app
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 PACKAGE = Path(__file__).resolve().parents[1] / "glovebox"
 
@@ -48,7 +48,9 @@ def test_importing_the_library_and_cli_does_not_load_containers() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_attached_cli_refuses_a_config_file(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_attached_cli_refuses_a_config_file(
+    isolated_config: IsolatedConfig, tmp_path: Path
+) -> None:
     container = bootstrap()
     try:
         result = CliRunner().invoke(

@@ -15,13 +15,13 @@ from glovebox.core.cache_v2 import (
     create_cache_from_user_config,
     get_cache_instance_keys,
 )
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 DOMAINS = ("compilation", "layout", "metrics", "moergo")
 
 
 @pytest.fixture
-def container(isolated_config: IsolatedPaths) -> Iterator[ApplicationContainer]:
+def container(isolated_config: IsolatedConfig) -> Iterator[ApplicationContainer]:
     app = bootstrap()
     yield app
     shutdown(app)
@@ -93,7 +93,7 @@ def test_any_other_tag_resolves_through_domain_caches(container: ApplicationCont
     assert container.domain_caches().get("firmware") is not other
 
 
-def test_yaml_disables_one_domain_only(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_yaml_disables_one_domain_only(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     app = bootstrapped(tmp_path, "cache:\n  domains:\n    metrics:\n      strategy: disabled\n")
     try:
         assert isinstance(app.metrics_cache(), DisabledCache)
@@ -104,7 +104,7 @@ def test_yaml_disables_one_domain_only(isolated_config: IsolatedPaths, tmp_path:
 
 
 def test_yaml_memory_strategy_gives_the_in_process_backend(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      strategy: memory\n")
     try:
@@ -117,7 +117,7 @@ def test_yaml_memory_strategy_gives_the_in_process_backend(
 
 
 def test_environment_wins_over_yaml(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CACHE_LAYOUT", "disabled")
     app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      strategy: memory\n")
@@ -129,7 +129,7 @@ def test_environment_wins_over_yaml(
 
 
 def test_global_disable_in_environment_wins_over_every_domain(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CACHE_GLOBAL", "disabled")
     app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      strategy: enabled\n")
@@ -141,7 +141,7 @@ def test_global_disable_in_environment_wins_over_every_domain(
 
 
 def test_yaml_global_disable_yields_to_a_domain_strategy(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     text = "cache_strategy: disabled\ncache:\n  domains:\n    layout:\n      strategy: enabled\n"
     app = bootstrapped(tmp_path, text)
@@ -153,7 +153,7 @@ def test_yaml_global_disable_yields_to_a_domain_strategy(
 
 
 def test_strategy_change_applies_after_reset_singletons(
-    isolated_config: IsolatedPaths, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = bootstrap()
     try:
@@ -166,7 +166,9 @@ def test_strategy_change_applies_after_reset_singletons(
         shutdown(app)
 
 
-def test_domain_settings_reach_the_instance(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_domain_settings_reach_the_instance(
+    isolated_config: IsolatedConfig, tmp_path: Path
+) -> None:
     app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      default_ttl: 60\n")
     try:
         cache = app.layout_cache()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from containers.cli import startup
 from glovebox.cli.app import app
 from glovebox.core.cache_v2 import get_cache_instance_count
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 LAYOUT = {"keyboard": "glove80", "title": "Demo", "layers": [["&kp A", "&kp B"], ["&trans"]]}
 
@@ -40,7 +40,7 @@ def rows(output: str) -> dict[str, list[str]]:
     return table
 
 
-def test_cache_show_reports_every_domain(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_cache_show_reports_every_domain(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     config = write(
         tmp_path / "gb.yaml",
         "cache:\n  domains:\n    metrics:\n      strategy: disabled\n"
@@ -69,7 +69,7 @@ def test_cache_show_reports_every_domain(isolated_config: IsolatedPaths, tmp_pat
 
 
 def test_cache_show_includes_domains_named_only_in_the_config(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     config = write(
         tmp_path / "c.yaml", "cache:\n  domains:\n    firmware:\n      strategy: memory\n"
@@ -80,7 +80,7 @@ def test_cache_show_includes_domains_named_only_in_the_config(
 
 
 def test_cache_show_names_the_environment_when_it_decides(
-    isolated_config: IsolatedPaths, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CACHE_LAYOUT", "disabled")
     code, out, err = invoke("cache", "show")
@@ -89,7 +89,7 @@ def test_cache_show_names_the_environment_when_it_decides(
 
 
 def test_bad_config_file_is_reported_with_exit_code_2(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     config = write(tmp_path / "bad.yaml", "cache:\n  domains:\n    layout:\n      strategy: x\n")
     code, _, err = invoke("--config", str(config), "cache", "show")
@@ -97,7 +97,7 @@ def test_bad_config_file_is_reported_with_exit_code_2(
     assert "bad.yaml:4: cache.domains.layout.strategy" in err
 
 
-def test_layout_second_run_is_a_cache_hit(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_layout_second_run_is_a_cache_hit(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     layout = write(tmp_path / "layout.json", json.dumps(LAYOUT))
     code, first, err = invoke("layout", str(layout))
     assert code == 0, err
@@ -110,20 +110,20 @@ def test_layout_second_run_is_a_cache_hit(isolated_config: IsolatedPaths, tmp_pa
     assert out.count("processed:") == 1
 
 
-def test_layout_errors_exit_2(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_layout_errors_exit_2(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     code, _, err = invoke("layout", str(tmp_path / "missing.json"))
     assert code == 2
     assert "missing.json: layout file not found" in err
 
 
-def test_commands_release_caches_when_done(isolated_config: IsolatedPaths) -> None:
+def test_commands_release_caches_when_done(isolated_config: IsolatedConfig) -> None:
     assert invoke("cache", "set", "a", "1")[0] == 0
     assert invoke("cache", "stats")[0] == 0
     assert get_cache_instance_count() == 0
 
 
 def test_clear_and_cleanup_use_the_configured_root(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     root = tmp_path / "elsewhere"
     config = write(tmp_path / "c.yaml", f"cache_path: {root}\n")
@@ -152,7 +152,7 @@ def _glovebox_script() -> str:
 
 
 def test_installed_script_runs_show_and_layout(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     config = write(tmp_path / "c.yaml", "cache:\n  domains:\n    metrics:\n      strategy: off\n")
     layout = write(tmp_path / "layout.json", json.dumps(LAYOUT))

@@ -18,13 +18,13 @@ from glovebox.compilation.west_adapter import DockerWestAdapter, NativeWestAdapt
 from glovebox.compilation.zmk_west_service import ZmkWestService
 from glovebox.core.cache_v2 import DisabledCache
 from glovebox.errors import ConfigError
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests import fake_west
 from tests.workspace_helpers import ZMK_V03
 
 
 @pytest.fixture
-def container(isolated_config: IsolatedPaths, tmp_path: Path) -> Iterator[ApplicationContainer]:
+def container(isolated_config: IsolatedConfig, tmp_path: Path) -> Iterator[ApplicationContainer]:
     config = tmp_path / "glovebox.yaml"
     config.write_text(
         "compilation:\n"
@@ -59,7 +59,7 @@ def test_yaml_settings_reach_the_compilation_service(container: ApplicationConta
 
 
 def test_docker_runner_is_selected_from_yaml(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     config = tmp_path / "docker.yaml"
     config.write_text(
@@ -75,7 +75,7 @@ def test_docker_runner_is_selected_from_yaml(
 
 
 def test_bad_compilation_settings_name_file_and_path(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("compilation:\n  workspace_restore_strategy: symlink\n", encoding="utf-8")

@@ -14,13 +14,13 @@ from containers.cli import attach
 from glovebox.api import process_layout_file
 from glovebox.cli.app import app as cli_app
 from glovebox.core.cache_v2 import DisabledCache, DiskCacheManager, MemoryCache
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 LAYOUT = {"keyboard": "glove80", "title": "t", "layers": [["&kp A", "&kp B"]]}
 
 
 @pytest.fixture
-def container(isolated_config: IsolatedPaths) -> Iterator[ApplicationContainer]:
+def container(isolated_config: IsolatedConfig) -> Iterator[ApplicationContainer]:
     app = bootstrap()
     yield app
     shutdown(app)

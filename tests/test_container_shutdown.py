@@ -12,7 +12,7 @@ import pytest
 from containers import bootstrap, shutdown
 from glovebox.api import process_layout_file
 from glovebox.core.cache_v2 import DiskCacheManager, get_cache_instance_count
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 
 def open_files_under(root: Path) -> list[str]:
@@ -41,7 +41,7 @@ def use_every_cache(root_tags: tuple[str, ...]) -> tuple[object, Path]:
 TAGS = ("compilation", "layout", "metrics", "moergo", "default")
 
 
-def test_open_databases_are_visible_before_shutdown(isolated_config: IsolatedPaths) -> None:
+def test_open_databases_are_visible_before_shutdown(isolated_config: IsolatedConfig) -> None:
     app, root = use_every_cache(TAGS)
     try:
         assert any(path.endswith("cache.db") for path in open_files_under(root))
@@ -49,7 +49,7 @@ def test_open_databases_are_visible_before_shutdown(isolated_config: IsolatedPat
         shutdown(app)  # type: ignore[arg-type]
 
 
-def test_shutdown_closes_every_cache_it_opened(isolated_config: IsolatedPaths) -> None:
+def test_shutdown_closes_every_cache_it_opened(isolated_config: IsolatedConfig) -> None:
     app, root = use_every_cache(TAGS)
     caches = [getattr(app, f"{tag}_cache")() for tag in TAGS]
     with warnings.catch_warnings(record=True) as caught:
@@ -62,7 +62,9 @@ def test_shutdown_closes_every_cache_it_opened(isolated_config: IsolatedPaths) -
     assert all(isinstance(cache, DiskCacheManager) and cache.closed for cache in caches)
 
 
-def test_shutdown_is_idempotent_and_unwires(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_shutdown_is_idempotent_and_unwires(
+    isolated_config: IsolatedConfig, tmp_path: Path
+) -> None:
     layout = tmp_path / "layout.json"
     layout.write_text('{"layers": [["&kp A"]]}', encoding="utf-8")
     app = bootstrap()

@@ -31,7 +31,7 @@ from glovebox.core.cache_v2 import (
 )
 from glovebox.core.cache_v2.cache_coordinator import CacheCoordinator
 from glovebox.errors import ConfigError
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.conftest import FakeClock
 
 COORDINATION_LOGGER = "glovebox.core.cache_v2"
@@ -42,7 +42,7 @@ def test_same_tag_returns_the_same_instance() -> None:
 
 
 def test_different_tags_get_different_instances_and_directories(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
 ) -> None:
     caches = {tag: create_default_cache(tag=tag) for tag in ("compilation", "metrics", "layout")}
     assert len({id(cache) for cache in caches.values()}) == 3
@@ -121,7 +121,7 @@ def _fork_and_run(child: Any) -> int:
 
 
 def test_a_forked_child_gets_its_own_instance_and_its_writes_are_visible(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
 ) -> None:
     parent_cache = create_default_cache(tag="forky")
     assert isinstance(parent_cache, DiskCacheManager)
@@ -161,7 +161,7 @@ def test_a_manager_inherited_across_fork_reopens_its_connection(tmp_path: Path) 
 
 
 def test_debug_log_lines_name_root_and_tag(
-    isolated_config: IsolatedPaths, caplog: pytest.LogCaptureFixture
+    isolated_config: IsolatedConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger=COORDINATION_LOGGER):
         create_default_cache(tag="compilation")
@@ -188,7 +188,7 @@ def test_conflicting_settings_warn_and_return_the_existing_instance(
     assert "max_size_gb=5 timeout=10" in message
 
 
-def test_reset_closes_instances_but_keeps_data(isolated_config: IsolatedPaths) -> None:
+def test_reset_closes_instances_but_keeps_data(isolated_config: IsolatedConfig) -> None:
     cache = create_default_cache(tag="precious")
     assert isinstance(cache, DiskCacheManager)
     cache.set("firmware", b"\x00" * 10)
@@ -409,7 +409,7 @@ def test_create_cache_from_user_config_rejects_bad_strategy(tmp_path: Path) -> N
 
 
 def test_create_cache_from_user_config_without_attributes_uses_defaults(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
 ) -> None:
     cache = create_cache_from_user_config(object(), tag="layout")
     assert cache is create_default_cache(tag="layout")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "dependency-injection.md"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -29,7 +29,7 @@ def test_the_page_has_examples_of_each_kind() -> None:
     assert {("python", False), ("python", True), ("yaml", True)} <= kinds
 
 
-def test_examples_run(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_examples_run(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     script: list[str] = []
     work = tmp_path / "work"
     work.mkdir()

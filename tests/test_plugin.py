@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 import pytest
 
 from glovebox.core.cache_v2 import create_default_cache, get_cache_instance_count
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 DOWNSTREAM_TESTS = """
 from pathlib import Path
@@ -58,7 +58,7 @@ def test_and_after_the_previous_one() -> None:
 
 
 def test_isolated_config_points_everything_at_tmp(
-    isolated_config: IsolatedPaths, tmp_path: object
+    isolated_config: IsolatedConfig, tmp_path: object
 ) -> None:
     import os
 
@@ -66,3 +66,17 @@ def test_isolated_config_points_everything_at_tmp(
     assert os.environ["HOME"] == str(isolated_config.home)
     assert isolated_config.cache_path.is_relative_to(str(tmp_path))
     assert not any(name.startswith("GLOVEBOX_") for name in os.environ)
+
+
+def test_isolated_config_is_a_user_config_for_the_factories(
+    isolated_config: IsolatedConfig,
+) -> None:
+    from glovebox.config import UserConfig
+    from glovebox.core.cache_v2 import create_cache_from_user_config
+
+    assert isinstance(isolated_config, UserConfig)
+    assert isolated_config.cache_path == isolated_config.cache_home / "glovebox"
+    layout = create_cache_from_user_config(isolated_config, tag="layout")
+    assert layout is create_cache_from_user_config(isolated_config._config, tag="layout")
+    assert layout is create_default_cache(tag="layout")
+    assert str(layout.get_stats().directory).startswith(str(isolated_config.home.parent))

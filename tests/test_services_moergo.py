@@ -15,7 +15,7 @@ import pytest
 from containers import bootstrap, shutdown
 from glovebox.core.cache_v2 import MemoryCache, create_diskcache_manager
 from glovebox.moergo import MoergoApiError, MoergoClient, UrllibFetcher
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 
 class FakeApi:
@@ -80,7 +80,7 @@ def test_layout_ids_are_checked() -> None:
 
 
 def test_container_client_uses_the_configured_default_ttl(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("cache:\n  domains:\n    moergo:\n      default_ttl: 120\n", encoding="utf-8")

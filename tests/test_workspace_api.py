@@ -18,7 +18,7 @@ from glovebox.compilation.cache.keying import is_valid_key
 from glovebox.compilation.cache.settings import settings_from_user_config
 from glovebox.core.cache_v2 import DisabledCache, create_cache_from_user_config
 from glovebox.errors import ConfigError, WorkspaceError
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.workspace_helpers import (
     ZMK_MAIN,
     ZMK_V03,
@@ -29,7 +29,7 @@ from tests.workspace_helpers import (
 )
 
 
-def test_factory_returns_the_shared_compilation_cache(isolated_config: IsolatedPaths) -> None:
+def test_factory_returns_the_shared_compilation_cache(isolated_config: IsolatedConfig) -> None:
     cache, service = create_compilation_cache_service(isolated_config)
     assert cache is create_cache_from_user_config(isolated_config, tag="compilation")
     assert cache.tag == "compilation"
@@ -110,7 +110,7 @@ def test_bad_ttl_settings_name_the_setting(name: str, value: object) -> None:
 
 
 def test_metadata_records_the_configured_ttl(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_MAIN)
@@ -124,7 +124,7 @@ def test_metadata_records_the_configured_ttl(
 
 
 def test_cache_then_lookup_reports_real_counts(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws", files=12)
@@ -143,7 +143,7 @@ def test_cache_then_lookup_reports_real_counts(
     assert source.is_dir()  # a copy leaves the source alone
 
 
-def test_versions_are_isolated(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_versions_are_isolated(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "a", "main-tree"), ZMK_MAIN)
     service.cache_workspace(make_workspace(tmp_path / "b", "v03-tree"), ZMK_V03)
@@ -156,7 +156,7 @@ def test_versions_are_isolated(isolated_config: IsolatedPaths, tmp_path: Path) -
 
 
 def test_top_level_build_is_never_cached_but_nested_build_dirs_are(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -167,7 +167,7 @@ def test_top_level_build_is_never_cached_but_nested_build_dirs_are(
 
 
 def test_git_directories_are_excluded_when_configured(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     user_config = types.SimpleNamespace(
         cache_path=isolated_config.cache_path,
@@ -182,7 +182,7 @@ def test_git_directories_are_excluded_when_configured(
         assert not list(result.entry.path.rglob(".git")), f"move={move}"
 
 
-def test_move_ingests_by_rename(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_move_ingests_by_rename(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws")
     inode = (source / "zmk" / "app" / "src" / "d0" / "f0.c").stat().st_ino
@@ -196,7 +196,7 @@ def test_move_ingests_by_rename(isolated_config: IsolatedPaths, tmp_path: Path) 
     assert not (result.entry.path / "build").exists()
 
 
-def test_move_across_filesystems_falls_back_to_copy(isolated_config: IsolatedPaths) -> None:
+def test_move_across_filesystems_falls_back_to_copy(isolated_config: IsolatedConfig) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == isolated_config.cache_path.parent.stat().st_dev:
         pytest.skip("needs /dev/shm on a filesystem other than the test's cache")
@@ -216,7 +216,7 @@ def test_move_across_filesystems_falls_back_to_copy(isolated_config: IsolatedPat
 
 
 def test_caching_something_that_is_not_a_directory_fails_clearly(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     with pytest.raises(WorkspaceError, match="not a directory"):
@@ -224,7 +224,7 @@ def test_caching_something_that_is_not_a_directory_fails_clearly(
 
 
 def test_disabled_compilation_cache_stores_nothing_and_cleans_nothing(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     enabled = service_for(isolated_config)
     kept = enabled.cache_workspace(make_workspace(tmp_path / "kept"), ZMK_MAIN)
@@ -243,7 +243,7 @@ def test_disabled_compilation_cache_stores_nothing_and_cleans_nothing(
 
 
 def test_delete_removes_directory_and_metadata(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -254,7 +254,7 @@ def test_delete_removes_directory_and_metadata(
     assert service.delete_workspace(ZMK_V03) is False
 
 
-def test_invalid_keys_are_refused_before_touching_the_disk(isolated_config: IsolatedPaths) -> None:
+def test_invalid_keys_are_refused_before_touching_the_disk(isolated_config: IsolatedConfig) -> None:
     service = service_for(isolated_config)
     for key in ("../etc", "", "a/b-0123456789abcdef0123"):
         with pytest.raises(WorkspaceError, match="invalid workspace key"):
@@ -262,7 +262,7 @@ def test_invalid_keys_are_refused_before_touching_the_disk(isolated_config: Isol
 
 
 def test_a_directory_overlapping_the_cache_is_refused(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     service.root.mkdir(parents=True, exist_ok=True)
@@ -275,7 +275,7 @@ def test_a_directory_overlapping_the_cache_is_refused(
 
 
 def test_a_failed_move_gives_the_workspace_back(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import glovebox.compilation.cache.service as service_module
 
@@ -293,7 +293,7 @@ def test_a_failed_move_gives_the_workspace_back(
 
 
 def test_a_symlinked_source_is_refused_rather_than_moving_the_link(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     real = make_workspace(tmp_path / "real")
     link = tmp_path / "link"

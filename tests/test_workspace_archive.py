@@ -11,13 +11,13 @@ import pytest
 
 from glovebox.compilation.cache import WorkspaceProgress
 from glovebox.errors import WorkspaceError
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace, service_for, snapshot
 
 
 @pytest.mark.parametrize("suffix", [".tar.gz", ".tar", ".tar.xz"])
 def test_export_then_import_round_trips_a_workspace(
-    isolated_config: IsolatedPaths, tmp_path: Path, suffix: str
+    isolated_config: IsolatedConfig, tmp_path: Path, suffix: str
 ) -> None:
     service = service_for(isolated_config)
     cached = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -35,7 +35,7 @@ def test_export_then_import_round_trips_a_workspace(
 
 
 def test_zip_round_trip_of_a_workspace_without_symlinks(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws")
@@ -49,7 +49,7 @@ def test_zip_round_trip_of_a_workspace_without_symlinks(
 
 
 def test_zip_export_refuses_symlinks_instead_of_corrupting_them(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -59,7 +59,7 @@ def test_zip_export_refuses_symlinks_instead_of_corrupting_them(
     assert list(tmp_path.glob(".*partial")) == []
 
 
-def test_import_from_a_directory_copies_it(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_import_from_a_directory_copies_it(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws")
     result = service.import_workspace(source, ZMK_V03)
@@ -68,7 +68,7 @@ def test_import_from_a_directory_copies_it(isolated_config: IsolatedPaths, tmp_p
     assert source.is_dir()
 
 
-def test_export_without_git(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_export_without_git(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
     service.export_workspace(ZMK_V03, tmp_path / "ws.tgz", include_git=False)
@@ -79,14 +79,14 @@ def test_export_without_git(isolated_config: IsolatedPaths, tmp_path: Path) -> N
 
 
 def test_export_of_an_uncached_workspace_fails_clearly(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     with pytest.raises(WorkspaceError, match="not cached"):
         service_for(isolated_config).export_workspace(ZMK_V03, tmp_path / "x.tar.gz")
 
 
 def test_unsupported_archive_type_names_the_accepted_ones(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     bogus = tmp_path / "ws.rar"
     bogus.write_bytes(b"not an archive")
@@ -95,7 +95,7 @@ def test_unsupported_archive_type_names_the_accepted_ones(
 
 
 def test_a_corrupt_archive_never_becomes_an_entry(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     bad = tmp_path / "ws.tar.gz"
@@ -107,7 +107,7 @@ def test_a_corrupt_archive_never_becomes_an_entry(
 
 
 def test_archive_members_escaping_the_target_are_refused(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     evil_zip = tmp_path / "evil.zip"

@@ -16,7 +16,7 @@ import glovebox.cli.workspace as workspace_cli
 from containers.cli import startup
 from glovebox.cli.app import app
 from glovebox.compilation.cache import workspace_key
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.workspace_helpers import ZMK_V03, make_workspace
 
 runner = CliRunner()
@@ -30,7 +30,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def test_add_list_show_export_delete_round_trip(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     source = make_workspace(tmp_path / "ws", files=30)
     code, out, err = invoke("add", str(source), *SELECT)
@@ -69,7 +69,7 @@ def test_add_list_show_export_delete_round_trip(
     assert "by archive" in out
 
 
-def test_add_with_move_takes_the_directory(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_add_with_move_takes_the_directory(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     source = make_workspace(tmp_path / "ws")
     code, out, err = invoke("add", str(source), *SELECT, "--move")
     assert code == 0, err
@@ -77,7 +77,7 @@ def test_add_with_move_takes_the_directory(isolated_config: IsolatedPaths, tmp_p
     assert not source.exists()
 
 
-def test_cleanup_reports_what_it_removed(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_cleanup_reports_what_it_removed(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     invoke("add", str(make_workspace(tmp_path / "ws")), *SELECT)
     root = isolated_config.cache_path / "compilation" / "workspace"
     (root / f".stage-{workspace_key(ZMK_V03)}-0123456789ab").mkdir()
@@ -99,7 +99,7 @@ def test_cleanup_reports_what_it_removed(isolated_config: IsolatedPaths, tmp_pat
     ],
 )
 def test_bad_input_is_a_clear_error(
-    isolated_config: IsolatedPaths, args: list[str], fragment: str
+    isolated_config: IsolatedConfig, args: list[str], fragment: str
 ) -> None:
     code, _, err = invoke(*args)
     assert code == 2
@@ -107,7 +107,7 @@ def test_bad_input_is_a_clear_error(
 
 
 def test_add_of_a_missing_source_fails_without_storing(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     code, _, err = invoke("add", str(tmp_path / "missing"), *SELECT)
     assert code == 2
@@ -116,7 +116,7 @@ def test_add_of_a_missing_source_fails_without_storing(
 
 
 def test_copies_draw_a_progress_bar(
-    isolated_config: IsolatedPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     screen = io.StringIO()
     monkeypatch.setattr(
@@ -135,7 +135,7 @@ def test_copies_draw_a_progress_bar(
     assert f"/{total}" in drawn
 
 
-def test_installed_script_lists_workspaces(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_installed_script_lists_workspaces(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     source = make_workspace(tmp_path / "ws")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

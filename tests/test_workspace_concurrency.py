@@ -12,7 +12,7 @@ import pytest
 
 from glovebox.compilation.cache import ZmkWorkspaceCacheService, workspace_key
 from glovebox.core.cache_v2 import reset_shared_cache_instances
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.helpers import REPO_ROOT
 from tests.workspace_helpers import ZMK_V03, make_workspace, service_for, versions_in
 
@@ -56,7 +56,9 @@ class Reader(threading.Thread):
                 assert len(list(out.rglob("*.c"))) == 200
 
 
-def test_threads_caching_one_key_take_turns(isolated_config: IsolatedPaths, tmp_path: Path) -> None:
+def test_threads_caching_one_key_take_turns(
+    isolated_config: IsolatedConfig, tmp_path: Path
+) -> None:
     service = service_for(isolated_config)
     versions = {f"t{i}" for i in range(6)}
     sources = {v: make_workspace(tmp_path / v, v, files=200) for v in versions}
@@ -86,7 +88,7 @@ def test_threads_caching_one_key_take_turns(isolated_config: IsolatedPaths, tmp_
 
 
 def test_a_lock_held_by_another_process_makes_the_cacher_wait(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "seed", "seed", files=200), ZMK_V03)
@@ -135,7 +137,7 @@ def test_a_lock_held_by_another_process_makes_the_cacher_wait(
 
 @pytest.mark.slow
 def test_processes_caching_one_key_leave_one_coherent_entry(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "seed", "seed", files=200), ZMK_V03)
@@ -170,7 +172,7 @@ def test_processes_caching_one_key_leave_one_coherent_entry(
 
 
 def test_holding_a_workspace_lets_this_thread_in_and_keeps_others_out(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws", "held", files=200)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from glovebox.core.cache_v2 import reset_shared_cache_instances
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.helpers import REPO_ROOT
 from tests.workspace_helpers import ZMK_V03, make_workspace, service_for, versions_in
 
@@ -66,7 +66,7 @@ def kill_when_paused(child: subprocess.Popen[str]) -> None:
     ],
 )
 def test_sigkill_while_replacing_leaves_old_new_or_nothing(
-    isolated_config: IsolatedPaths, tmp_path: Path, point: str, expected: str | None
+    isolated_config: IsolatedConfig, tmp_path: Path, point: str, expected: str | None
 ) -> None:
     service = service_for(isolated_config)
     assert service.cache_workspace(make_workspace(tmp_path / "old", "old", files=300), ZMK_V03)
@@ -100,7 +100,7 @@ def test_sigkill_while_replacing_leaves_old_new_or_nothing(
 
 @pytest.mark.slow
 def test_a_killed_first_cacher_leaves_nothing_that_reads_as_cached(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     kill_when_paused(spawn(isolated_config.cache_path, tmp_path / "new", "new", "copying"))
     service = service_for(isolated_config)

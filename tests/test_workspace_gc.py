@@ -8,13 +8,13 @@ import threading
 from pathlib import Path
 
 from glovebox.compilation.cache import WorkspaceConfig
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.conftest import FakeClock
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace, service_for
 
 
 def test_metadata_without_a_directory_is_dropped_on_lookup(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -25,7 +25,7 @@ def test_metadata_without_a_directory_is_dropped_on_lookup(
 
 
 def test_cleanup_drops_metadata_whose_directory_is_gone(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -36,7 +36,7 @@ def test_cleanup_drops_metadata_whose_directory_is_gone(
 
 
 def test_cleanup_removes_a_directory_without_metadata(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -48,7 +48,7 @@ def test_cleanup_removes_a_directory_without_metadata(
 
 
 def test_cleanup_removes_expired_entries_and_keeps_live_ones(
-    isolated_config: IsolatedPaths, tmp_path: Path, clock: FakeClock
+    isolated_config: IsolatedConfig, tmp_path: Path, clock: FakeClock
 ) -> None:
     service = service_for(isolated_config)
     branch = service.cache_workspace(make_workspace(tmp_path / "a"), ZMK_MAIN)
@@ -64,7 +64,7 @@ def test_cleanup_removes_expired_entries_and_keeps_live_ones(
 
 
 def test_a_directory_whose_entry_id_differs_from_the_metadata_is_not_served(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -76,7 +76,7 @@ def test_a_directory_whose_entry_id_differs_from_the_metadata_is_not_served(
 
 
 def test_cleanup_removes_abandoned_staging_and_trash_directories(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     key = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -93,7 +93,7 @@ def test_cleanup_removes_abandoned_staging_and_trash_directories(
 
 
 def test_cleanup_skips_keys_another_operation_holds(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
@@ -116,7 +116,7 @@ def test_cleanup_skips_keys_another_operation_holds(
 
 
 def test_unrelated_compilation_cache_keys_are_left_alone(
-    isolated_config: IsolatedPaths,
+    isolated_config: IsolatedConfig,
 ) -> None:
     service = service_for(isolated_config)
     service.cache.set("build:abc", {"firmware": "x"})
@@ -125,7 +125,7 @@ def test_unrelated_compilation_cache_keys_are_left_alone(
 
 
 def test_replacing_an_entry_reports_it_and_serves_the_new_tree(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     config = WorkspaceConfig(repository="zmkfirmware/zmk", revision="v0.3.0")

@@ -17,7 +17,7 @@ from glovebox.compilation.cache import (
     ZmkWorkspaceCacheService,
 )
 from glovebox.errors import WorkspaceError
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 from tests.workspace_helpers import ZMK_V03, make_workspace, service_for, snapshot
 
 SOURCE_FILE = Path("zmk/app/src/d0/f0.c")
@@ -25,7 +25,7 @@ SOURCE_FILE = Path("zmk/app/src/d0/f0.c")
 
 @pytest.fixture
 def cached(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> tuple[ZmkWorkspaceCacheService, WorkspaceEntry]:
     service = service_for(isolated_config)
     result = service.cache_workspace(make_workspace(tmp_path / "ws", files=40), ZMK_V03)
@@ -91,7 +91,7 @@ def test_unknown_strategy_is_rejected_with_the_accepted_ones(
 
 
 def test_restore_of_an_uncached_config_returns_none(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     assert service_for(isolated_config).restore_workspace(ZMK_V03, tmp_path / "out") is None
     assert not (tmp_path / "out").exists()
@@ -209,7 +209,7 @@ def test_reflink_is_used_where_supported_and_reported_as_copy_otherwise(
 
 
 def test_progress_reports_every_file_up_to_the_totals(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     reports: list[WorkspaceProgress] = []
@@ -259,7 +259,7 @@ def test_restore_uses_the_manifest_written_when_the_entry_was_sealed(
 
 
 def test_directory_modes_and_times_are_restored(
-    isolated_config: IsolatedPaths, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws")

@@ -11,7 +11,7 @@ from glovebox.compilation.cache import (
     ZmkWorkspaceCacheService,
     create_compilation_cache_service,
 )
-from glovebox.testing import IsolatedPaths
+from glovebox.testing import IsolatedConfig
 
 ZMK_MAIN = WorkspaceConfig(repository="zmkfirmware/zmk", branch="main")
 ZMK_V03 = WorkspaceConfig(repository="zmkfirmware/zmk", revision="v0.3.0")
@@ -62,5 +62,5 @@ def versions_in(root: Path) -> set[str]:
     return {p.read_text().split(":", 1)[0] for p in root.rglob("*.c")}
 
 
-def service_for(paths: IsolatedPaths) -> ZmkWorkspaceCacheService:
+def service_for(paths: IsolatedConfig) -> ZmkWorkspaceCacheService:
     return create_compilation_cache_service(paths)[1]

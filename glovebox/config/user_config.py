@@ -53,6 +53,11 @@ class UserConfig:
         """The YAML files that were read, lowest precedence first."""
         return self._files
 
+    @property
+    def origins(self) -> dict[str, str]:
+        """Every YAML path some layer set, mapped to where (``file:line`` or variable)."""
+        return dict(self._origins)
+
     def origin(self, yaml_path: str) -> str:
         """Where ``yaml_path`` was set: ``file:line`` or the environment variable's name.
 

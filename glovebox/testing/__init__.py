@@ -5,6 +5,11 @@ Installing the package registers :mod:`glovebox.testing.plugin` with pytest (ent
 and ``shared_cache_stats`` fixtures.
 """
 
-from glovebox.testing.plugin import IsolatedPaths, isolate_environment, shared_cache_snapshot
+from glovebox.testing.plugin import (
+    IsolatedConfig,
+    IsolatedPaths,
+    isolate_environment,
+    shared_cache_snapshot,
+)
 
-__all__ = ["IsolatedPaths", "isolate_environment", "shared_cache_snapshot"]
+__all__ = ["IsolatedConfig", "IsolatedPaths", "isolate_environment", "shared_cache_snapshot"]

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from glovebox.config import UserConfig, load_user_config
 from glovebox.core.cache_v2 import (
     get_cache_instance_count,
     get_cache_instance_keys,
@@ -28,6 +29,7 @@ from glovebox.core.cache_v2 import (
 )
 
 __all__ = [
+    "IsolatedConfig",
     "IsolatedPaths",
     "isolate_environment",
     "isolated_config",
@@ -72,6 +74,31 @@ def isolate_environment(base: Path) -> tuple[IsolatedPaths, dict[str, str]]:
     return paths, variables
 
 
+class IsolatedConfig(UserConfig):
+    """The user configuration as loaded inside an isolated environment.
+
+    A real :class:`UserConfig` (built-in defaults, plus ``$XDG_CONFIG_HOME/glovebox/
+    config.yaml`` if the test writes one before loading again) whose ``cache_path`` is below
+    ``tmp_path``; ``paths`` says where the isolated home and XDG directories are.
+    """
+
+    def __init__(self, loaded: UserConfig, paths: IsolatedPaths) -> None:
+        super().__init__(loaded._config, origins=loaded.origins, files=loaded.files)
+        self.paths = paths
+
+    @property
+    def home(self) -> Path:
+        return self.paths.home
+
+    @property
+    def cache_home(self) -> Path:
+        return self.paths.cache_home
+
+    @property
+    def config_home(self) -> Path:
+        return self.paths.config_home
+
+
 def shared_cache_snapshot() -> dict[str, Any]:
     """The coordinator's state: instance count and keys, and each instance's backend."""
     instances = get_coordinator().instances()
@@ -91,14 +118,14 @@ def reset_shared_cache() -> Generator[None, None, None]:
 
 
 @pytest.fixture
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedPaths:
-    """Run the test against caches and config below ``tmp_path``; returns those paths."""
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedConfig:
+    """Run the test against caches and config below ``tmp_path``; returns that ``UserConfig``."""
     paths, variables = isolate_environment(tmp_path / "isolated")
     for name in [name for name in os.environ if name.startswith("GLOVEBOX_")]:
         monkeypatch.delenv(name)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    return paths
+    return IsolatedConfig(load_user_config(), paths)
 
 
 @pytest.fixture
