@@ -11,6 +11,7 @@ from dependency_injector.wiring import Provide, inject
 from rich.console import Console
 from rich.table import Table
 
+from glovebox.cli.formatting import format_size
 from glovebox.cli.workspace import workspace_app
 from glovebox.config import UserConfig
 from glovebox.core.cache_v2 import (
@@ -64,22 +65,13 @@ def _open(tag: str | None) -> CacheManager:
         raise typer.Exit(2) from exc
 
 
-def _format_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def _stats_row(stats: CacheStats) -> list[str]:
     rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
     return [
         stats.tag,
         stats.backend,
         str(stats.entries),
-        _format_size(stats.size_bytes),
+        format_size(stats.size_bytes),
         str(stats.hits),
         str(stats.misses),
         rate,
@@ -149,7 +141,7 @@ def show() -> None:
             stats.backend,
             _short_path(stats.directory, root),
             str(stats.entries),
-            _format_size(stats.size_bytes),
+            format_size(stats.size_bytes),
             rate,
         )
     # Piped output (scripts, CI logs) is not squeezed into 80 columns.

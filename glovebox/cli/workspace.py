@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from glovebox.cli.formatting import format_size
 from glovebox.compilation.cache import (
     ProgressCallback,
     WorkspaceConfig,
@@ -93,15 +94,6 @@ def _select(
     return workspace_key(_config(repository, branch, revision))
 
 
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
 def _duration(seconds: float) -> str:
     seconds = abs(seconds)
     for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -148,7 +140,7 @@ def list_command() -> None:
             entry.key,
             entry.config.repository,
             entry.config.ref + (" (branch)" if entry.config.is_branch else ""),
-            _size(entry.size_bytes),
+            format_size(entry.size_bytes),
             str(entry.file_count),
             _duration(entry.age_seconds),
             _expires(entry),
@@ -174,7 +166,7 @@ def show(
         "branch" if entry.config.is_branch else "revision": entry.config.ref,
         "manifest hash": entry.config.manifest_hash or "-",
         "path": str(entry.path),
-        "size": _size(entry.size_bytes),
+        "size": format_size(entry.size_bytes),
         "files": str(entry.file_count),
         "created": entry.created_at.isoformat(timespec="seconds"),
         "expires": _expires(entry),
@@ -210,7 +202,7 @@ def add(
     entry = result.entry
     note = f" ({result.fallback_reason})" if result.fallback_reason else ""
     typer.echo(
-        f"cached {entry.key}: {entry.file_count} files, {_size(entry.size_bytes)} "
+        f"cached {entry.key}: {entry.file_count} files, {format_size(entry.size_bytes)} "
         f"by {result.method}{note} in {result.seconds:.2f}s"
     )
 
@@ -250,7 +242,7 @@ def export(
             service.export_by_key(selected, output, include_git=include_git, progress=progress)
     except GloveboxError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"exported {selected} to {output} ({_size(output.stat().st_size)})")
+    typer.echo(f"exported {selected} to {output} ({format_size(output.stat().st_size)})")
 
 
 @workspace_app.command()
