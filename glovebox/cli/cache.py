@@ -19,7 +19,8 @@ from glovebox.core.cache_v2 import (
     CacheStats,
     resolve_user_config_strategy,
 )
-from glovebox.domains import DomainCaches
+from glovebox.core.cache_v2.policy import DEFAULT_TAG
+from glovebox.domains import KNOWN_DOMAINS, DomainCaches
 from glovebox.errors import GloveboxError
 
 __all__ = ["cache_app", "known_tags"]
@@ -29,7 +30,6 @@ cache_app.add_typer(workspace_app, name="workspace")
 console = Console()
 err_console = Console(stderr=True)
 
-KNOWN_DOMAINS = ("compilation", "layout", "metrics", "moergo", "default")
 TagOption = Annotated[
     str | None, typer.Option("--tag", "-t", help="Domain tag (default: the 'default' cache).")
 ]
@@ -37,7 +37,7 @@ TagOption = Annotated[
 
 def known_tags(root: Path) -> list[str]:
     """The standard domains plus any other tag that has a cache under ``root``."""
-    found = set(KNOWN_DOMAINS)
+    found = {*KNOWN_DOMAINS, DEFAULT_TAG}
     if root.is_dir():
         found.update(
             entry.name
