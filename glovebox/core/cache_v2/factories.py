@@ -13,7 +13,6 @@ from glovebox.core.cache_v2._environ import EnvName, env_value
 from glovebox.core.cache_v2.cache_coordinator import (
     CacheSettings,
     get_coordinator,
-    get_shared_cache_instance,
 )
 from glovebox.core.cache_v2.cache_manager import CacheManager
 from glovebox.core.cache_v2.disabled_cache import DisabledCache
@@ -104,11 +103,16 @@ def resolve_user_config_strategy(
     user_config: Any, tag: str | None = None, environ: Mapping[str, str] | None = None
 ) -> StrategyDecision:
     """The strategy for ``tag`` given the environment and ``user_config`` (and who decided)."""
-    name = tag or "default"
-    _, domain = _domain_settings(user_config, name)
+    _, domain = _domain_settings(user_config, tag or "default")
+    return _decide(user_config, tag, domain, os.environ if environ is None else environ)
+
+
+def _decide(
+    user_config: Any, tag: str | None, domain: Any, environ: Mapping[str, str]
+) -> StrategyDecision:
     return resolve_strategy(
         tag,
-        os.environ if environ is None else environ,
+        environ,
         domain_strategy=getattr(domain, "strategy", None),
         global_strategy=getattr(user_config, "cache_strategy", None),
     )
@@ -121,10 +125,10 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
     a ``cache`` section with ``max_size_gb``, ``timeout`` and ``domains.<tag>`` (``strategy``,
     ``max_size_gb``, ``timeout``, ``default_ttl``) is used when the object has one.
     """
-    decision = resolve_user_config_strategy(user_config, tag)
+    section, domain = _domain_settings(user_config, tag or "default")
+    decision = _decide(user_config, tag, domain, os.environ)
     if decision.strategy is Strategy.DISABLED:
         return DisabledCache(tag)
-    section, domain = _domain_settings(user_config, tag or "default")
 
     def pick(field: str, fallback: Any) -> Any:
         for source in (domain, section):
@@ -135,20 +139,13 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
 
     settings = CacheSettings(
         backend="memory" if decision.strategy is Strategy.MEMORY else "disk",
-        max_size_gb=pick("max_size_gb", 2),
-        timeout=pick("timeout", 30),
+        max_size_gb=pick("max_size_gb", _DEFAULT_SETTINGS.max_size_gb),
+        timeout=pick("timeout", _DEFAULT_SETTINGS.timeout),
         default_ttl=getattr(domain, "default_ttl", None),
     )
     cache_path = getattr(user_config, "cache_path", None)
     root = default_cache_root() if cache_path is None else Path(cache_path)
-    return get_shared_cache_instance(
-        root,
-        tag,
-        max_size_gb=settings.max_size_gb,
-        timeout=settings.timeout,
-        backend=settings.backend,
-        default_ttl=settings.default_ttl,
-    )
+    return get_coordinator().get(root, tag, settings=settings)
 
 
 def create_diskcache_manager(
