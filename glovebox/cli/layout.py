@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from glovebox.api import process_layout_file
 from glovebox.errors import GloveboxError
 
 __all__ = ["layout_command"]
 
-console = Console()
+console = Console(markup=False)  # layout names and titles are printed verbatim
 err_console = Console(stderr=True)
 
 
@@ -24,7 +25,7 @@ def layout_command(
     try:
         result = process_layout_file(file)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     layout = result.layout
     console.print(f"layout: {layout.title or file.name} ({layout.keyboard})")
