@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -253,9 +254,37 @@ def test_context_manager_closes(tmp_path: Path) -> None:
         cache.get("k")
 
 
+def open_database_files(directory: Path) -> list[str]:
+    """The open descriptors of this process on the SQLite database in ``directory``."""
+    found: list[str] = []
+    for descriptor in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(descriptor)
+        except OSError:  # closed since the directory was listed
+            continue
+        if target.startswith(str(directory / "cache.db")):
+            found.append(target)
+    return found
+
+
 def test_close_is_idempotent(cache: CacheManager) -> None:
+    cache.set("k", "v")
+    assert cache.get("k") == "v"
     cache.close()
     cache.close()
+    if isinstance(cache, MemoryCache):
+        assert cache.get("k") == "v"  # nothing to release: entries stay
+        return
+    assert isinstance(cache, DiskCacheManager)
+    assert cache.closed
+    assert open_database_files(cache.directory) == []
+    with pytest.raises(CacheError, match="closed"):
+        cache.get("k")
+    with pytest.raises(CacheError, match="closed"):
+        cache.set("k", "other")
+    with DiskCacheManager(cache.directory, tag="contract") as reopened:
+        assert reopened.get("k") == "v"
+        assert reopened.get_stats().hits == 2  # the first lookup, persisted once, and this one
 
 
 @pytest.mark.parametrize("bad_key", ["", 1, None, b"bytes", "x" * 1025])
