@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from glovebox.core.cache_v2 import (
 from glovebox.testing import IsolatedConfig
 
 DOMAINS = ("compilation", "layout", "metrics", "moergo")
-
-
-@pytest.fixture
-def container(isolated_config: IsolatedConfig) -> Iterator[ApplicationContainer]:
-    app = bootstrap()
-    yield app
-    shutdown(app)
 
 
 def bootstrapped(tmp_path: Path, yaml_text: str) -> ApplicationContainer:

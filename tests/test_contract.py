@@ -18,7 +18,7 @@ from glovebox.core.cache_v2 import (
     MemoryCache,
 )
 from glovebox.errors import CacheError
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock, run_threads
 
 BACKENDS = ["disk", "memory"]
 
@@ -213,11 +213,7 @@ def test_get_or_set_computes_once_under_8_concurrent_threads(cache: CacheManager
         barrier.wait()
         results.append(cache.get_or_set("shared", compute))
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(worker, count=8)
     assert len(calls) == 1
     assert results == ["expensive"] * 8
 
@@ -375,21 +371,12 @@ def test_memory_cache_rejects_bad_bounds() -> None:
 
 def test_memory_cache_is_thread_safe() -> None:
     cache = MemoryCache("threads", max_entries=50)
-    errors: list[BaseException] = []
 
     def hammer(offset: int) -> None:
-        try:
-            for i in range(500):
-                cache.set(f"k{(offset + i) % 80}", i)
-                cache.get(f"k{i % 80}")
-                cache.keys()
-        except BaseException as exc:  # pragma: no cover - only on failure
-            errors.append(exc)
+        for i in range(500):
+            cache.set(f"k{(offset + i) % 80}", i)
+            cache.get(f"k{i % 80}")
+            cache.keys()
 
-    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_threads(hammer, over=range(6))  # re-raises what any thread raised
     assert len(cache.keys()) == 50

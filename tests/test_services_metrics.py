@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
 from glovebox.core.cache_v2 import DisabledCache, MemoryCache, create_diskcache_manager
 from glovebox.metrics import MetricsService
+from tests.helpers import run_threads
 
 
 def test_counters_persist_in_the_cache(tmp_path: Path) -> None:
@@ -28,11 +28,7 @@ def test_concurrent_increments_in_one_process_are_not_lost() -> None:
         for _ in range(200):
             MetricsService(cache).increment("hits")
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(work, count=8)
     assert MetricsService(cache).counter("hits") == 1600
 
 
