@@ -44,7 +44,7 @@ def test_timings_are_summarised() -> None:
 
 def test_timed_block_is_recorded_even_when_it_raises() -> None:
     metrics = MetricsService(MemoryCache("metrics"))
-    with pytest.raises(RuntimeError), metrics.timed("failing"):
+    with pytest.raises(RuntimeError, match="boom"), metrics.timed("failing"):
         raise RuntimeError("boom")
     assert metrics.timing("failing").count == 1
 
