@@ -61,7 +61,8 @@ def run_threads(
         except BaseException as exc:  # handed to the test below
             errors.append(exc)
 
-    threads = [threading.Thread(target=call, args=(arguments,)) for arguments in calls]
+    # Daemon threads: one stuck past the timeout must not keep the test process alive.
+    threads = [threading.Thread(target=call, args=(arguments,), daemon=True) for arguments in calls]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + timeout
