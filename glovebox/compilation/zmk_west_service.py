@@ -3,7 +3,7 @@
 On a cache miss the workspace is created with ``west init`` + ``west update`` (the slow
 download), moved into the workspace cache, and restored to where the build needs it. On
 a hit the download is skipped entirely. Collaborators arrive through ``__init__`` (the
-DI container or :func:`create_zmk_west_service` builds them), so tests swap any of them.
+DI container or :func:`create_default_zmk_west_service` builds them), so tests swap any.
 """
 
 from __future__ import annotations
