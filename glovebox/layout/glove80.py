@@ -97,7 +97,7 @@ def _bluetooth_profiles() -> str:
 
 
 SYSTEM_BEHAVIORS = (
-    "/* System behavior and Macros: the keys every Glove80 layout relies on */\n"
+    "/* System behavior and Macros */\n"
     "/ {\n"
     "    behaviors {\n"
     "        // Tap or hold for the Lower layer while held; tap twice to stay on it.\n"
