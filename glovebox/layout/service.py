@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from glovebox.core.cache_v2 import CacheManager
+from glovebox.core.cache_v2 import CacheManager, DisabledCache
 from glovebox.layout.errors import LayoutError
 from glovebox.layout.summary import ProcessedLayout, summarize
 
@@ -143,6 +143,9 @@ class LayoutService:
         With ``use_cache=False`` the cache is neither read nor written.
         Raises ``LayoutError`` (file, line/column or JSON path, what is accepted).
         """
+        if use_cache and isinstance(self._cache, DisabledCache):
+            logger.debug("layout cache is disabled: compiling without it")
+            use_cache = False
         raw: bytes | None = None
         document: Any
         if isinstance(source, str | Path):
@@ -226,7 +229,5 @@ def compile_layout(source: LayoutSource, *, cache: CacheManager | None = None) -
     same content is compiled once and then served from it.
     """
     if cache is None:
-        from glovebox.core.cache_v2 import DisabledCache
-
         return LayoutService(DisabledCache("layout")).compile(source, use_cache=False)
     return LayoutService(cache).compile(source)
