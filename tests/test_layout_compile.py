@@ -293,7 +293,7 @@ def test_mouse_keys_need_only_the_pointing_include() -> None:
 
 
 def test_custom_text_is_passed_through_unchanged() -> None:
-    behaviors = "    my_td: my_td {\n        compatible = \"zmk,behavior-tap-dance\";\n    };"
+    behaviors = '    my_td: my_td {\n        compatible = "zmk,behavior-tap-dance";\n    };'
     devicetree = "&caps_word { continue-list = <UNDERSCORE>; }; /*HACK*//{ };"
     keymap = keymap_of(
         make_layout(custom_defined_behaviors=behaviors, custom_devicetree=devicetree)
@@ -387,9 +387,7 @@ def wrong(document: dict[str, Any], path: list[Any], value: Any) -> dict[str, An
             r"macros\[0\]\.params",
         ),
         (
-            make_layout(
-                holdTaps=[HOLD_TAP_FULL], macros=[{"name": "&ht_full", "bindings": []}]
-            ),
+            make_layout(holdTaps=[HOLD_TAP_FULL], macros=[{"name": "&ht_full", "bindings": []}]),
             r"macros\[0\]\.name: '&ht_full' is already defined by holdTaps\[0\]",
         ),
         (
