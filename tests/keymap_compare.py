@@ -16,13 +16,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import pytest
 
 __all__ = [
+    "ORACLE_DIR",
+    "ORACLE_MISSING",
     "KeymapModel",
     "PropValue",
     "compare_keymaps",
     "compare_layer_grids",
+    "oracle_pairs",
     "parse_keymap",
     "split_sections",
     "strip_comments",
@@ -753,3 +759,27 @@ def compare_layer_grids(got: str, want: str) -> list[str]:
             if a != b:
                 diffs.append(f"layer {name}, grid line {number}: got {a!r}, want {b!r}")
     return diffs
+
+
+# --------------------------------------------------------------------------------------------
+# Where the editor's reference pairs live (next to the repository, never inside it)
+
+ORACLE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "layout-oracle"
+ORACLE_MISSING = (
+    "../shared/layout-oracle not found: the Glove80 editor reference pairs are not available"
+)
+
+
+def oracle_pairs(names: Iterable[str] | None = None) -> list[Any]:
+    """``pytest.param`` per pair folder (all found, or the given names).
+
+    When the folder is absent, one skipped parameter carries the reason instead, so the
+    parametrized tests show why they did not run.
+    """
+    if not ORACLE_DIR.is_dir():
+        return [pytest.param(None, id="absent", marks=pytest.mark.skip(reason=ORACLE_MISSING))]
+    if names is None:
+        folders = sorted(p for p in ORACLE_DIR.iterdir() if (p / "layout.json").is_file())
+    else:
+        folders = [ORACLE_DIR / name for name in names]
+    return [pytest.param(folder, id=folder.name) for folder in folders]

@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from tests import keymap_compare
 from tests.keymap_compare import (
+    ORACLE_MISSING,
     compare_keymaps,
     compare_layer_grids,
+    oracle_pairs,
     parse_keymap,
     split_sections,
     strip_comments,
-)
-
-ORACLE = Path(__file__).resolve().parents[1].parent / "shared" / "layout-oracle"
-ORACLE_MISSING = (
-    "../shared/layout-oracle not found: the Glove80 editor reference pairs are not available"
 )
 
 # A small keymap in the editor's section layout, written for these tests. The layers hold
@@ -534,12 +532,6 @@ def test_layer_grid_alignment_is_compared() -> None:
 # The editor's own files: self-equivalence and one mutated binding
 
 
-def _pairs() -> list[Path]:
-    if not ORACLE.is_dir():
-        return []
-    return sorted(path for path in ORACLE.iterdir() if (path / "expected.keymap").is_file())
-
-
 def _grid_span(text: str, layer: str) -> tuple[int, int]:
     match = re.search(
         rf"layer_{re.escape(layer)}\s*\{{\s*bindings\s*=\s*<(?P<grid>.*?)>\s*;", text, re.DOTALL
@@ -548,8 +540,7 @@ def _grid_span(text: str, layer: str) -> tuple[int, int]:
     return match.start("grid"), match.end("grid")
 
 
-@pytest.mark.skipif(not ORACLE.is_dir(), reason=ORACLE_MISSING)
-@pytest.mark.parametrize("pair", _pairs(), ids=lambda path: path.name)
+@pytest.mark.parametrize("pair", oracle_pairs())
 def test_oracle_keymap_equals_itself(pair: Path) -> None:
     text = (pair / "expected.keymap").read_text(encoding="utf-8")
     model = parse_keymap(text)
@@ -559,8 +550,7 @@ def test_oracle_keymap_equals_itself(pair: Path) -> None:
     assert compare_layer_grids(text, text) == []
 
 
-@pytest.mark.skipif(not ORACLE.is_dir(), reason=ORACLE_MISSING)
-@pytest.mark.parametrize("pair", _pairs(), ids=lambda path: path.name)
+@pytest.mark.parametrize("pair", oracle_pairs())
 def test_oracle_keymap_with_one_binding_changed(pair: Path) -> None:
     text = (pair / "expected.keymap").read_text(encoding="utf-8")
     model = parse_keymap(text)
@@ -590,3 +580,26 @@ def test_oracle_keymap_with_one_binding_changed(pair: Path) -> None:
     assert compare_keymaps(mutated, text) == [
         f"layer {last}, key 79: got '&kp MUTATED', want {want_last!r}"
     ]
+
+
+def test_oracle_pairs_skip_with_a_reason_when_absent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(keymap_compare, "ORACLE_DIR", tmp_path / "absent")
+    params = oracle_pairs()
+    assert len(params) == 1
+    (mark,) = params[0].marks
+    assert mark.name == "skip"
+    assert mark.kwargs["reason"] == ORACLE_MISSING
+
+
+def test_oracle_pairs_lists_folders_with_a_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("b-pair", "a-pair", "not-a-pair"):
+        (tmp_path / name).mkdir()
+    for name in ("b-pair", "a-pair"):
+        (tmp_path / name / "layout.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(keymap_compare, "ORACLE_DIR", tmp_path)
+    assert [param.id for param in oracle_pairs()] == ["a-pair", "b-pair"]
+    assert [param.values[0] for param in oracle_pairs(["b-pair"])] == [tmp_path / "b-pair"]
