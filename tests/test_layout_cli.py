@@ -35,9 +35,7 @@ def write(path: Path, document: Any) -> Path:
 
 
 def run_script(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        key: value for key, value in os.environ.items() if not key.startswith("GLOVEBOX_")
-    }
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("GLOVEBOX_")}
     environ.update(
         HOME=str(cwd / "home"),
         XDG_CACHE_HOME=str(cwd / "xdg-cache"),

@@ -11,7 +11,7 @@ import pytest
 
 from glovebox.layout import LayoutDocument, LayoutError, compile_layout
 from glovebox.layout.glove80 import KEY_POSITIONS
-from tests.layout_helpers import binding, column_ends, kp, layer, make_layout, read_grid
+from tests.layout_helpers import binding, column_ends, kp, make_layout, read_grid
 
 HOLD_TAP_FULL = {
     "name": "&ht_full",

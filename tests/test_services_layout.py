@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,49 @@ def test_a_damaged_cache_entry_is_recompiled(tmp_path: Path) -> None:
         again = service.compile(document)
     assert not again.from_cache
     assert again.keymap == good.keymap
+
+
+def test_an_untouched_settled_file_is_served_without_rereading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "layout.json"
+    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    monkeypatch.setattr(layout_service, "_SETTLED_NS", 0)
+    with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
+        service = LayoutService(cache)
+        first = service.compile(path)
+
+        def unreadable(path: Path) -> bytes:
+            raise AssertionError("the file was read again")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(layout_service, "read_layout", unreadable)
+            assert service.compile(path).from_cache
+        changed = make_layout()
+        changed["layers"][1][0] = binding("&kp", "Z")
+        path.write_text(json.dumps(changed), encoding="utf-8")
+        os.utime(path, ns=(1, 1))
+        again = service.compile(path)
+    assert not again.from_cache
+    assert again.content_hash != first.content_hash
+    assert "&kp Z" in again.keymap
+
+
+def test_a_freshly_written_file_is_always_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "layout.json"
+    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    reads: list[Path] = []
+    real_read = layout_service.read_layout
+
+    def counting(path: Path) -> bytes:
+        reads.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(layout_service, "read_layout", counting)
+    with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
+        service = LayoutService(cache)
+        service.compile(path)
+        assert service.compile(path).from_cache
+    assert len(reads) == 2

@@ -42,7 +42,9 @@ def _fail(message: Any) -> typer.Exit:
 def compile_command(
     inputs: Annotated[
         list[Path],
-        typer.Argument(help="Layout JSON files, or directories of *.json layouts.", metavar="INPUT..."),
+        typer.Argument(
+            help="Layout JSON files, or directories of *.json layouts.", metavar="INPUT..."
+        ),
     ],
     output_dir: Annotated[
         Path, typer.Argument(help="Directory for <name>.keymap and <name>.conf (created).")

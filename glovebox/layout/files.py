@@ -79,6 +79,8 @@ def write_outputs(
             write_atomically(keymap, result.keymap)
             write_atomically(conf, result.conf)
         except OSError as exc:
-            raise LayoutError(f"{keymap.parent}: cannot write output: {exc.strerror or exc}") from None
+            raise LayoutError(
+                f"{keymap.parent}: cannot write output: {exc.strerror or exc}"
+            ) from None
         written.append((keymap, conf))
     return written

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,13 @@ logger = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 1
 """Bump whenever generated text changes, so cached output of older generators is not served."""
+
+# A file identity is remembered only once its last change is this old, so two writes within
+# one filesystem timestamp tick can never share an identity (the "racy clean" rule of git).
+_SETTLED_NS = 2_000_000_000
+_MAX_IDENTITIES = 256
+
+FileIdentity: TypeAlias = tuple[int, int, int, int, int]
 
 # Bump when ProcessedLayout changes shape, so old cache entries are not misread.
 _SUMMARY_FORMAT = 1
@@ -119,6 +128,15 @@ def _file_key(raw: bytes) -> str:
     return f"file:v{GENERATOR_VERSION}:{hashlib.sha256(raw).hexdigest()}"
 
 
+def _identity(path: Path) -> FileIdentity | None:
+    """Device, inode, size, mtime and ctime: any write to the file changes at least one."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def _stored(value: Any) -> tuple[str, str] | None:
     if isinstance(value, dict):
         keymap, conf = value.get("keymap"), value.get("conf")
@@ -132,6 +150,9 @@ class LayoutService:
 
     def __init__(self, cache: CacheManager) -> None:
         self._cache = cache
+        # File identity -> content hash of what that file held, for files compiled before
+        # by this service: a repeat compile of an untouched file skips reading and hashing.
+        self._identities: dict[FileIdentity, str] = {}
 
     @property
     def cache(self) -> CacheManager:
@@ -147,10 +168,19 @@ class LayoutService:
             logger.debug("layout cache is disabled: compiling without it")
             use_cache = False
         raw: bytes | None = None
+        identity: FileIdentity | None = None
         document: Any
         if isinstance(source, str | Path):
             path = Path(source)
             name = str(path)
+            if use_cache:
+                identity = _identity(path)
+                known = self._identities.get(identity) if identity else None
+                if known is not None:
+                    hit = _stored(self._cache.get(_compiled_key(known)))
+                    if hit is not None:
+                        logger.debug("layout %s: served from the layout cache (%s)", name, known)
+                        return CompiledLayout(hit[0], hit[1], known, from_cache=True)
             raw = read_layout(path)
             document = None
         else:
@@ -162,6 +192,7 @@ class LayoutService:
             if isinstance(content_hash, str):
                 hit = _stored(self._cache.get(_compiled_key(content_hash)))
                 if hit is not None:
+                    self._remember(identity, content_hash)
                     logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
                     return CompiledLayout(hit[0], hit[1], content_hash, from_cache=True)
         if raw is not None:
@@ -173,6 +204,7 @@ class LayoutService:
             if hit is not None:
                 if file_key is not None:
                     self._cache.set(file_key, content_hash)
+                self._remember(identity, content_hash)
                 logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
                 return CompiledLayout(hit[0], hit[1], content_hash, from_cache=True)
         from glovebox.layout.compiler import compile_document
@@ -183,10 +215,18 @@ class LayoutService:
             if file_key is not None:
                 entries[file_key] = content_hash
             self._cache.set_many(entries)
+            self._remember(identity, content_hash)
             logger.debug("layout %s: compiled (not in the cache) and stored as %s", name, key)
         else:
             logger.debug("layout %s: compiled without the layout cache", name)
         return CompiledLayout(keymap, conf, content_hash, from_cache=False)
+
+    def _remember(self, identity: FileIdentity | None, content_hash: str) -> None:
+        if identity is None or time.time_ns() - max(identity[3], identity[4]) < _SETTLED_NS:
+            return
+        if len(self._identities) >= _MAX_IDENTITIES:
+            self._identities.clear()
+        self._identities[identity] = content_hash
 
     def process(self, document: Mapping[str, Any], *, source: str = "layout") -> LayoutResult:
         """Summarise ``document`` (``layout show``) or return the cached summary."""
