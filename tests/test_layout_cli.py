@@ -176,7 +176,7 @@ def test_output_replaces_old_files_atomically(
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(layout_files.os, "replace", broken_replace)
+        patch.setattr(os, "replace", broken_replace)
         code, _, stderr = invoke("layout", "compile", str(source), str(out))
     assert code == 1
     assert "cannot write output: No space left on device" in stderr

@@ -426,7 +426,7 @@ def test_syntax_errors_name_file_line_and_column(tmp_path: Path) -> None:
 def test_a_json_array_or_missing_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "list.json"
     path.write_text("[1, 2]", encoding="utf-8")
-    with pytest.raises(LayoutError, match="a layout is a JSON object .* got a JSON list"):
+    with pytest.raises(LayoutError, match=r"a layout is a JSON object .* got a JSON list"):
         compile_layout(path)
     with pytest.raises(LayoutError, match="layout file not found"):
         compile_layout(tmp_path / "absent.json")

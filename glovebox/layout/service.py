@@ -167,50 +167,53 @@ class LayoutService:
         if use_cache and isinstance(self._cache, DisabledCache):
             logger.debug("layout cache is disabled: compiling without it")
             use_cache = False
-        raw: bytes | None = None
-        identity: FileIdentity | None = None
-        document: Any
-        if isinstance(source, str | Path):
-            path = Path(source)
-            name = str(path)
-            if use_cache:
-                identity = _identity(path)
-                known = self._identities.get(identity) if identity else None
-                if known is not None:
-                    hit = _stored(self._cache.get(_compiled_key(known)))
-                    if hit is not None:
-                        logger.debug("layout %s: served from the layout cache (%s)", name, known)
-                        return CompiledLayout(hit[0], hit[1], known, from_cache=True)
-            raw = read_layout(path)
-            document = None
-        else:
-            name = "layout"
-            document = source
-        file_key = _file_key(raw) if use_cache and raw is not None else None
-        if file_key is not None:
-            content_hash = self._cache.get(file_key)
-            if isinstance(content_hash, str):
-                hit = _stored(self._cache.get(_compiled_key(content_hash)))
-                if hit is not None:
-                    self._remember(identity, content_hash)
-                    logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
-                    return CompiledLayout(hit[0], hit[1], content_hash, from_cache=True)
+        if not isinstance(source, str | Path):
+            return self._compile_document(source, "layout", use_cache, None, None)
+        path = Path(source)
+        name = str(path)
+        if not use_cache:
+            return self._compile_document(None, name, False, read_layout(path), None)
+        identity = _identity(path)
+        known = self._identities.get(identity) if identity else None
+        if known is not None and (hit := self._hit(name, known)) is not None:
+            return hit
+        raw = read_layout(path)
+        content_hash = self._cache.get(_file_key(raw))
+        if isinstance(content_hash, str) and (hit := self._hit(name, content_hash)) is not None:
+            self._remember(identity, content_hash)
+            return hit
+        return self._compile_document(None, name, True, raw, identity)
+
+    def _hit(self, name: str, content_hash: str) -> CompiledLayout | None:
+        stored = _stored(self._cache.get(_compiled_key(content_hash)))
+        if stored is None:
+            return None
+        logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
+        return CompiledLayout(stored[0], stored[1], content_hash, from_cache=True)
+
+    def _compile_document(
+        self,
+        document: Any,
+        name: str,
+        use_cache: bool,
+        raw: bytes | None,
+        identity: FileIdentity | None,
+    ) -> CompiledLayout:
+        """Parse (if ``raw``), hash, then serve from the cache or compile and store."""
         if raw is not None:
             document = parse_layout(raw, name)
         content_hash = layout_hash(_as_mapping(document, name))
-        key = _compiled_key(content_hash)
-        if use_cache:
-            hit = _stored(self._cache.get(key))
-            if hit is not None:
-                if file_key is not None:
-                    self._cache.set(file_key, content_hash)
-                self._remember(identity, content_hash)
-                logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
-                return CompiledLayout(hit[0], hit[1], content_hash, from_cache=True)
+        file_key = _file_key(raw) if use_cache and raw is not None else None
+        if use_cache and (hit := self._hit(name, content_hash)) is not None:
+            if file_key is not None:
+                self._cache.set(file_key, content_hash)
+            self._remember(identity, content_hash)
+            return hit
         from glovebox.layout.compiler import compile_document
 
         keymap, conf = compile_document(document, name)
         if use_cache:
+            key = _compiled_key(content_hash)
             entries: dict[str, Any] = {key: {"keymap": keymap, "conf": conf}}
             if file_key is not None:
                 entries[file_key] = content_hash
