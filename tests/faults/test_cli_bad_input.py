@@ -61,7 +61,7 @@ def _annotation(param: Any) -> Any:
 
 
 def is_path(param: Any) -> bool:
-    return _annotation(param) is Path
+    return _annotation(param) in (Path, list[Path])
 
 
 def is_flag(param: Any) -> bool:
@@ -160,7 +160,13 @@ def workdir(tmp_path: Path) -> Path:
 
 def test_the_enumeration_finds_every_command_group() -> None:
     paths = {path for path, _ in leaf_commands()}
-    expected = {("cache", "get"), ("cache", "delete"), ("cache", "workspace", "add"), ("layout",)}
+    expected = {
+        ("cache", "get"),
+        ("cache", "delete"),
+        ("cache", "workspace", "add"),
+        ("layout", "compile"),
+        ("layout", "show"),
+    }
     assert expected <= paths
 
 
