@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from glovebox.core.cache_v2 import DiskCacheManager
+from glovebox.core.cache_v2 import CacheSettings, DiskCacheManager, counters
 from glovebox.core.cache_v2 import diskcache_manager as dm
 from glovebox.errors import CacheError
 from tests.helpers import REPO_ROOT, run_python
@@ -58,7 +58,7 @@ def test_reads_do_not_write_statistics_until_a_flush(
 def test_statistics_flush_periodically_in_batches(
     directory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dm, "STATS_FLUSH_OPERATIONS", 50)
+    monkeypatch.setattr(counters, "FLUSH_EVERY_LOOKUPS", 50)
     cache = DiskCacheManager(directory, tag="disk")
     statements = count_transactions(cache)
     for _ in range(120):
@@ -142,7 +142,9 @@ def test_metadata_size_of_large_values_comes_from_the_stored_file(cache: DiskCac
 
 def test_cleanup_culls_to_the_size_limit_and_counts_evictions(tmp_path: Path) -> None:
     limit_gb = 200_000 / 1024**3
-    cache = DiskCacheManager(tmp_path / "small", tag="small", max_size_gb=limit_gb)
+    cache = DiskCacheManager(
+        tmp_path / "small", tag="small", settings=CacheSettings(max_size_gb=limit_gb)
+    )
     for i in range(40):
         cache.set(f"k{i}", b"x" * 20_000)
     removed = cache.cleanup()
@@ -158,7 +160,9 @@ def test_writes_enforce_the_size_limit_without_cleanup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 10)
-    cache = DiskCacheManager(tmp_path / "small", tag="small", max_size_gb=500_000 / 1024**3)
+    cache = DiskCacheManager(
+        tmp_path / "small", tag="small", settings=CacheSettings(max_size_gb=500_000 / 1024**3)
+    )
     for i in range(60):
         cache.set(f"k{i}", b"y" * 20_000)
     stats = cache.get_stats()
@@ -170,14 +174,16 @@ def test_writes_enforce_the_size_limit_without_cleanup(
 
 
 def test_json_serializer_round_trips_and_rejects_non_json(tmp_path: Path) -> None:
-    cache = DiskCacheManager(tmp_path / "json", tag="json", serializer="json")
+    cache = DiskCacheManager(
+        tmp_path / "json", tag="json", settings=CacheSettings(serializer="json")
+    )
     cache.set("doc", {"a": [1, 2], "b": None})
     assert cache.get("doc") == {"a": [1, 2], "b": None}
     with pytest.raises(CacheError, match="'doc2'"):
         cache.set("doc2", {1, 2})
     cache.close()
     with pytest.raises(ValueError, match="serializer"):
-        DiskCacheManager(tmp_path / "x", serializer="yaml")
+        DiskCacheManager(tmp_path / "x", settings=CacheSettings(serializer="yaml"))  # type: ignore[arg-type]
 
 
 def test_get_or_set_computes_once_across_four_processes(tmp_path: Path) -> None:

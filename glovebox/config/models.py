@@ -26,6 +26,12 @@ from glovebox.compilation.cache.models import RestoreStrategy
 from glovebox.compilation.cache.settings import DEFAULT_BRANCH_TTL_DAYS, DEFAULT_REVISION_TTL_DAYS
 from glovebox.compilation.west_adapter import DEFAULT_DOCKER_IMAGE
 from glovebox.compilation.zmk_west_service import DEFAULT_DOWNLOAD_TIMEOUT
+from glovebox.core.cache_v2.models import (
+    DEFAULT_MAX_SIZE_GB,
+    DEFAULT_TIMEOUT,
+    MAX_SIZE_GB_LIMIT,
+    MAX_TIMEOUT,
+)
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
 
 __all__ = [
@@ -56,9 +62,9 @@ class DomainCacheConfig(BaseModel):
     model_config = _STRICT
 
     strategy: Strategy | None = None
-    max_size_gb: float | None = Field(default=None, gt=0)
-    timeout: float | None = Field(default=None, gt=0)
-    default_ttl: float | None = Field(default=None, gt=0)
+    max_size_gb: float | None = Field(default=None, gt=0, le=MAX_SIZE_GB_LIMIT, allow_inf_nan=False)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
+    default_ttl: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class CacheSection(BaseModel):
@@ -66,8 +72,11 @@ class CacheSection(BaseModel):
 
     model_config = _STRICT
 
-    max_size_gb: float = Field(default=2, gt=0)
-    timeout: float = Field(default=30, gt=0)
+    # Defaults and bounds are the engine's (glovebox.core.cache_v2.models), written once.
+    max_size_gb: float = Field(
+        default=DEFAULT_MAX_SIZE_GB, gt=0, le=MAX_SIZE_GB_LIMIT, allow_inf_nan=False
+    )
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
 
     @model_validator(mode="before")
