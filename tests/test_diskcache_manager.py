@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import diskcache
 import pytest
 
 from glovebox.core.cache_v2 import CacheSettings, DiskCacheManager, counters
@@ -224,3 +225,46 @@ def test_get_or_set_computes_once_across_four_processes(tmp_path: Path) -> None:
     assert [child.returncode for child in children] == [0, 0, 0, 0], outputs
     assert [out.strip() for out, _ in outputs] == ["firmware"] * 4
     assert marker.read_text().count("computed") == 1
+
+
+def test_recovered_failures_say_what_failed_and_what_was_answered(
+    cache: DiskCacheManager, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache.set("k", 1)
+    cache.get("absent")  # a pending miss, so get_stats() has counts to save
+
+    def broken(*args: object, **kwargs: object) -> None:
+        # Not an OperationalError: diskcache's transact(retry=True) retries those.
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 1)
+    monkeypatch.setattr(diskcache.Cache, "_sql", property(lambda self: broken))
+    monkeypatch.setattr(diskcache.Cache, "__contains__", broken)
+    for name in ("get", "reset", "volume"):
+        monkeypatch.setattr(cache._cache, name, broken)
+    with caplog.at_level(logging.WARNING, logger="glovebox"):
+        assert cache.get("k", "fallback") == "fallback"
+        assert cache.exists("k") is False
+        assert cache.keys() == []
+        assert cache.get_metadata("k") is None
+        stats = cache.get_stats()
+        monkeypatch.setattr(cache._cache, "set", lambda *args, **kwargs: None)
+        cache.set("another", 2)  # the periodic size check runs and fails
+    lines = [record.getMessage() for record in caplog.records]
+    cause = "failed (DatabaseError: database disk image is malformed); "
+    expected = [
+        f"reading key 'k' {cause}answered as a miss",
+        f"checking key 'k' {cause}answered as not cached",
+        f"listing keys {cause}answered with no keys",
+        f"reading metadata of key 'k' {cause}answered as no metadata",
+        f"saving hit/miss counts {cause}kept in memory for the next attempt",
+        f"reading statistics {cause}reported zero entries, size and stored hits/misses",
+        f"culling to the size limit {cause}retried after 1 more writes",
+    ]
+    assert len(lines) == len(expected)
+    for line, ending in zip(lines, expected, strict=True):
+        assert line.startswith("cache 'disk' (")
+        assert line.endswith(ending)
+    assert stats.errors == 6  # counted before the failing size check
+    assert (stats.hits, stats.misses) == (0, 2)  # unsaved counts are kept, not lost
+    monkeypatch.undo()

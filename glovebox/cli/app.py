@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from glovebox.cli.cache import cache_app
+from glovebox.cli.formatting import fail
 from glovebox.cli.layout import layout_command
 from glovebox.errors import GloveboxError
 
@@ -20,8 +20,6 @@ __all__ = ["Startup", "app"]
 Startup = Callable[[Path | None], Callable[[], None]]
 """What the composition root passes as click's ``obj``: given ``--config`` (or None), it
 configures and wires the container and returns the function that shuts it down."""
-
-err_console = Console(stderr=True)
 
 app = typer.Typer(
     name="glovebox",
@@ -65,15 +63,12 @@ def root(
     if not callable(startup):
         # The commands get their caches from the container; only the composition root
         # (containers.cli:main, the `glovebox` script) can provide one.
-        err_console.print(
-            "[red]error:[/red] the glovebox CLI must be started through its entry point "
-            "(the `glovebox` script, containers.cli:main), which configures the caches",
-            soft_wrap=True,
+        raise fail(
+            "the glovebox CLI must be started through its entry point "
+            "(the `glovebox` script, containers.cli:main), which configures the caches"
         )
-        raise typer.Exit(2)
     try:
         stop = startup(config)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     ctx.call_on_close(stop)
