@@ -40,10 +40,10 @@ def test_format_hit_rate(rate: float | None, text: str) -> None:
 def test_fail_prints_one_error_line_and_returns_the_exit(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    exit_ = fail("cache 'x' is broken", code=1)
+    exit_ = fail("cache 'x' is broken: [bold] is not markup", code=1)
     assert isinstance(exit_, typer.Exit)
     assert exit_.exit_code == 1
-    assert capsys.readouterr().err == "error: cache 'x' is broken\n"
+    assert capsys.readouterr().err == "error: cache 'x' is broken: [bold] is not markup\n"
 
 
 @pytest.mark.parametrize(

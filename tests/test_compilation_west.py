@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from glovebox.compilation.cache import RestoreStrategy, WorkspaceConfig
+from glovebox.compilation.cache import RestoreStrategy, WorkspaceConfig, compilation_settings
 from glovebox.compilation.west_adapter import (
     DockerWestAdapter,
     NativeWestAdapter,
@@ -30,6 +30,7 @@ from glovebox.compilation.zmk_west_service import (
 from glovebox.errors import ConfigError, WorkspaceError
 from glovebox.testing import IsolatedConfig
 from tests import fake_west
+from tests.helpers import run_threads
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03
 
 BOARD = "nice_nano_v2"
@@ -98,12 +99,15 @@ def test_adapter_is_chosen_by_the_user_config() -> None:
     def config(**fields: object) -> types.SimpleNamespace:
         return types.SimpleNamespace(compilation=types.SimpleNamespace(**fields))
 
-    assert isinstance(create_west_adapter(types.SimpleNamespace()), NativeWestAdapter)
-    docker = create_west_adapter(config(west_runner="docker", docker_image="my/image:1"))
+    def adapter(user_config: object) -> object:
+        return create_west_adapter(compilation_settings(user_config))
+
+    assert isinstance(adapter(types.SimpleNamespace()), NativeWestAdapter)
+    docker = adapter(config(west_runner="docker", docker_image="my/image:1"))
     assert isinstance(docker, DockerWestAdapter)
     assert docker.image == "my/image:1"
     with pytest.raises(ConfigError, match=r"compilation\.west_runner.*'native' or 'docker'"):
-        create_west_adapter(config(west_runner="podman"))
+        adapter(config(west_runner="podman"))
 
 
 def test_first_build_downloads_and_caches_second_build_skips_west_update(
@@ -215,21 +219,12 @@ def test_concurrent_builds_of_one_workspace_download_it_once(
     service = make_service(isolated_config)
     start = threading.Barrier(3)
     results: dict[str, str] = {}
-    errors: list[BaseException] = []
 
     def build(name: str) -> None:
         start.wait()
-        try:
-            results[name] = service.prepare_workspace(ZMK_V03, tmp_path / name).source
-        except BaseException as exc:
-            errors.append(exc)
+        results[name] = service.prepare_workspace(ZMK_V03, tmp_path / name).source
 
-    threads = [threading.Thread(target=build, args=(n,)) for n in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    run_threads(build, over=("a", "b", "c"))  # re-raises what any build raised
     assert subcommands(west_log) == ["init", "update"]
     assert sorted(results.values()) == ["cache", "cache", "west"]
     for name in ("a", "b", "c"):

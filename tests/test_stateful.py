@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from glovebox.core.cache_v2 import CacheManager, DiskCacheManager, MemoryCache
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 
 keys = st.sampled_from(["a", "b", "c", "layout:1", "ключ", "x" * 50])
 values = st.one_of(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["fail", "format_hit_rate", "format_size"]
 
@@ -31,5 +32,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     Usage: ``raise fail(f"...") from exc``. Code 2 is bad input or an unusable cache,
     code 1 an answer of "not found".
     """
-    _err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    # The message is text, not markup: "[...]" in it (a regex, a list) is printed as is.
+    _err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
