@@ -152,6 +152,7 @@ def _create_private_file(path: Path) -> None:
 def _ensure_reserve(directory: Path) -> None:
     path = directory / RESERVE_NAME
     if path.exists():
+        make_private(path, FILE_MODE)
         return
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
@@ -176,12 +177,15 @@ def release_reserve(directory: Path) -> bool:
 
 def prepare_files(directory: Path) -> None:
     """Owner-only modes for what SQLite will open, and a space reserve, before opening."""
+    with contextlib.suppress(OSError):  # diskcache reports a directory it cannot make
+        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     make_private(directory, DIR_MODE)
     database = directory / CACHE_DB_NAME
     if not database.exists():
         _create_private_file(database)
     for path in (database, directory / f"{CACHE_DB_NAME}-wal", directory / f"{CACHE_DB_NAME}-shm"):
         make_private(path, FILE_MODE)
+    make_private(directory / "locks", DIR_MODE)
     _ensure_reserve(directory)
 
 
