@@ -7,11 +7,15 @@ service arguments. Tests and callers without a container pass the service explic
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dependency_injector.wiring import Provide, inject
 
-from glovebox.layout import LayoutResult, LayoutService
-from glovebox.metrics import MetricsService
+# Wiring imports this module at start-up: the services are imported by the container
+# when it builds them, not here.
+if TYPE_CHECKING:
+    from glovebox.layout import LayoutResult, LayoutService
+    from glovebox.metrics import MetricsService
 
 __all__ = ["process_layout_file"]
 

@@ -4,31 +4,28 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dependency_injector.wiring import Provide, inject
-from rich.console import Console
-from rich.table import Table
 
+from glovebox.cli.console import LazyConsole
 from glovebox.cli.formatting import format_size
 from glovebox.cli.workspace import workspace_app
-from glovebox.config import UserConfig
-from glovebox.core.cache_v2 import (
-    CacheManager,
-    CacheStats,
-    resolve_user_config_strategy,
-)
-from glovebox.core.cache_v2.policy import DEFAULT_TAG
-from glovebox.domains import KNOWN_DOMAINS, DomainCaches
 from glovebox.errors import GloveboxError
+
+# Start-up: the engine, the configuration models and rich are imported by the commands
+# that use them (see glovebox/cli/app.py).
+if TYPE_CHECKING:
+    from glovebox.config import UserConfig
+    from glovebox.core.cache_v2 import CacheManager, CacheStats
+    from glovebox.domains import DomainCaches
 
 __all__ = ["cache_app", "known_tags"]
 
 cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
 cache_app.add_typer(workspace_app, name="workspace")
-console = Console()
-err_console = Console(stderr=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 TagOption = Annotated[
     str | None, typer.Option("--tag", "-t", help="Domain tag (default: the 'default' cache).")
@@ -37,6 +34,9 @@ TagOption = Annotated[
 
 def known_tags(root: Path) -> list[str]:
     """The standard domains plus any other tag that has a cache under ``root``."""
+    from glovebox.core.cache_v2.policy import DEFAULT_TAG
+    from glovebox.domains import KNOWN_DOMAINS
+
     found = {*KNOWN_DOMAINS, DEFAULT_TAG}
     if root.is_dir():
         found.update(
@@ -47,10 +47,11 @@ def known_tags(root: Path) -> list[str]:
     return sorted(found)
 
 
-@inject
-def _domain_caches(caches: DomainCaches = Provide["domain_caches"]) -> DomainCaches:
+def _domain_caches() -> DomainCaches:
     """The container's caches by tag (injected: overrides of a domain's cache apply)."""
-    return caches
+    from glovebox.cli.injected import domain_caches
+
+    return domain_caches()
 
 
 def _cache_root() -> Path:
@@ -82,6 +83,8 @@ def _stats_row(stats: CacheStats) -> list[str]:
 @cache_app.command()
 def stats(tag: TagOption = None) -> None:
     """Entries, size and hit rate per domain (all domains unless --tag)."""
+    from rich.table import Table
+
     tags = [tag] if tag is not None else known_tags(_cache_root())
     table = Table(title=f"Glovebox caches in {_cache_root()}")
     for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
@@ -92,6 +95,8 @@ def stats(tag: TagOption = None) -> None:
 
 
 def _strategy_source(user_config: UserConfig, tag: str) -> tuple[str, str]:
+    from glovebox.core.cache_v2 import resolve_user_config_strategy
+
     decision = resolve_user_config_strategy(user_config, None if tag == "default" else tag)
     source = decision.source
     if source.startswith("config "):
@@ -116,6 +121,9 @@ def _short_path(directory: Path | None, root: Path) -> str:
 @cache_app.command()
 def show() -> None:
     """Every domain: strategy and the layer that decided it, backend, path, entries, size, hits."""
+    from rich.console import Console
+    from rich.table import Table
+
     caches = _domain_caches()
     user_config = caches.user_config
     root = Path(user_config.cache_path)

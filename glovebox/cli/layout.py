@@ -6,21 +6,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from glovebox.api import process_layout_file
+from glovebox.cli.console import LazyConsole
 from glovebox.errors import GloveboxError
 
 __all__ = ["layout_command"]
 
-console = Console()
-err_console = Console(stderr=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 
 def layout_command(
     file: Annotated[Path, typer.Argument(help="Layout JSON file (keyboard, layers, ...).")],
 ) -> None:
     """Process a layout JSON file; identical content is served from the layout cache."""
+    from glovebox.api import process_layout_file
+
     try:
         result = process_layout_file(file)
     except GloveboxError as exc:

@@ -6,39 +6,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dependency_injector.wiring import Provide, inject
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
+from glovebox.cli.console import LazyConsole
 from glovebox.cli.formatting import format_size
-from glovebox.compilation.cache import (
-    ProgressCallback,
-    WorkspaceConfig,
-    WorkspaceEntry,
-    WorkspaceProgress,
-    ZmkWorkspaceCacheService,
-    is_valid_key,
-    workspace_key,
-)
 from glovebox.errors import GloveboxError
+
+# Start-up: the compilation stack and rich are imported by the commands that use them
+# (see glovebox/cli/app.py).
+if TYPE_CHECKING:
+    from glovebox.compilation.cache import (
+        ProgressCallback,
+        WorkspaceConfig,
+        WorkspaceEntry,
+        WorkspaceProgress,
+        ZmkWorkspaceCacheService,
+    )
 
 __all__ = ["workspace_app"]
 
 workspace_app = typer.Typer(
     help="ZMK west workspaces cached for compilation.", no_args_is_help=True
 )
-console = Console()
-err_console = Console(stderr=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 KeyArgument = Annotated[
     str | None, typer.Argument(help="Entry key as shown by 'list' (or use --repository).")
@@ -52,12 +45,11 @@ RevisionOption = Annotated[
 ]
 
 
-@inject
-def _service(
-    service: ZmkWorkspaceCacheService = Provide["workspace_cache_service"],
-) -> ZmkWorkspaceCacheService:
+def _service() -> ZmkWorkspaceCacheService:
     """The container's workspace service (over its, possibly overridden, compilation cache)."""
-    return service
+    from glovebox.cli.injected import workspace_cache_service
+
+    return workspace_cache_service()
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -66,6 +58,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _config(repository: str | None, branch: str | None, revision: str | None) -> WorkspaceConfig:
+    from glovebox.compilation.cache import WorkspaceConfig
+
     if repository is None:
         raise _fail("give an entry KEY, or --repository with --branch or --revision")
     try:
@@ -85,6 +79,8 @@ def _select(
     revision: str | None,
 ) -> str:
     """The entry key named by KEY or by the repository options."""
+    from glovebox.compilation.cache import is_valid_key, workspace_key
+
     if key is not None:
         if repository is not None:
             raise _fail("give either KEY or --repository, not both")
@@ -112,12 +108,20 @@ def _expires(entry: WorkspaceEntry) -> str:
 @contextmanager
 def _progress_bar(label: str) -> Iterator[ProgressCallback]:
     """A rich progress bar fed by the service's progress callback (files as units)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=err_console.real,
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -131,6 +135,9 @@ def _progress_bar(label: str) -> Iterator[ProgressCallback]:
 @workspace_app.command("list")
 def list_command() -> None:
     """Cached workspaces: repository, revision, size, files, age and expiry."""
+    from rich.console import Console
+    from rich.table import Table
+
     entries = _service().list_workspaces()
     table = Table(title=f"ZMK workspaces ({len(entries)})")
     for column in ("key", "repository", "revision", "size", "files", "age", "expires"):

@@ -1,0 +1,32 @@
+"""Rich consoles created on first use.
+
+Importing rich costs start-up time that most commands never need (``cache get`` prints
+one value with ``typer.echo``); a :class:`LazyConsole` imports rich and builds its
+``rich.console.Console`` the first time something is printed through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["LazyConsole"]
+
+
+class LazyConsole:
+    """Stands for ``rich.console.Console(**options)``; attributes reach the real console."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    @property
+    def real(self) -> Any:
+        """The ``rich.console.Console`` (built on first use)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
