@@ -107,6 +107,41 @@ def _metavar(param: Any) -> str:
     return str(param.name or "value").upper().replace("-", "_")
 
 
+def _coerce_directly(param: Any) -> Any:
+    """Let plain ``str`` and ``bool`` parameters skip typer's pydantic-based coercion.
+
+    A command line value is already a ``str`` (a flag already a ``bool``, or None);
+    building a pydantic ``TypeAdapter`` for it (and importing pydantic) costs more
+    start-up time than ``cache get`` itself. Other types keep typer's coercion. If
+    typer's internals differ from what this expects, nothing is changed.
+    """
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or getattr(param, "_runtime_param", "absent") is not None:
+        return param
+    annotation = descriptor.annotation
+    if annotation not in (str, bool) or descriptor.is_choice or descriptor.is_list:
+        return param
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # pragma: no cover - another typer version
+        return param
+    param._runtime_param = PassThroughRuntimeParam(
+        parameter_info=descriptor.parameter_info, annotation=annotation
+    )
+    return param
+
+
+def _direct_help_option(
+    get_help_option: Callable[[typer.Context], Any],
+) -> Callable[[typer.Context], Any]:
+    """``get_help_option`` of a command, its ``--help`` flag coerced directly."""
+
+    def build(ctx: typer.Context) -> Any:
+        return _coerce_directly(get_help_option(ctx))
+
+    return build
+
+
 def _starting(invoke: Callable[[typer.Context], Any]) -> Callable[[typer.Context], Any]:
     """``invoke`` of a command, preceded by :func:`ensure_started`."""
 
@@ -131,8 +166,16 @@ class _RootGroup(TyperGroup):
                     param.__class__ = _UsageArgument
                 elif isinstance(param, TyperOption) and not param.is_flag:
                     param.metavar = param.metavar or _metavar(param)
+                _coerce_directly(param)
+            command.get_help_option = _direct_help_option(command.get_help_option)
             if isinstance(command, TyperCommand):
                 command.invoke = _starting(command.invoke)  # type: ignore[method-assign]
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # typer appends the shell-completion options after __init__.
+        for param in self.params:
+            _coerce_directly(param)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -198,13 +241,13 @@ def root(
         bool, typer.Option("--debug", help="Show debug logging (cache coordination).")
     ] = False,
     config: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--config",
             "-c",
+            metavar="FILE",
             help="YAML configuration file (default: $GLOVEBOX_CONFIG, then "
             "$XDG_CONFIG_HOME/glovebox/config.yaml if it exists).",
-            dir_okay=False,
         ),
     ] = None,
     version: Annotated[
@@ -228,4 +271,8 @@ def root(
             "(the `glovebox` script, containers.cli:main), which configures the caches"
         )
         raise typer.Exit(2)
-    ctx.meta[_SESSION] = _Session(startup, config)
+    config_path = None if config is None else Path(config)
+    if config_path is not None and config_path.is_dir():
+        _error(f"--config {config}: is a directory; give a YAML configuration file")
+        raise typer.Exit(2)
+    ctx.meta[_SESSION] = _Session(startup, config_path)
