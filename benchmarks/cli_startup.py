@@ -158,7 +158,9 @@ def main() -> None:
             ratio = subject.wall / base.wall
             verdict = "met" if ratio <= target else "MISSED"
             cpu_ratio = subject.cpu / base.cpu
-            print(f"  {name}: {ratio:.2f}x wall (cpu {cpu_ratio:.2f}x), target <= {target}x {verdict}")
+            print(
+                f"  {name}: {ratio:.2f}x wall (cpu {cpu_ratio:.2f}x), target <= {target}x {verdict}"
+            )
             lines.append(f"{name}={ratio:.2f}")
         if isinstance(compile_, Subject):
             ratio = compile_.wall / help_.wall

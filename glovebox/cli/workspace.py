@@ -65,10 +65,9 @@ def _config(repository: str | None, branch: str | None, revision: str | None) ->
     try:
         return WorkspaceConfig(repository=repository, branch=branch, revision=revision)
     except ValueError as exc:
-        details = "; ".join(
-            str(err.get("msg", err)) for err in getattr(exc, "errors", lambda: [])()
-        )
-        raise _fail(f"invalid workspace selection: {details or exc}") from exc
+        from glovebox.cli.errors import validation_message
+
+        raise _fail(f"invalid workspace selection: {validation_message(exc)}") from exc
 
 
 def _select(
