@@ -70,9 +70,7 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def glovebox(
-    home: Path, *args: str, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def glovebox(home: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(GLOVEBOX), *args],
         env=env_for(home),
@@ -191,12 +189,13 @@ def test_help_shows_no_type_tags_and_capital_metavars(home: Path) -> None:
         assert not re.search(r"<(bool|str|path|file|float|int)>", out), (path, out)
         usage = out.splitlines()[0]
         assert "{" not in usage, usage
-    assert "Usage: glovebox cache get [OPTIONS] KEY\n" in glovebox(home, "cache", "get", "-h").stdout
+    get_help = glovebox(home, "cache", "get", "-h").stdout
+    assert "Usage: glovebox cache get [OPTIONS] KEY\n" in get_help
     assert "Usage: glovebox layout [OPTIONS] FILE\n" in glovebox(home, "layout", "-h").stdout
     root = glovebox(home, "--help").stdout
     assert re.search(r"^  --debug +Show", root, re.MULTILINE)
     assert "-c, --config FILE" in root
-    assert "-t, --tag TAG" in glovebox(home, "cache", "get", "-h").stdout
+    assert "-t, --tag TAG" in get_help
 
 
 def test_config_directory_is_a_one_line_error(home: Path) -> None:
@@ -251,7 +250,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_one_line(home: Path) -> None:
         first = process.stdout.read(len("Remove all entries"))
         assert first == "Remove all entries"
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=TIMEOUT)
+        _, err = process.communicate(timeout=TIMEOUT)
     finally:
         process.kill()
         process.wait(TIMEOUT)
@@ -260,6 +259,7 @@ def test_ctrl_c_at_a_prompt_exits_130_with_one_line(home: Path) -> None:
     assert glovebox(home, "cache", "get", "k").stdout == "v\n"
 
 
+SELECT = ("-r", "zmkfirmware/zmk", "-b", "main")
 SLOW_EXTRACT = """
 import os, tarfile, time
 _extractall = tarfile.TarFile.extractall
@@ -286,8 +286,7 @@ def test_ctrl_c_during_a_workspace_import_caches_nothing(home: Path, tmp_path: P
     marker = tmp_path / "extracting"
     env = env_for(home, PYTHONPATH=str(hooks), GLOVEBOX_TEST_MARKER=str(marker))
     process = subprocess.Popen(
-        [str(GLOVEBOX), "cache", "workspace", "add", str(archive), "-r", "zmkfirmware/zmk"]
-        + ["-b", "main"],
+        [str(GLOVEBOX), "cache", "workspace", "add", str(archive), *SELECT],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -296,13 +295,15 @@ def test_ctrl_c_during_a_workspace_import_caches_nothing(home: Path, tmp_path: P
     try:
         wait_for(marker.exists, "the import to reach extraction")
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=TIMEOUT)
+        _, err = process.communicate(timeout=TIMEOUT)
     finally:
         process.kill()
         process.wait(TIMEOUT)
     assert process.returncode == 130, err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines[-1] == "glovebox: interrupted: nothing was cached (the partial workspace was removed)"
+    assert lines[-1] == (
+        "glovebox: interrupted: nothing was cached (the partial workspace was removed)"
+    )
     assert "Traceback" not in err
     listing = glovebox(home, "cache", "workspace", "list")
     assert listing.returncode == 0

@@ -80,10 +80,10 @@ def _error(message: str) -> None:
 class _UsageArgument(TyperArgument):
     """An argument shown as ``KEY``, ``[KEY]`` or ``KEY...``, without a ``<str>`` type tag."""
 
-    def display_type_rich(self, ctx: typer.Context) -> str | None:
+    def display_type_rich(self, ctx: Any) -> str | None:
         return None
 
-    def get_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
         name = self.metavar or (self.name or "").upper()
         if self.nargs != 1:
             name += "..."
@@ -142,10 +142,10 @@ def _direct_help_option(
     return build
 
 
-def _starting(invoke: Callable[[typer.Context], Any]) -> Callable[[typer.Context], Any]:
+def _starting(invoke: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``invoke`` of a command, preceded by :func:`ensure_started`."""
 
-    def run(ctx: typer.Context) -> Any:
+    def run(ctx: Any) -> Any:
         ensure_started(ctx)
         return invoke(ctx)
 
@@ -171,13 +171,13 @@ class _RootGroup(TyperGroup):
             if isinstance(command, TyperCommand):
                 command.invoke = _starting(command.invoke)  # type: ignore[method-assign]
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # typer appends the shell-completion options after __init__.
         for param in self.params:
             _coerce_directly(param)
         return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
@@ -189,7 +189,7 @@ class _RootGroup(TyperGroup):
             raise
 
     @staticmethod
-    def _interrupted(ctx: typer.Context) -> typer.Exit:
+    def _interrupted(ctx: Any) -> typer.Exit:
         session = ctx.meta.get(_SESSION)
         command = session.command if isinstance(session, _Session) else ""
         message = INTERRUPTED_MESSAGES.get(command, "interrupted")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LazyConsole"]
+__all__ = ["LazyConsole", "real_console"]
 
 
 class LazyConsole:
@@ -30,3 +30,8 @@ class LazyConsole:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
+
+
+def real_console(console: Any) -> Any:
+    """The ``rich.console.Console`` behind ``console`` (itself if it is not lazy)."""
+    return console.real if isinstance(console, LazyConsole) else console

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from glovebox.cli.console import LazyConsole
+from glovebox.cli.console import LazyConsole, real_console
 from glovebox.cli.formatting import format_size
 from glovebox.errors import GloveboxError
 
@@ -120,7 +120,7 @@ def _progress_bar(label: str) -> Iterator[ProgressCallback]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err_console.real,
+        console=real_console(err_console),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
