@@ -169,7 +169,7 @@ class _RootGroup(TyperGroup):
                 _coerce_directly(param)
             command.get_help_option = _direct_help_option(command.get_help_option)
             if isinstance(command, TyperCommand):
-                command.invoke = _starting(command.invoke)  # type: ignore[method-assign]
+                command.invoke = _starting(command.invoke)  # type: ignore[method-assign,assignment]
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # typer appends the shell-completion options after __init__.
