@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from glovebox.cli.cache import cache_app
-from glovebox.cli.layout import layout_command
+from glovebox.cli.layout import layout_app
 
 __all__ = ["INTERRUPTED_MESSAGES", "Startup", "app", "ensure_started"]
 
@@ -207,7 +207,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(cache_app, name="cache")
-app.command("layout")(layout_command)
+app.add_typer(layout_app, name="layout")
 
 
 def configure_logging(debug: bool) -> None:
