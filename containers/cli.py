@@ -7,11 +7,12 @@ CLI calls just before a command runs, so ``glovebox --help`` never loads it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from glovebox.cli.app import Startup, app
+from glovebox.cli.app import Startup, run
 
 if TYPE_CHECKING:
     from containers.application import ApplicationContainer
@@ -49,10 +50,10 @@ def attach(container: ApplicationContainer) -> Startup:
     return start
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
-    app(args=None if argv is None else list(argv), prog_name="glovebox", obj=startup)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: runs the CLI and returns its exit code."""
+    return run(argv, startup)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

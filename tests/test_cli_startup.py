@@ -191,7 +191,8 @@ def test_help_shows_no_type_tags_and_capital_metavars(home: Path) -> None:
         assert "{" not in usage, usage
     get_help = glovebox(home, "cache", "get", "-h").stdout
     assert "Usage: glovebox cache get [OPTIONS] KEY\n" in get_help
-    assert "Usage: glovebox layout show [OPTIONS] FILE\n" in glovebox(home, "layout", "show", "-h").stdout
+    show_help = glovebox(home, "layout", "show", "-h").stdout
+    assert "Usage: glovebox layout show [OPTIONS] FILE\n" in show_help
     root = glovebox(home, "--help").stdout
     assert re.search(r"^  --debug +Show", root, re.MULTILINE)
     assert "-c, --config FILE" in root

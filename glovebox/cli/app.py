@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +20,12 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from glovebox.cli.cache import cache_app
+from glovebox.cli.console import LazyConsole, escape
 from glovebox.cli.layout import layout_app
+from glovebox.errors import GloveboxError
+from glovebox.text import quote
 
-__all__ = ["INTERRUPTED_MESSAGES", "Startup", "app", "ensure_started"]
+__all__ = ["INTERRUPTED_MESSAGES", "Startup", "app", "ensure_started", "run"]
 
 Startup = Callable[[Path | None], Callable[[], None]]
 """What the composition root passes as click's ``obj``: given ``--config`` (or None), it
@@ -35,6 +39,7 @@ INTERRUPTED_MESSAGES: dict[str, str] = {
 path below ``glovebox``); every other command prints ``interrupted``."""
 
 _SESSION = "glovebox.session"
+err_console = LazyConsole(stderr=True)
 _EXIT_INTERRUPTED = 130
 
 
@@ -62,19 +67,18 @@ def ensure_started(ctx: typer.Context) -> None:
     session.command = ctx.command_path.partition(" ")[2]
     if session.started:
         return
-    from glovebox.errors import GloveboxError
-
     try:
         stop = session.startup(session.config_path)
     except GloveboxError as exc:
-        _error(str(exc))
+        _error_line(str(exc))
         raise typer.Exit(2) from exc
     session.started = True
     ctx.find_root().call_on_close(stop)
 
 
-def _error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+def _error_line(message: str) -> None:
+    """One ``error: ...`` line on stderr (user text is never read as rich markup)."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
 
 
 class _UsageArgument(TyperArgument):
@@ -266,13 +270,50 @@ def root(
     if not callable(startup):
         # The commands get their caches from the container; only the composition root
         # (containers.cli:main, the `glovebox` script) can provide one.
-        _error(
+        _error_line(
             "the glovebox CLI must be started through its entry point "
             "(the `glovebox` script, containers.cli:main), which configures the caches"
         )
         raise typer.Exit(2)
     config_path = None if config is None else Path(config)
     if config_path is not None and config_path.is_dir():
-        _error(f"--config {config}: is a directory; give a YAML configuration file")
+        _error_line(f"--config {config}: is a directory; give a YAML configuration file")
         raise typer.Exit(2)
     ctx.meta[_SESSION] = _Session(startup, config_path)
+
+
+def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox") -> int:
+    """Run the CLI and return its exit code; no input ends in a traceback.
+
+    Usage errors (unknown option, missing argument, a value of the wrong type) become
+    one line and exit code 2, like errors the commands report themselves. Bad input that
+    reaches the library (``ValueError``, ``TypeError``, a ``GloveboxError``, a path that
+    cannot be used) is also exit code 2. Ctrl-C is one line and exit code 130. Anything
+    else is a bug: one line naming it and exit code 1, with the traceback only under
+    ``--debug``.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        result = app(args=argv, prog_name=prog_name, obj=startup, standalone_mode=False)
+    except typer.Abort:
+        _error_line("aborted")
+        return 1
+    except typer.exceptions.TyperException as exc:  # click's usage and parameter errors
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        context = getattr(exc, "ctx", None)
+        command = getattr(context, "command_path", None) or prog_name
+        _error_line(f"{' '.join(str(message).split())} (see '{command} --help')")
+        return int(getattr(exc, "exit_code", 2))
+    except (GloveboxError, ValueError, TypeError, OSError) as exc:
+        _error_line(" ".join(str(exc).split()) or type(exc).__name__)
+        return 2
+    except Exception as exc:
+        _error_line(
+            f"unexpected {type(exc).__name__}: {quote(str(exc), 200)}; "
+            "run with --debug to see the traceback"
+        )
+        if "--debug" in argv:
+            traceback.print_exc()
+        return 1
+    return result if isinstance(result, int) else 0

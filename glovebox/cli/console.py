@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LazyConsole", "real_console"]
+__all__ = ["LazyConsole", "escape", "real_console"]
 
 
 class LazyConsole:
@@ -35,3 +35,10 @@ class LazyConsole:
 def real_console(console: Any) -> Any:
     """The ``rich.console.Console`` behind ``console`` (itself if it is not lazy)."""
     return console.real if isinstance(console, LazyConsole) else console
+
+
+def escape(text: str) -> str:
+    """``rich.markup.escape``: ``text`` printed verbatim through a rich console."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from glovebox.cli.console import LazyConsole
+from glovebox.cli.console import LazyConsole, escape
 from glovebox.errors import GloveboxError
 
 __all__ = ["layout_app"]
@@ -35,8 +35,6 @@ layout_app = typer.Typer(
 
 def _fail(message: Any, code: int = 2) -> typer.Exit:
     """Print one error line; exit code 2 for bad input (the default), 1 for a failed write."""
-    from rich.markup import escape
-
     err_console.print(
         f"[red]error:[/red] {escape(str(message))}", soft_wrap=True, markup=True, highlight=False
     )

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from glovebox.cli.console import LazyConsole, real_console
+from glovebox.cli.console import LazyConsole, escape, real_console
 from glovebox.cli.formatting import format_size
 from glovebox.errors import GloveboxError
+from glovebox.text import quote
 
 # Start-up: the compilation stack and rich are imported by the commands that use them
 # (see glovebox/cli/app.py).
@@ -53,7 +54,7 @@ def _service() -> ZmkWorkspaceCacheService:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -84,7 +85,7 @@ def _select(
         if repository is not None:
             raise _fail("give either KEY or --repository, not both")
         if not is_valid_key(key):
-            raise _fail(f"invalid workspace key {key!r}; run 'glovebox cache workspace list'")
+            raise _fail(f"invalid workspace key {quote(key)}; run 'glovebox cache workspace list'")
         return key
     return workspace_key(_config(repository, branch, revision))
 
