@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from glovebox.cli.cache import cache_app
-from glovebox.cli.console import LazyConsole, escape
+from glovebox.cli.formatting import error_line
 from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
@@ -39,7 +39,6 @@ INTERRUPTED_MESSAGES: dict[str, str] = {
 path below ``glovebox``); every other command prints ``interrupted``."""
 
 _SESSION = "glovebox.session"
-err_console = LazyConsole(stderr=True)
 _EXIT_INTERRUPTED = 130
 
 
@@ -70,15 +69,10 @@ def ensure_started(ctx: typer.Context) -> None:
     try:
         stop = session.startup(session.config_path)
     except GloveboxError as exc:
-        _error_line(str(exc))
+        error_line(str(exc))
         raise typer.Exit(2) from exc
     session.started = True
     ctx.find_root().call_on_close(stop)
-
-
-def _error_line(message: str) -> None:
-    """One ``error: ...`` line on stderr (user text is never read as rich markup)."""
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
 
 
 class _UsageArgument(TyperArgument):
@@ -270,14 +264,14 @@ def root(
     if not callable(startup):
         # The commands get their caches from the container; only the composition root
         # (containers.cli:main, the `glovebox` script) can provide one.
-        _error_line(
+        error_line(
             "the glovebox CLI must be started through its entry point "
             "(the `glovebox` script, containers.cli:main), which configures the caches"
         )
         raise typer.Exit(2)
     config_path = None if config is None else Path(config)
     if config_path is not None and config_path.is_dir():
-        _error_line(f"--config {config}: is a directory; give a YAML configuration file")
+        error_line(f"--config {config}: is a directory; give a YAML configuration file")
         raise typer.Exit(2)
     ctx.meta[_SESSION] = _Session(startup, config_path)
 
@@ -296,20 +290,20 @@ def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox
     try:
         result = app(args=argv, prog_name=prog_name, obj=startup, standalone_mode=False)
     except typer.Abort:
-        _error_line("aborted")
+        error_line("aborted")
         return 1
     except typer.exceptions.TyperException as exc:  # click's usage and parameter errors
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
         context = getattr(exc, "ctx", None)
         command = getattr(context, "command_path", None) or prog_name
-        _error_line(f"{' '.join(str(message).split())} (see '{command} --help')")
+        error_line(f"{' '.join(str(message).split())} (see '{command} --help')")
         return int(getattr(exc, "exit_code", 2))
     except (GloveboxError, ValueError, TypeError, OSError) as exc:
-        _error_line(" ".join(str(exc).split()) or type(exc).__name__)
+        error_line(" ".join(str(exc).split()) or type(exc).__name__)
         return 2
     except Exception as exc:
-        _error_line(
+        error_line(
             f"unexpected {type(exc).__name__}: {quote(str(exc), 200)}; "
             "run with --debug to see the traceback"
         )

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 from dependency_injector.wiring import Provide, inject
 
 if TYPE_CHECKING:
+    from glovebox.cache_lookup import TaggedCaches
     from glovebox.compilation.cache import ZmkWorkspaceCacheService
-    from glovebox.domains import DomainCaches
 
 __all__ = ["domain_caches", "workspace_cache_service"]
 
 
 @inject
-def domain_caches(caches: DomainCaches = Provide["domain_caches"]) -> DomainCaches:
+def domain_caches(caches: TaggedCaches = Provide["domain_caches"]) -> TaggedCaches:
     """The container's caches by tag (injected: overrides of a domain's cache apply)."""
     return caches
 
