@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dependency_injector.wiring import Provide, inject
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from glovebox.cache_lookup import KNOWN_DOMAINS, TaggedCaches
+from glovebox.cli.console import LazyConsole, escape
 from glovebox.cli.formatting import fail, format_hit_rate, format_size
 from glovebox.cli.workspace import workspace_app
-from glovebox.config import UserConfig
-from glovebox.core.cache_v2 import (
-    CacheManager,
-    CacheStats,
-    StrategyDecision,
-    resolve_user_config_strategy,
-)
-from glovebox.core.cache_v2.policy import DEFAULT_TAG, DecisionLayer
-from glovebox.core.cache_v2.storage import list_tags
 from glovebox.errors import GloveboxError
+
+# Start-up: the engine, the configuration models and rich are imported by the commands
+# that use them (see glovebox/cli/app.py).
+if TYPE_CHECKING:
+    from glovebox.cache_lookup import TaggedCaches
+    from glovebox.config import UserConfig
+    from glovebox.core.cache_v2 import CacheManager, CacheStats, StrategyDecision
 
 __all__ = ["cache_app", "format_decision", "known_tags"]
 
 cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
 cache_app.add_typer(workspace_app, name="workspace")
-console = Console()
-err_console = Console(stderr=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 TagOption = Annotated[
     str | None, typer.Option("--tag", "-t", help="Domain tag (default: the 'default' cache).")
@@ -39,13 +33,18 @@ TagOption = Annotated[
 
 def known_tags(root: Path) -> list[str]:
     """The standard domains plus any other tag that has a cache under ``root``."""
+    from glovebox.cache_lookup import KNOWN_DOMAINS
+    from glovebox.core.cache_v2.policy import DEFAULT_TAG
+    from glovebox.core.cache_v2.storage import list_tags
+
     return sorted({*KNOWN_DOMAINS, DEFAULT_TAG, *list_tags(root)})
 
 
-@inject
-def _domain_caches(caches: TaggedCaches = Provide["domain_caches"]) -> TaggedCaches:
+def _domain_caches() -> TaggedCaches:
     """The container's caches by tag (injected: overrides of a domain's cache apply)."""
-    return caches
+    from glovebox.cli.injected import domain_caches
+
+    return domain_caches()
 
 
 def _cache_root() -> Path:
@@ -75,6 +74,8 @@ def _stats_row(stats: CacheStats) -> list[str]:
 @cache_app.command()
 def stats(tag: TagOption = None) -> None:
     """Entries, size and hit rate per domain (all domains unless --tag)."""
+    from rich.table import Table
+
     tags = [tag] if tag is not None else known_tags(_cache_root())
     table = Table(title=f"Glovebox caches in {_cache_root()}")
     for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
@@ -90,6 +91,8 @@ def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
     A configuration key is shown as the file name and line that set it (the full paths
     are in the table title); the global ``cache_strategy`` also names the key.
     """
+    from glovebox.core.cache_v2.policy import DecisionLayer
+
     if decision.variable is not None:
         return f"env {decision.variable}"
     if decision.yaml_path is None:
@@ -114,6 +117,12 @@ def _short_path(directory: Path | None, root: Path) -> str:
 @cache_app.command()
 def show() -> None:
     """Every domain: strategy and the layer that decided it, backend, path, entries, size, hits."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from glovebox.core.cache_v2 import resolve_user_config_strategy
+    from glovebox.core.cache_v2.policy import DEFAULT_TAG
+
     caches = _domain_caches()
     user_config = caches.user_config
     root = Path(user_config.cache_path)
