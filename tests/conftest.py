@@ -19,6 +19,8 @@ import pytest
 
 from glovebox.testing import IsolatedConfig
 
+pytest_plugins = ["tests.redis_fixtures"]
+
 REAL_HOME = Path(os.path.expanduser("~")).resolve()
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _PATH_EVENTS = {

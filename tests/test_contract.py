@@ -1,4 +1,4 @@
-"""The CacheManager contract, run against every storing backend (disk and memory)."""
+"""The CacheManager contract, run against every storing backend (disk, memory, redis)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,19 @@ from glovebox.core.cache_v2 import (
     DiskCacheManager,
     MemoryCache,
 )
+from glovebox.core.cache_v2.redis_cache import RedisCache
 from glovebox.errors import CacheError
 from tests.conftest import FakeClock
+from tests.redis_fixtures import new_redis_settings
 
-BACKENDS = ["disk", "memory"]
+BACKENDS = ["disk", "memory", "redis"]
 
 
 def make_backend(kind: str, tmp_path: Path) -> CacheManager:
     if kind == "disk":
         return DiskCacheManager(tmp_path / "contract", tag="contract")
+    if kind == "redis":
+        return RedisCache(new_redis_settings(), tag="contract")
     return MemoryCache("contract")
 
 
@@ -36,7 +40,12 @@ def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CacheManag
 
 
 def test_every_backend_satisfies_the_protocol(tmp_path: Path) -> None:
-    for instance in (make_backend("disk", tmp_path), MemoryCache(), DisabledCache()):
+    for instance in (
+        make_backend("disk", tmp_path),
+        make_backend("redis", tmp_path),
+        MemoryCache(),
+        DisabledCache(),
+    ):
         assert isinstance(instance, CacheManager)
         instance.close()
 
