@@ -18,15 +18,14 @@ from glovebox.testing.redis_server import RedisServer
 __all__ = ["REDIS_SECRET", "new_redis_settings", "session_redis_server"]
 
 REDIS_SECRET = "tests-signing-secret-0123456789"
-_server: RedisServer | None = None
+_servers: list[RedisServer] = []  # the session's server, once started
 
 
 def session_redis_server() -> RedisServer:
     """The session's server, started on first call."""
-    global _server
-    if _server is None:
-        _server = RedisServer().start()
-    return _server
+    if not _servers:
+        _servers.append(RedisServer().start())
+    return _servers[0]
 
 
 def new_redis_settings(server: RedisServer | None = None, **overrides: object) -> RedisSettings:
@@ -45,10 +44,8 @@ def new_redis_settings(server: RedisServer | None = None, **overrides: object) -
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _server
-    if _server is not None:
-        _server.close()
-        _server = None
+    while _servers:
+        _servers.pop().close()
 
 
 @pytest.fixture
