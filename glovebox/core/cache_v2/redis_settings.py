@@ -8,7 +8,6 @@ the two places that guarantee it.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -85,11 +84,11 @@ class RedisSettings(BaseModel):
 
     url: str = "redis://localhost:6379/0"
     key_prefix: str = "glovebox"
-    connect_timeout: float = Field(default=2.0, gt=0, le=3600)
-    socket_timeout: float = Field(default=2.0, gt=0, le=3600)
+    connect_timeout: float = Field(default=2.0, gt=0, le=3600, allow_inf_nan=False)
+    socket_timeout: float = Field(default=2.0, gt=0, le=3600, allow_inf_nan=False)
     secret: SecretStr | None = None
-    retry_interval: float = Field(default=5.0, gt=0, le=3600)
-    lock_timeout: float = Field(default=300.0, gt=0, le=86400)
+    retry_interval: float = Field(default=5.0, gt=0, le=3600, allow_inf_nan=False)
+    lock_timeout: float = Field(default=300.0, gt=0, le=86400, allow_inf_nan=False)
 
     @field_validator("url")
     @classmethod
@@ -119,13 +118,6 @@ class RedisSettings(BaseModel):
                 f"key_prefix {prefix[:80]!r} must be 1-64 letters, digits, '_', '.' or '-'"
             )
         return prefix
-
-    @field_validator("connect_timeout", "socket_timeout", "retry_interval", "lock_timeout")
-    @classmethod
-    def _check_finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number of seconds")
-        return value
 
     @field_validator("secret")
     @classmethod
