@@ -32,13 +32,15 @@ def main() -> None:
     cache = RedisCache(settings, tag="shared")
     if action == "lookups":
         hits, misses = int(args[0]), int(args[1])
+        raw = redis.Redis.from_url(settings.url)
+        stats_key = f"{settings.key_prefix}:shared#stats"
+        at_start = raw.hgetall(stats_key)
         found = sum(cache.get(f"k{i}") is not None for i in range(hits))
         found += sum(cache.get(f"absent{os.getpid()}-{i}") is not None for i in range(misses))
-        raw = redis.Redis.from_url(settings.url)
-        before_close = raw.hgetall(f"{settings.key_prefix}:shared#stats")
+        before_close = raw.hgetall(stats_key)
         raw.close()
         cache.close()
-        print(json.dumps({"found": found, "flushed_before_close": bool(before_close)}))
+        print(json.dumps({"found": found, "flushed_before_close": before_close != at_start}))
     elif action == "get_or_set":
         key, log, start = args[0], Path(args[1]), float(args[2])
 

@@ -54,7 +54,9 @@ def _ping(path: Path, timeout: float) -> bool:
             sock.settimeout(timeout)
             sock.connect(str(path))
             sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            reply = sock.recv(64)
+            # PONG, or NOAUTH from a server with a password: either way it is serving.
+            return reply.startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
