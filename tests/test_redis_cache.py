@@ -244,7 +244,7 @@ def test_tampered_payload_with_the_old_signature_is_rejected(
     cache.set("k", "genuine")
     name = name_of(cache, "k")
     genuine = raw.get(name)
-    assert genuine is not None
+    assert isinstance(genuine, bytes)
     marker = tmp_path / "unpickled"
     signature = genuine[SIGNATURE_AT:HEADER_LENGTH]
     raw.set(name, forged_value(cache, pickle.dumps(_Planted(marker)), signature))
