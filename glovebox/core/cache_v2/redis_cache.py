@@ -143,6 +143,8 @@ class _Breaker:
             )
 
     def succeeded(self) -> None:
+        if not self.down:
+            return
         with self._lock:
             ended, self.down = self.down, False
         if ended:
@@ -349,7 +351,18 @@ class RedisCache(BaseCache):
         if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:
             validate_key(key)
         name = self._name(key)
-        blob = self._read("read", key, lambda client: client.get(name), None)
+        if self._generation == _Generation.value and not (self._closed or self._breaker.down):
+            # The hot path: one GET, no wrapper frames. Failures go the way of _call's.
+            try:
+                blob: bytes | None = self._client.get(name)  # type: ignore[assignment]
+            except _CONNECTION_ERRORS as exc:
+                self._unavailable("read", key, exc)
+                blob = None
+            except redis.RedisError as exc:
+                logger.warning("%s; treated as a miss", self._error("read", key, exc))
+                blob = None
+        else:
+            blob = self._read("read", key, lambda client: client.get(name), None)
         value = _MISSING if blob is None else self._decode(key, name, blob)
         if self._counters.record_lookup(value is not _MISSING):
             self._flush_stats()
