@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from containers import ApplicationContainer, bootstrap, shutdown
 from glovebox.testing import IsolatedConfig
+from tests.helpers import FakeClock
 
 pytest_plugins = ["tests.redis_fixtures"]
 
@@ -84,21 +86,17 @@ def _no_real_home(isolated_config: IsolatedConfig) -> Iterator[None]:
     assert not attempts, f"test touched the real home directory: {attempts}"
 
 
-class FakeClock:
-    """A controllable ``time.time`` (the backends and diskcache read it for expiry)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """``time.time`` under the test's control."""
     fake = FakeClock()
     monkeypatch.setattr(time, "time", fake)
     return fake
+
+
+@pytest.fixture
+def container(isolated_config: IsolatedConfig) -> Iterator[ApplicationContainer]:
+    """The application container as the CLI builds it, shut down after the test."""
+    app = bootstrap()
+    yield app
+    shutdown(app)

@@ -1,4 +1,4 @@
-"""Helpers for tests that run real subprocesses."""
+"""Helpers shared by the test modules: subprocesses, threads, the CLI, a fake clock."""
 
 from __future__ import annotations
 
@@ -6,9 +6,19 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, NamedTuple
+
+from typer.testing import CliRunner
+
+from containers.cli import startup
+from glovebox.cli.app import app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+THREAD_TIMEOUT = 120.0
 
 
 def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -25,3 +35,65 @@ def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.Complet
     )
     assert result.returncode == 0, f"child failed ({result.returncode}):\n{result.stderr}"
     return result
+
+
+def run_threads(
+    target: Callable[..., object],
+    *,
+    count: int | None = None,
+    over: Iterable[Any] | None = None,
+    timeout: float = THREAD_TIMEOUT,
+) -> None:
+    """Call ``target()`` in ``count`` threads, or ``target(item)`` in one thread per item.
+
+    All threads are started before any is joined. Returns once every thread has finished;
+    fails if one is still running after ``timeout`` seconds, and re-raises the first
+    exception a thread raised.
+    """
+    if (count is None) == (over is None):
+        raise TypeError("run_threads needs exactly one of count= or over=")
+    calls = [()] * count if count is not None else [(item,) for item in over or ()]
+    errors: list[BaseException] = []
+
+    def call(arguments: tuple[Any, ...]) -> None:
+        try:
+            target(*arguments)
+        except BaseException as exc:  # handed to the test below
+            errors.append(exc)
+
+    # Daemon threads: one stuck past the timeout must not keep the test process alive.
+    threads = [threading.Thread(target=call, args=(arguments,), daemon=True) for arguments in calls]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    running = sum(thread.is_alive() for thread in threads)
+    assert running == 0, f"{running} of {len(threads)} threads still running after {timeout} s"
+    if errors:
+        raise errors[0]
+
+
+class CliResult(NamedTuple):
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: str, obj: object = startup, input: str | None = None) -> CliResult:
+    """Run ``glovebox ARGS`` through typer's runner (``obj``: what builds the container)."""
+    result = CliRunner().invoke(app, list(args), obj=obj, input=input)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+class FakeClock:
+    """A controllable ``time.time`` (the backends and diskcache read it for expiry)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

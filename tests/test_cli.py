@@ -8,19 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from containers.cli import startup
-from glovebox.cli.app import app
 from glovebox.testing import IsolatedConfig
+from tests.helpers import invoke
 
-runner = CliRunner()
 GLOVEBOX = Path(sys.executable).parent / "glovebox"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), obj=startup)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_set_get_keys_delete_round_trip(isolated_config: IsolatedConfig) -> None:
@@ -48,7 +40,7 @@ def test_stats_lists_domains_with_counts(isolated_config: IsolatedConfig) -> Non
 
 def test_clear_needs_confirmation_unless_yes(isolated_config: IsolatedConfig) -> None:
     invoke("cache", "set", "k", "v")
-    result = runner.invoke(app, ["cache", "clear"], input="n\n", obj=startup)
+    result = invoke("cache", "clear", input="n\n")
     assert result.exit_code == 1
     assert invoke("cache", "get", "k")[0] == 0
     code, out, _ = invoke("cache", "clear", "--yes")

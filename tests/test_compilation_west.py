@@ -30,6 +30,7 @@ from glovebox.compilation.zmk_west_service import (
 from glovebox.errors import ConfigError, WorkspaceError
 from glovebox.testing import IsolatedConfig
 from tests import fake_west
+from tests.helpers import run_threads
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03
 
 BOARD = "nice_nano_v2"
@@ -215,21 +216,12 @@ def test_concurrent_builds_of_one_workspace_download_it_once(
     service = make_service(isolated_config)
     start = threading.Barrier(3)
     results: dict[str, str] = {}
-    errors: list[BaseException] = []
 
     def build(name: str) -> None:
         start.wait()
-        try:
-            results[name] = service.prepare_workspace(ZMK_V03, tmp_path / name).source
-        except BaseException as exc:
-            errors.append(exc)
+        results[name] = service.prepare_workspace(ZMK_V03, tmp_path / name).source
 
-    threads = [threading.Thread(target=build, args=(n,)) for n in ("a", "b", "c")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    run_threads(build, over=("a", "b", "c"))  # re-raises what any build raised
     assert subcommands(west_log) == ["init", "update"]
     assert sorted(results.values()) == ["cache", "cache", "west"]
     for name in ("a", "b", "c"):

@@ -36,75 +36,51 @@ def test_bad_indentation_names_the_line(isolated_config: IsolatedConfig, tmp_pat
     assert load_error(path).startswith(f"{path}:3:")
 
 
-def test_unknown_domain_key_names_path_and_accepted_keys(
-    isolated_config: IsolatedConfig, tmp_path: Path
+# Each case: an id, the file's text, and what the message must contain ({path} is the file).
+# fmt: off
+NAMED_ERRORS = [
+    ("unknown-domain-key-names-path-and-accepted-keys",
+     "cache:\n  domains:\n    layout:\n      stratgy: memory\n",
+     ["{path}:4: cache.domains.layout.stratgy", "unknown setting 'stratgy'",
+      "strategy, max_size_gb, timeout, default_ttl"]),
+    ("unknown-top-level-key", "cache_pth: /tmp/x\n",
+     ["{path}:1: cache_pth", "cache_path, cache_strategy, cache"]),
+    ("bad-domain-strategy-names-path-and-words",
+     "cache:\n  domains:\n    layout:\n      strategy: fast\n",
+     ["{path}:4: cache.domains.layout.strategy", "'fast'",
+      "enabled", "disabled", "memory", "disk", "shared"]),
+    ("bad-number-names-path-and-constraint", "cache:\n  max_size_gb: -1\n",
+     ["{path}:2: cache.max_size_gb", "greater than 0"]),
+    ("several-errors-are-all-reported", "cache_strategy: nope\ncache:\n  timeout: 0\n",
+     ["{path}:1: cache_strategy", "{path}:3: cache.timeout"]),
+    ("invalid-tag-name", "cache:\n  domains:\n    ../escape:\n      strategy: memory\n",
+     ["{path}:3: cache.domains.../escape", "[A-Za-z0-9_.-]"]),
+    ("duplicate-key-is-refused", "cache:\n  timeout: 1\n  timeout: 2\n",
+     ["{path}:3: cache.timeout", "twice"]),
+    ("top-level-must-be-a-mapping", "- cache\n", ["{path}:1:", "mapping"]),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [case[1:] for case in NAMED_ERRORS],
+    ids=[case[0] for case in NAMED_ERRORS],
+)
+def test_error_names_file_line_and_reason(
+    isolated_config: IsolatedConfig, tmp_path: Path, text: str, expected: list[str]
 ) -> None:
-    path = write(tmp_path / "typo.yaml", "cache:\n  domains:\n    layout:\n      stratgy: memory\n")
+    path = write(tmp_path / "config.yaml", text)
     message = load_error(path)
-    assert f"{path}:4: cache.domains.layout.stratgy" in message
-    assert "unknown setting 'stratgy'" in message
-    assert "strategy, max_size_gb, timeout, default_ttl" in message
-
-
-def test_unknown_top_level_key(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    path = write(tmp_path / "top.yaml", "cache_pth: /tmp/x\n")
-    message = load_error(path)
-    assert f"{path}:1: cache_pth" in message
-    assert "cache_path, cache_strategy, cache" in message
-
-
-def test_bad_domain_strategy_names_path_and_words(
-    isolated_config: IsolatedConfig, tmp_path: Path
-) -> None:
-    path = write(tmp_path / "bad.yaml", "cache:\n  domains:\n    layout:\n      strategy: fast\n")
-    message = load_error(path)
-    assert f"{path}:4: cache.domains.layout.strategy" in message
-    assert "'fast'" in message
-    for word in ("enabled", "disabled", "memory", "disk", "shared"):
-        assert word in message
+    assert expected
+    for fragment in expected:
+        assert fragment.replace("{path}", str(path)) in message
 
 
 def test_memory_is_not_a_global_strategy(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     message = load_error(write(tmp_path / "g.yaml", "cache_strategy: memory\n"))
     assert f"{tmp_path / 'g.yaml'}:1: cache_strategy" in message
     assert "memory" not in message.split("accepted", 1)[1]
-
-
-def test_bad_number_names_path_and_constraint(
-    isolated_config: IsolatedConfig, tmp_path: Path
-) -> None:
-    path = write(tmp_path / "n.yaml", "cache:\n  max_size_gb: -1\n")
-    message = load_error(path)
-    assert f"{path}:2: cache.max_size_gb" in message
-    assert "greater than 0" in message
-
-
-def test_several_errors_are_all_reported(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    path = write(tmp_path / "m.yaml", "cache_strategy: nope\ncache:\n  timeout: 0\n")
-    message = load_error(path)
-    assert f"{path}:1: cache_strategy" in message
-    assert f"{path}:3: cache.timeout" in message
-
-
-def test_invalid_tag_name(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    text = "cache:\n  domains:\n    ../escape:\n      strategy: memory\n"
-    path = write(tmp_path / "t.yaml", text)
-    message = load_error(path)
-    assert f"{path}:3: cache.domains.../escape" in message
-    assert "[A-Za-z0-9_.-]" in message
-
-
-def test_duplicate_key_is_refused(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    path = write(tmp_path / "d.yaml", "cache:\n  timeout: 1\n  timeout: 2\n")
-    message = load_error(path)
-    assert f"{path}:3: cache.timeout" in message
-    assert "twice" in message
-
-
-def test_top_level_must_be_a_mapping(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    message = load_error(write(tmp_path / "l.yaml", "- cache\n"))
-    assert f"{tmp_path / 'l.yaml'}:1:" in message
-    assert "mapping" in message
 
 
 def test_missing_explicit_file(isolated_config: IsolatedConfig, tmp_path: Path) -> None:

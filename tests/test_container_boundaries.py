@@ -7,12 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from containers import bootstrap, shutdown
 from containers.cli import attach
-from glovebox.cli.app import app
 from glovebox.testing import IsolatedConfig
+from tests.helpers import invoke
 
 PACKAGE = Path(__file__).resolve().parents[1] / "glovebox"
 
@@ -53,8 +51,8 @@ def test_attached_cli_refuses_a_config_file(
 ) -> None:
     container = bootstrap()
     try:
-        result = CliRunner().invoke(
-            app, ["--config", str(tmp_path / "x.yaml"), "cache", "show"], obj=attach(container)
+        result = invoke(
+            "--config", str(tmp_path / "x.yaml"), "cache", "show", obj=attach(container)
         )
         assert result.exit_code == 2
         assert "existing container" in result.stderr

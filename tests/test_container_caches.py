@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +18,23 @@ from glovebox.core.cache_v2 import (
 from glovebox.testing import IsolatedConfig
 
 DOMAINS = ("compilation", "layout", "metrics", "moergo")
+Bootstrap = Callable[[str], ApplicationContainer]  # builds a container from YAML text
 
 
 @pytest.fixture
-def container(isolated_config: IsolatedConfig) -> Iterator[ApplicationContainer]:
-    app = bootstrap()
-    yield app
-    shutdown(app)
+def bootstrapped(isolated_config: IsolatedConfig, tmp_path: Path) -> Iterator[Bootstrap]:
+    """Builds containers from YAML text; shuts each down after the test."""
+    built: list[ApplicationContainer] = []
 
+    def build(yaml_text: str) -> ApplicationContainer:
+        path = tmp_path / f"config-{len(built)}.yaml"
+        path.write_text(yaml_text, encoding="utf-8")
+        built.append(bootstrap(path))
+        return built[-1]
 
-def bootstrapped(tmp_path: Path, yaml_text: str) -> ApplicationContainer:
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml_text, encoding="utf-8")
-    return bootstrap(path)
+    yield build
+    for app in built:
+        shutdown(app)
 
 
 def test_layout_cache_is_the_coordinators_instance(container: ApplicationContainer) -> None:
@@ -93,63 +97,48 @@ def test_any_other_tag_resolves_through_domain_caches(container: ApplicationCont
     assert container.domain_caches().get("firmware") is not other
 
 
-def test_yaml_disables_one_domain_only(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    app = bootstrapped(tmp_path, "cache:\n  domains:\n    metrics:\n      strategy: disabled\n")
-    try:
-        assert isinstance(app.metrics_cache(), DisabledCache)
-        for tag in ("compilation", "layout", "moergo"):
-            assert isinstance(getattr(app, f"{tag}_cache")(), DiskCacheManager)
-    finally:
-        shutdown(app)
+def test_yaml_disables_one_domain_only(bootstrapped: Bootstrap) -> None:
+    app = bootstrapped("cache:\n  domains:\n    metrics:\n      strategy: disabled\n")
+    assert isinstance(app.metrics_cache(), DisabledCache)
+    for tag in ("compilation", "layout", "moergo"):
+        assert isinstance(getattr(app, f"{tag}_cache")(), DiskCacheManager)
 
 
 def test_yaml_memory_strategy_gives_the_in_process_backend(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    bootstrapped: Bootstrap,
 ) -> None:
-    app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      strategy: memory\n")
-    try:
-        cache = app.layout_cache()
-        assert isinstance(cache, MemoryCache)
-        assert cache is create_cache_from_user_config(app.user_config(), tag="layout")
-        assert not (app.user_config().cache_path / "layout").exists()
-    finally:
-        shutdown(app)
+    app = bootstrapped("cache:\n  domains:\n    layout:\n      strategy: memory\n")
+    cache = app.layout_cache()
+    assert isinstance(cache, MemoryCache)
+    assert cache is create_cache_from_user_config(app.user_config(), tag="layout")
+    assert not (app.user_config().cache_path / "layout").exists()
 
 
 def test_environment_wins_over_yaml(
-    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bootstrapped: Bootstrap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CACHE_LAYOUT", "disabled")
-    app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      strategy: memory\n")
-    try:
-        assert isinstance(app.layout_cache(), DisabledCache)
-        assert isinstance(app.moergo_cache(), DiskCacheManager)
-    finally:
-        shutdown(app)
+    app = bootstrapped("cache:\n  domains:\n    layout:\n      strategy: memory\n")
+    assert isinstance(app.layout_cache(), DisabledCache)
+    assert isinstance(app.moergo_cache(), DiskCacheManager)
 
 
 def test_global_disable_in_environment_wins_over_every_domain(
-    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bootstrapped: Bootstrap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GLOVEBOX_CACHE_GLOBAL", "disabled")
-    app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      strategy: enabled\n")
-    try:
-        for tag in DOMAINS:
-            assert isinstance(getattr(app, f"{tag}_cache")(), DisabledCache)
-    finally:
-        shutdown(app)
+    app = bootstrapped("cache:\n  domains:\n    layout:\n      strategy: enabled\n")
+    for tag in DOMAINS:
+        assert isinstance(getattr(app, f"{tag}_cache")(), DisabledCache)
 
 
 def test_yaml_global_disable_yields_to_a_domain_strategy(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    bootstrapped: Bootstrap,
 ) -> None:
     text = "cache_strategy: disabled\ncache:\n  domains:\n    layout:\n      strategy: enabled\n"
-    app = bootstrapped(tmp_path, text)
-    try:
-        assert isinstance(app.layout_cache(), DiskCacheManager)
-        assert isinstance(app.metrics_cache(), DisabledCache)
-    finally:
-        shutdown(app)
+    app = bootstrapped(text)
+    assert isinstance(app.layout_cache(), DiskCacheManager)
+    assert isinstance(app.metrics_cache(), DisabledCache)
 
 
 def test_strategy_change_applies_after_reset_singletons(
@@ -167,18 +156,15 @@ def test_strategy_change_applies_after_reset_singletons(
 
 
 def test_domain_settings_reach_the_instance(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    bootstrapped: Bootstrap,
 ) -> None:
-    app = bootstrapped(tmp_path, "cache:\n  domains:\n    layout:\n      default_ttl: 60\n")
-    try:
-        cache = app.layout_cache()
-        cache.set("k", "v")
-        metadata = cache.get_metadata("k")
-        assert metadata is not None
-        assert metadata.ttl_remaining is not None
-        assert 0 < metadata.ttl_remaining <= 60
-    finally:
-        shutdown(app)
+    app = bootstrapped("cache:\n  domains:\n    layout:\n      default_ttl: 60\n")
+    cache = app.layout_cache()
+    cache.set("k", "v")
+    metadata = cache.get_metadata("k")
+    assert metadata is not None
+    assert metadata.ttl_remaining is not None
+    assert 0 < metadata.ttl_remaining <= 60
 
 
 def test_container_configured_from_a_dict(tmp_path: Path) -> None:

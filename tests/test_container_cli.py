@@ -10,19 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from containers.cli import startup
-from glovebox.cli.app import app
 from glovebox.core.cache_v2 import get_cache_instance_count
 from glovebox.testing import IsolatedConfig
+from tests.helpers import invoke
 
 LAYOUT = {"keyboard": "glove80", "title": "Demo", "layers": [["&kp A", "&kp B"], ["&trans"]]}
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args), obj=startup)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(path: Path, text: str) -> Path:
@@ -139,7 +132,7 @@ def test_clear_and_cleanup_use_the_configured_root(
 
 
 def test_app_without_the_composition_root_explains_itself() -> None:
-    result = CliRunner().invoke(app, ["cache", "show"])
+    result = invoke("cache", "show", obj=None)
     assert result.exit_code == 2
     assert "containers.cli:main" in result.stderr
 

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from containers import ApplicationContainer, bootstrap, shutdown
+from containers import ApplicationContainer
 from containers.cli import attach
 from glovebox.api import process_layout_file
-from glovebox.cli.app import app as cli_app
 from glovebox.core.cache_v2 import DisabledCache, DiskCacheManager, MemoryCache
-from glovebox.testing import IsolatedConfig
+from tests.helpers import invoke
 
 LAYOUT = {"keyboard": "glove80", "title": "t", "layers": [["&kp A", "&kp B"]]}
-
-
-@pytest.fixture
-def container(isolated_config: IsolatedConfig) -> Iterator[ApplicationContainer]:
-    app = bootstrap()
-    yield app
-    shutdown(app)
 
 
 @pytest.fixture
@@ -71,14 +61,13 @@ def test_reset_override_restores_the_same_real_instance(container: ApplicationCo
 
 
 def test_override_reaches_the_cli(container: ApplicationContainer) -> None:
-    runner = CliRunner()
     hook = attach(container)
-    stored = runner.invoke(cli_app, ["cache", "set", "k", "v", "--tag", "layout"], obj=hook)
-    assert stored.exit_code == 0, stored.output
+    stored = invoke("cache", "set", "k", "v", "--tag", "layout", obj=hook)
+    assert stored.exit_code == 0, stored.stderr
     with container.layout_cache.override(DisabledCache("layout")):
-        miss = runner.invoke(cli_app, ["cache", "get", "k", "--tag", "layout"], obj=hook)
+        miss = invoke("cache", "get", "k", "--tag", "layout", obj=hook)
         assert miss.exit_code == 1
-    hit = runner.invoke(cli_app, ["cache", "get", "k", "--tag", "layout"], obj=hook)
+    hit = invoke("cache", "get", "k", "--tag", "layout", obj=hook)
     assert hit.exit_code == 0
     assert hit.stdout.strip() == "v"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from glovebox.core.cache_v2 import (
 )
 from glovebox.core.cache_v2.redis_cache import RedisCache
 from glovebox.errors import CacheError
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock, run_threads
 from tests.redis_fixtures import new_redis_settings
 
 BACKENDS = ["disk", "memory", "redis"]
@@ -221,11 +222,7 @@ def test_get_or_set_computes_once_under_8_concurrent_threads(cache: CacheManager
         barrier.wait()
         results.append(cache.get_or_set("shared", compute))
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(worker, count=8)
     assert len(calls) == 1
     assert results == ["expensive"] * 8
 
@@ -262,9 +259,47 @@ def test_context_manager_closes(tmp_path: Path) -> None:
         cache.get("k")
 
 
+def open_database_files(directory: Path) -> list[str]:
+    """The open descriptors of this process on the SQLite database in ``directory``."""
+    found: list[str] = []
+    for descriptor in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(descriptor)
+        except OSError:  # closed since the directory was listed
+            continue
+        if target.startswith(str(directory / "cache.db")):
+            found.append(target)
+    return found
+
+
 def test_close_is_idempotent(cache: CacheManager) -> None:
+    cache.set("k", "v")
+    assert cache.get("k") == "v"
     cache.close()
     cache.close()
+    if isinstance(cache, MemoryCache):
+        assert cache.get("k") == "v"  # nothing to release: entries stay
+        return
+    if isinstance(cache, RedisCache):
+        assert cache.closed
+        with pytest.raises(CacheError, match="closed"):
+            cache.get("k")
+        with pytest.raises(CacheError, match="closed"):
+            cache.set("k", "other")
+        with RedisCache(cache.settings, tag="contract") as reopened:
+            assert reopened.get("k") == "v"  # closing never removes entries
+            assert reopened.get_stats().hits == 2  # the first lookup, flushed at close
+        return
+    assert isinstance(cache, DiskCacheManager)
+    assert cache.closed
+    assert open_database_files(cache.directory) == []
+    with pytest.raises(CacheError, match="closed"):
+        cache.get("k")
+    with pytest.raises(CacheError, match="closed"):
+        cache.set("k", "other")
+    with DiskCacheManager(cache.directory, tag="contract") as reopened:
+        assert reopened.get("k") == "v"
+        assert reopened.get_stats().hits == 2  # the first lookup, persisted once, and this one
 
 
 @pytest.mark.parametrize("bad_key", ["", 1, None, b"bytes", "x" * 1025])
@@ -355,21 +390,12 @@ def test_memory_cache_rejects_bad_bounds() -> None:
 
 def test_memory_cache_is_thread_safe() -> None:
     cache = MemoryCache("threads", max_entries=50)
-    errors: list[BaseException] = []
 
     def hammer(offset: int) -> None:
-        try:
-            for i in range(500):
-                cache.set(f"k{(offset + i) % 80}", i)
-                cache.get(f"k{i % 80}")
-                cache.keys()
-        except BaseException as exc:  # pragma: no cover - only on failure
-            errors.append(exc)
+        for i in range(500):
+            cache.set(f"k{(offset + i) % 80}", i)
+            cache.get(f"k{i % 80}")
+            cache.keys()
 
-    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_threads(hammer, over=range(6))  # re-raises what any thread raised
     assert len(cache.keys()) == 50

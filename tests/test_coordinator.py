@@ -32,7 +32,7 @@ from glovebox.core.cache_v2 import (
 from glovebox.core.cache_v2.cache_coordinator import CacheCoordinator
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock, run_threads
 
 COORDINATION_LOGGER = "glovebox.core.cache_v2"
 
@@ -96,11 +96,7 @@ def test_creation_is_thread_safe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         barrier.wait()
         results.append(get_shared_cache_instance(tmp_path, "contended"))
 
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(worker, count=16)
     assert opened == ["contended"]
     assert len(results) == 16
     assert all(result is results[0] for result in results)

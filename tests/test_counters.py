@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
 from glovebox.core.cache_v2.counters import Counters
+from tests.helpers import run_threads
 
 
 def test_a_flush_is_due_after_the_lookup_budget() -> None:
@@ -45,11 +45,7 @@ def test_no_count_is_lost_under_concurrent_threads() -> None:
         for i in range(5000):
             counters.record_lookup(i % 2 == 0)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(work, count=8)
     assert counters.take_pending() == (20_000, 20_000)
 
 

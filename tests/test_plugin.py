@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from glovebox.core.cache_v2 import create_default_cache, get_cache_instance_count
+from glovebox.core.cache_v2 import create_default_cache
 from glovebox.testing import IsolatedConfig
 
 DOWNSTREAM_TESTS = """
@@ -47,14 +47,66 @@ def test_downstream_project_gets_the_fixtures(pytester: pytest.Pytester) -> None
     result.assert_outcomes(passed=3)
 
 
-def test_reset_fixture_ran_before_this_test() -> None:
-    assert get_cache_instance_count() == 0
-    create_default_cache(tag="left-behind")
+LEAVES_AN_INSTANCE_OPEN = """
+from glovebox.core.cache_v2 import create_default_cache, get_cache_instance_count
+
+
+def test_opens_a_shared_cache(isolated_config):
+    create_default_cache(tag="left-open").set("k", "v")
     assert get_cache_instance_count() == 1
 
 
-def test_and_after_the_previous_one() -> None:
+def test_starts_with_none(isolated_config):
     assert get_cache_instance_count() == 0
+"""
+
+# Runs after every fixture finaliser of a test (the plugin's included), so it sees what
+# the next test would inherit if nothing reset the registry before it.
+COUNT_AFTER_TEARDOWN = """
+import pytest
+
+from glovebox.core.cache_v2 import get_cache_instance_count
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    count = get_cache_instance_count()
+    assert count == 0, f"{count} shared cache instance(s) left open after {item.name}"
+    return result
+"""
+
+# The plugin's fixture with its after-test reset left out.
+RESET_BEFORE_ONLY = """
+import pytest
+
+from glovebox.core.cache_v2 import reset_shared_cache_instances
+
+
+@pytest.fixture(autouse=True)
+def reset_shared_cache():
+    reset_shared_cache_instances()
+    yield
+"""
+
+
+def test_no_shared_instance_survives_a_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(COUNT_AFTER_TEARDOWN)
+    pytester.makepyfile(test_left_open=LEAVES_AN_INSTANCE_OPEN)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_the_teardown_check_catches_a_missing_after_test_reset(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(COUNT_AFTER_TEARDOWN + RESET_BEFORE_ONLY)
+    pytester.makepyfile(test_left_open=LEAVES_AN_INSTANCE_OPEN)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*1 shared cache instance(s) left open after test_opens_a_shared_cache*"]
+    )
 
 
 def test_isolated_config_points_everything_at_tmp(

@@ -83,7 +83,6 @@ def test_a_crashed_lock_holder_blocks_others_only_until_the_lock_expires(
     assert child.returncode == -9  # killed while holding the lock
     lock = f"{settings.key_prefix}:shared#lock:k"
     raw = redis.Redis.from_url(settings.url)
-    assert raw.exists(lock) in (0, 1)  # held, unless it already expired
     cache = RedisCache(settings, tag="shared")
     assert cache.get_or_set("k", lambda: "after the crash") == "after the crash"
     assert raw.exists(lock) == 0  # released by its new holder

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 
 from glovebox.core.cache_v2 import DisabledCache, MemoryCache, create_diskcache_manager
 from glovebox.metrics import MetricsService
+from tests.helpers import run_threads
 
 
 def test_counters_persist_in_the_cache(tmp_path: Path) -> None:
@@ -28,11 +28,7 @@ def test_concurrent_increments_in_one_process_are_not_lost() -> None:
         for _ in range(200):
             MetricsService(cache).increment("hits")
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(work, count=8)
     assert MetricsService(cache).counter("hits") == 1600
 
 
@@ -48,7 +44,7 @@ def test_timings_are_summarised() -> None:
 
 def test_timed_block_is_recorded_even_when_it_raises() -> None:
     metrics = MetricsService(MemoryCache("metrics"))
-    with pytest.raises(RuntimeError), metrics.timed("failing"):
+    with pytest.raises(RuntimeError, match="boom"), metrics.timed("failing"):
         raise RuntimeError("boom")
     assert metrics.timing("failing").count == 1
 

@@ -56,7 +56,7 @@ def test_failures_are_not_cached() -> None:
     api = FakeApi()
     client = MoergoClient(MemoryCache("moergo"), api)
     api.fail = True
-    with pytest.raises(MoergoApiError):
+    with pytest.raises(MoergoApiError, match="GET p failed"):
         client.get("p")
     api.fail = False
     assert client.get("p")["n"] == 2

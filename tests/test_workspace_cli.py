@@ -10,23 +10,20 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
 import glovebox.cli.workspace as workspace_cli
-from containers.cli import startup
-from glovebox.cli.app import app
 from glovebox.compilation.cache import workspace_key
 from glovebox.testing import IsolatedConfig
+from tests.helpers import CliResult
+from tests.helpers import invoke as invoke_cli
 from tests.workspace_helpers import ZMK_V03, make_workspace
 
-runner = CliRunner()
 GLOVEBOX = Path(sys.executable).parent / "glovebox"
 SELECT = ["--repository", "zmkfirmware/zmk", "--revision", "v0.3.0"]
 
 
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["cache", "workspace", *args], obj=startup)
-    return result.exit_code, result.stdout, result.stderr
+def invoke(*args: str) -> CliResult:
+    return invoke_cli("cache", "workspace", *args)
 
 
 def test_add_list_show_export_delete_round_trip(

@@ -13,7 +13,7 @@ import pytest
 from glovebox.compilation.cache import ZmkWorkspaceCacheService, workspace_key
 from glovebox.core.cache_v2 import reset_shared_cache_instances
 from glovebox.testing import IsolatedConfig
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, run_threads
 from tests.workspace_helpers import ZMK_V03, make_workspace, service_for, versions_in
 
 
@@ -65,22 +65,15 @@ def test_threads_caching_one_key_take_turns(
     service.cache_workspace(make_workspace(tmp_path / "seed", "seed", files=200), ZMK_V03)
     reader = Reader(service, tmp_path / "reads")
     reader.start()
-    errors: list[BaseException] = []
 
     def cache(version: str) -> None:
-        try:
-            service.cache_workspace(sources[version], ZMK_V03, move=version.endswith(("1", "3")))
-        except BaseException as exc:
-            errors.append(exc)
+        service.cache_workspace(sources[version], ZMK_V03, move=version.endswith(("1", "3")))
 
-    threads = [threading.Thread(target=cache, args=(v,)) for v in sorted(versions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    reader.stop.set()
-    reader.join(timeout=120)
-    assert errors == []
+    try:
+        run_threads(cache, over=sorted(versions))  # re-raises what any writer raised
+    finally:
+        reader.stop.set()
+        reader.join(timeout=120)
     assert reader.errors == []
     assert all(len(seen) == 1 for seen in reader.seen), reader.seen  # never a mix
     assert reader.seen  # the reader did restore while writers were at work

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from glovebox.compilation.cache import WorkspaceConfig
 from glovebox.testing import IsolatedConfig
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace, service_for
 
 

@@ -152,13 +152,18 @@ def test_replacing_or_deleting_linked_files_does_not_affect_the_cache(
     assert snapshot(entry.path) == before
 
 
+def append_through_a_hardlink(service: ZmkWorkspaceCacheService, out: Path) -> None:
+    """Restore by hardlink into ``out``, then append to a file there (and so in the entry)."""
+    service.restore_workspace(ZMK_V03, out, "hardlink")
+    with open(out / SOURCE_FILE, "a") as handle:
+        handle.write("appended")
+
+
 def test_cleanup_drops_an_entry_modified_through_a_hardlink(
     cached: tuple[ZmkWorkspaceCacheService, WorkspaceEntry], tmp_path: Path
 ) -> None:
     service, entry = cached
-    service.restore_workspace(ZMK_V03, tmp_path / "out", "hardlink")
-    with open(tmp_path / "out" / SOURCE_FILE, "a") as handle:
-        handle.write("appended")
+    append_through_a_hardlink(service, tmp_path / "out")
     result = service.cleanup()
     assert result.modified == [entry.key]
     assert not (service.root / entry.key).exists()
@@ -168,9 +173,7 @@ def test_a_modified_entry_is_not_handed_out_by_a_later_hardlink_restore(
     cached: tuple[ZmkWorkspaceCacheService, WorkspaceEntry], tmp_path: Path
 ) -> None:
     service, _ = cached
-    service.restore_workspace(ZMK_V03, tmp_path / "first", "hardlink")
-    with open(tmp_path / "first" / SOURCE_FILE, "a") as handle:
-        handle.write("appended")
+    append_through_a_hardlink(service, tmp_path / "first")
     assert service.restore_workspace(ZMK_V03, tmp_path / "second", "hardlink") is None
     assert not (tmp_path / "second").exists()
 

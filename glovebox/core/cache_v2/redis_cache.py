@@ -317,6 +317,7 @@ class RedisCache(BaseCache):
         self, operation: str, key: str, action: Callable[[redis.Redis], Any], fallback: Any
     ) -> Any:
         """Like :meth:`_call`, but a failure is logged and answered with ``fallback``."""
+        self._check_process()  # a closed cache raises, as on disk
         try:
             return self._call(operation, key, action)
         except RedisUnavailableError:
