@@ -38,7 +38,7 @@ from glovebox.compilation.cache import (
     create_compilation_cache_service,
 )
 from glovebox.compilation.west_adapter import WestCommands
-from glovebox.compilation.zmk_west_service import create_zmk_west_service
+from glovebox.compilation.zmk_west_service import create_default_zmk_west_service
 from glovebox.core.cache_v2 import reset_shared_cache_instances
 
 COPY_CONFIG = WorkspaceConfig(repository="zmkfirmware/zmk", revision="v0.3.0")
@@ -122,7 +122,7 @@ def run(base: Path, files: int, total_bytes: int, rounds: int) -> None:
     source = base / "source"
     generate(source, files, total_bytes)
     user_config = types.SimpleNamespace(cache_path=base / "cache", cache_strategy="enabled")
-    cache, service = create_compilation_cache_service(user_config)
+    _, service = create_compilation_cache_service(user_config)
     service.cache_workspace(source, COPY_CONFIG)
     service.cache_workspace(source, LINK_CONFIG)
     n = Counter()
@@ -142,7 +142,7 @@ def run(base: Path, files: int, total_bytes: int, rounds: int) -> None:
         shutil.copytree(source, staged, copy_function=os.link)  # a tree to hand over
         return timed(lambda: service.cache_workspace(staged, MOVE_CONFIG, move=True))
 
-    west = create_zmk_west_service(GeneratingWest(files, total_bytes), user_config, cache, service)
+    west = create_default_zmk_west_service(user_config, GeneratingWest(files, total_bytes))
 
     def cold_build() -> float:
         service.delete_workspace(BUILD_CONFIG)

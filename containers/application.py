@@ -5,9 +5,13 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from containers.providers import DomainCachesSingleton, TaggedCacheSingleton
-from glovebox.compilation.cache import create_zmk_workspace_cache_service
-from glovebox.compilation.west_adapter import create_west_adapter
-from glovebox.compilation.zmk_west_service import create_zmk_west_service
+from glovebox.compilation.cache import (
+    WorkspaceCacheSettings,
+    ZmkWorkspaceCacheService,
+    workspace_cache_root,
+)
+from glovebox.compilation.west_adapter import DockerWestAdapter, NativeWestAdapter
+from glovebox.compilation.zmk_west_service import ZmkWestService
 from glovebox.config import user_config_from_mapping
 from glovebox.layout import LayoutService
 from glovebox.metrics import MetricsService
@@ -29,6 +33,7 @@ class ApplicationContainer(containers.DeclarativeContainer):
     # Configuration
     config = providers.Configuration()
     user_config = providers.Singleton(user_config_from_mapping, config)
+    compilation_section = user_config.provided.compilation
 
     # Caches: one coordinated instance per domain tag
     compilation_cache = TaggedCacheSingleton(user_config, tag="compilation")
@@ -49,19 +54,32 @@ class ApplicationContainer(containers.DeclarativeContainer):
 
     # Gateways
     moergo_fetch = providers.Singleton(UrllibFetcher, MOERGO_API_URL)
-    west_adapter = providers.Singleton(create_west_adapter, user_config)
+    west_adapter = providers.Selector(
+        compilation_section.west_runner,
+        native=providers.Singleton(NativeWestAdapter),
+        docker=providers.Singleton(DockerWestAdapter, image=compilation_section.docker_image),
+    )
 
     # Services (factories: an override of a cache reaches the next service built)
     layout_service = providers.Factory(LayoutService, cache=layout_cache)
     metrics_service = providers.Factory(MetricsService, cache=metrics_cache)
     moergo_client = providers.Factory(MoergoClient, cache=moergo_cache, fetch=moergo_fetch)
+    workspace_cache_settings = providers.Factory(
+        WorkspaceCacheSettings,
+        revision_ttl_days=compilation_section.workspace_ttl_revision_days,
+        branch_ttl_days=compilation_section.workspace_ttl_branch_days,
+        exclude_git=compilation_section.workspace_exclude_git,
+    )
     workspace_cache_service = providers.Factory(
-        create_zmk_workspace_cache_service, user_config, compilation_cache
+        ZmkWorkspaceCacheService,
+        cache=compilation_cache,
+        root=providers.Callable(workspace_cache_root, user_config.provided.cache_path),
+        settings=workspace_cache_settings,
     )
     zmk_west_service = providers.Factory(
-        create_zmk_west_service,
-        west_adapter,
-        user_config,
-        compilation_cache,
-        workspace_cache_service,
+        ZmkWestService,
+        adapter=west_adapter,
+        workspace_service=workspace_cache_service,
+        restore_strategy=compilation_section.workspace_restore_strategy,
+        download_timeout=compilation_section.workspace_download_timeout,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from glovebox.compilation.cache import RestoreStrategy, WorkspaceConfig
+from glovebox.compilation.cache import RestoreStrategy, WorkspaceConfig, compilation_settings
 from glovebox.compilation.west_adapter import (
     DockerWestAdapter,
     NativeWestAdapter,
@@ -99,12 +99,15 @@ def test_adapter_is_chosen_by_the_user_config() -> None:
     def config(**fields: object) -> types.SimpleNamespace:
         return types.SimpleNamespace(compilation=types.SimpleNamespace(**fields))
 
-    assert isinstance(create_west_adapter(types.SimpleNamespace()), NativeWestAdapter)
-    docker = create_west_adapter(config(west_runner="docker", docker_image="my/image:1"))
+    def adapter(user_config: object) -> object:
+        return create_west_adapter(compilation_settings(user_config))
+
+    assert isinstance(adapter(types.SimpleNamespace()), NativeWestAdapter)
+    docker = adapter(config(west_runner="docker", docker_image="my/image:1"))
     assert isinstance(docker, DockerWestAdapter)
     assert docker.image == "my/image:1"
     with pytest.raises(ConfigError, match=r"compilation\.west_runner.*'native' or 'docker'"):
-        create_west_adapter(config(west_runner="podman"))
+        adapter(config(west_runner="podman"))
 
 
 def test_first_build_downloads_and_caches_second_build_skips_west_update(

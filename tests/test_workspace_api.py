@@ -9,13 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from glovebox.compilation.cache import (
+    WorkspaceCacheSettings,
     WorkspaceConfig,
+    compilation_settings,
     create_compilation_cache_service,
+    is_valid_key,
     manifest_hash,
     workspace_key,
 )
-from glovebox.compilation.cache.keying import is_valid_key
-from glovebox.compilation.cache.settings import settings_from_user_config
 from glovebox.core.cache_v2 import DisabledCache, create_cache_from_user_config
 from glovebox.errors import ConfigError, WorkspaceError
 from glovebox.testing import IsolatedConfig
@@ -76,6 +77,10 @@ def test_invalid_configs_are_rejected_with_the_reason(
 ) -> None:
     with pytest.raises(ValidationError, match=fragment):
         WorkspaceConfig.model_validate(fields)
+
+
+def settings_from_user_config(user_config: object) -> WorkspaceCacheSettings:
+    return WorkspaceCacheSettings.from_section(compilation_settings(user_config))
 
 
 def test_ttl_defaults_are_30_days_pinned_and_1_day_for_branches() -> None:
@@ -277,12 +282,12 @@ def test_a_directory_overlapping_the_cache_is_refused(
 def test_a_failed_move_gives_the_workspace_back(
     isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import glovebox.compilation.cache.service as service_module
+    import glovebox.compilation.cache.store as store_module
 
     def broken(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(service_module, "write_manifest", broken)
+    monkeypatch.setattr(store_module, "write_manifest", broken)
     service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws")
     with pytest.raises(OSError, match="disk full"):

@@ -145,7 +145,7 @@ def test_replacing_an_entry_reports_it_and_serves_the_new_tree(
 def test_removal_makes_read_only_directories_writable_before_retrying(tmp_path: Path) -> None:
     # As root the kernel ignores the mode, so the hook is exercised directly: it must
     # grant the owner write access to the parent and then perform the failed call.
-    from glovebox.compilation.cache.storage import _make_writable_and_retry
+    from glovebox.compilation.cache.store import _make_writable_and_retry
 
     parent = tmp_path / "ro"
     (parent / "child").mkdir(parents=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from glovebox.compilation.cache import WorkspaceProgress, create_compilation_cache_service
-from glovebox.compilation.cache.storage import WorkspaceStore
+from glovebox.compilation.cache.store import WorkspaceStore
 from tests.workspace_helpers import ZMK_V03, make_workspace
 
 

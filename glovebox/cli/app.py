@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from glovebox.cli.cache import cache_app
-from glovebox.cli.layout import layout_command
+from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
 
 __all__ = ["Startup", "app"]
@@ -30,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cache_app, name="cache")
-app.command("layout")(layout_command)
+app.add_typer(layout_app, name="layout")
 
 
 def configure_logging(debug: bool) -> None:

@@ -14,27 +14,24 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from glovebox.compilation.cache.models import WorkspaceConfig
-from glovebox.errors import ConfigError, WorkspaceError
+from glovebox.config.models import CompilationSection
+from glovebox.errors import WorkspaceError
 
 __all__ = [
-    "DEFAULT_DOCKER_IMAGE",
     "DockerWestAdapter",
     "NativeWestAdapter",
     "WestAdapter",
     "WestCommandError",
     "WestCommands",
-    "create_docker_adapter",
-    "create_native_west_adapter",
     "create_west_adapter",
     "repository_url",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DOCKER_IMAGE = "zmkfirmware/zmk-build-arm:stable"
 _CONTAINER_WORKSPACE = PurePosixPath("/workspace")
 
 
@@ -70,9 +67,6 @@ class WestCommands:
 
     def update(self) -> list[str]:
         return [self.executable, "update", "--fetch-opt=--filter=tree:0"]
-
-    def zephyr_export(self) -> list[str]:
-        return [self.executable, "zephyr-export"]
 
     def build(
         self,
@@ -150,10 +144,11 @@ class DockerWestAdapter:
     """Runs west inside a ZMK build image with the workspace mounted at ``/workspace``.
 
     Runs as the calling user (``--user uid:gid``) so the files west writes into the
-    mounted workspace stay owned by the user and can be cached and deleted.
+    mounted workspace stay owned by the user and can be cached and deleted. ``image``
+    comes from ``compilation.docker_image``.
     """
 
-    image: str = DEFAULT_DOCKER_IMAGE
+    image: str
     docker: str = "docker"
     commands: WestCommands = field(default_factory=WestCommands)
     uid: int = field(default_factory=os.getuid)
@@ -175,23 +170,12 @@ class DockerWestAdapter:
         return _execute(self.command_line(argv, workspace), workspace)
 
 
-def create_native_west_adapter(executable: str = "west") -> NativeWestAdapter:
-    return NativeWestAdapter(WestCommands(executable))
+def create_west_adapter(settings: CompilationSection) -> WestAdapter:
+    """The adapter ``compilation.west_runner`` names (the docker one runs ``docker_image``).
 
-
-def create_docker_adapter(image: str = DEFAULT_DOCKER_IMAGE) -> DockerWestAdapter:
-    return DockerWestAdapter(image=image)
-
-
-def create_west_adapter(user_config: Any) -> WestAdapter:
-    """The adapter ``user_config.compilation.west_runner`` names (``native`` by default).
-
-    ``compilation.docker_image`` chooses the image of the ``docker`` runner.
+    The container chooses with a ``providers.Selector`` on the same setting; this function
+    serves code that wires the compilation service without the container.
     """
-    section = getattr(user_config, "compilation", None)
-    runner = getattr(section, "west_runner", None) or "native"
-    if runner == "native":
-        return create_native_west_adapter()
-    if runner == "docker":
-        return create_docker_adapter(getattr(section, "docker_image", None) or DEFAULT_DOCKER_IMAGE)
-    raise ConfigError(f"compilation.west_runner: expected 'native' or 'docker', got {runner!r}")
+    if settings.west_runner == "docker":
+        return DockerWestAdapter(image=settings.docker_image)
+    return NativeWestAdapter()

@@ -3,7 +3,7 @@
 On a cache miss the workspace is created with ``west init`` + ``west update`` (the slow
 download), moved into the workspace cache, and restored to where the build needs it. On
 a hit the download is skipped entirely. Collaborators arrive through ``__init__`` (the
-DI container or :func:`create_zmk_west_service` builds them), so tests swap any of them.
+DI container or :func:`create_default_zmk_west_service` builds them), so tests swap any.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from glovebox.compilation.cache import (
     RestoreStrategy,
     WorkspaceConfig,
     ZmkWorkspaceCacheService,
+    compilation_settings,
     create_compilation_cache_service,
 )
 from glovebox.compilation.west_adapter import WestAdapter, create_west_adapter
-from glovebox.core.cache_v2 import CacheManager
-from glovebox.errors import ConfigError, WorkspaceError
+from glovebox.errors import WorkspaceError
 
 __all__ = [
     "BuildResult",
@@ -35,12 +35,9 @@ __all__ = [
     "PreparedWorkspace",
     "ZmkWestService",
     "create_default_zmk_west_service",
-    "create_zmk_west_service",
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_DOWNLOAD_TIMEOUT = 3600.0
 
 
 class PreparedWorkspace(BaseModel):
@@ -81,48 +78,26 @@ class CompilationServiceProtocol(Protocol):
     ) -> BuildResult: ...
 
 
-def _restore_strategy(user_config: Any) -> RestoreStrategy:
-    section = getattr(user_config, "compilation", None)
-    value = getattr(section, "workspace_restore_strategy", None) or RestoreStrategy.COPY
-    try:
-        return RestoreStrategy(value)
-    except ValueError:
-        accepted = ", ".join(s.value for s in RestoreStrategy)
-        raise ConfigError(
-            f"compilation.workspace_restore_strategy: expected one of {accepted}, got {value!r}"
-        ) from None
-
-
-def _download_timeout(user_config: Any) -> float:
-    """How long a build waits for a concurrent build downloading the same workspace."""
-    section = getattr(user_config, "compilation", None)
-    value = getattr(section, "workspace_download_timeout", None)
-    if value is None:
-        return DEFAULT_DOWNLOAD_TIMEOUT
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(
-            "compilation.workspace_download_timeout: expected a positive number of seconds, "
-            f"got {value!r}"
-        )
-    return float(value)
-
-
 class ZmkWestService:
-    """Builds ZMK firmware with west, reusing cached workspaces."""
+    """Builds ZMK firmware with west, reusing cached workspaces.
+
+    ``restore_strategy`` and ``download_timeout`` (seconds a build waits for a concurrent
+    build downloading the same workspace) are ``compilation.workspace_restore_strategy``
+    and ``compilation.workspace_download_timeout``, already validated.
+    """
 
     def __init__(
         self,
         adapter: WestAdapter,
-        user_config: Any,
-        cache: CacheManager,
         workspace_service: ZmkWorkspaceCacheService,
+        *,
+        restore_strategy: RestoreStrategy,
+        download_timeout: float,
     ) -> None:
         self.adapter = adapter
-        self.user_config = user_config
-        self.cache = cache
         self.workspace_service = workspace_service
-        self.restore_strategy = _restore_strategy(user_config)
-        self.download_timeout = _download_timeout(user_config)
+        self.restore_strategy = restore_strategy
+        self.download_timeout = download_timeout
 
     def prepare_workspace(self, config: WorkspaceConfig, destination: Path) -> PreparedWorkspace:
         """A complete west workspace for ``config`` at ``destination`` (new or empty).
@@ -203,21 +178,19 @@ class ZmkWestService:
         return BuildResult(workspace=prepared, build_dir=build_dir, artifacts=artifacts)
 
 
-def create_zmk_west_service(
-    adapter: WestAdapter,
-    user_config: Any,
-    cache: CacheManager,
-    workspace_service: ZmkWorkspaceCacheService,
-) -> ZmkWestService:
-    """The compilation service from its collaborators (what the DI container calls)."""
-    return ZmkWestService(adapter, user_config, cache, workspace_service)
-
-
 def create_default_zmk_west_service(
     user_config: Any, adapter: WestAdapter | None = None
 ) -> ZmkWestService:
-    """The compilation service wired from ``user_config`` alone (no container needed)."""
-    cache, workspace_service = create_compilation_cache_service(user_config)
-    return create_zmk_west_service(
-        adapter or create_west_adapter(user_config), user_config, cache, workspace_service
+    """The compilation service wired from ``user_config`` alone (no container needed).
+
+    ``user_config`` is read once, by :func:`compilation_settings`; the container builds
+    the same service from typed providers instead.
+    """
+    settings = compilation_settings(user_config)
+    _, workspace_service = create_compilation_cache_service(user_config)
+    return ZmkWestService(
+        adapter or create_west_adapter(settings),
+        workspace_service,
+        restore_strategy=settings.workspace_restore_strategy,
+        download_timeout=settings.workspace_download_timeout,
     )

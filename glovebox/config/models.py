@@ -22,10 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from glovebox.compilation.cache.models import RestoreStrategy
-from glovebox.compilation.cache.settings import DEFAULT_BRANCH_TTL_DAYS, DEFAULT_REVISION_TTL_DAYS
-from glovebox.compilation.west_adapter import DEFAULT_DOCKER_IMAGE
-from glovebox.compilation.zmk_west_service import DEFAULT_DOWNLOAD_TIMEOUT
+from glovebox.compilation.restore_strategy import RestoreStrategy
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
 
 __all__ = [
@@ -92,17 +89,22 @@ class CacheSection(BaseModel):
 
 
 class CompilationSection(BaseModel):
-    """``compilation``: the ZMK workspace cache and how west is run."""
+    """``compilation``: the ZMK workspace cache and how west is run.
+
+    The defaults written here are the only ones: the compilation services receive these
+    values (from the container, or through ``compilation_settings`` for duck-typed
+    configurations) and define no defaults of their own.
+    """
 
     model_config = _STRICT
 
-    workspace_ttl_revision_days: float = Field(default=DEFAULT_REVISION_TTL_DAYS, gt=0)
-    workspace_ttl_branch_days: float = Field(default=DEFAULT_BRANCH_TTL_DAYS, gt=0)
+    workspace_ttl_revision_days: float = Field(default=30, gt=0)
+    workspace_ttl_branch_days: float = Field(default=1, gt=0)
     workspace_exclude_git: bool = False
     workspace_restore_strategy: RestoreStrategy = RestoreStrategy.COPY
-    workspace_download_timeout: float = Field(default=DEFAULT_DOWNLOAD_TIMEOUT, gt=0)
+    workspace_download_timeout: float = Field(default=3600, gt=0)
     west_runner: Literal["native", "docker"] = "native"
-    docker_image: str = Field(default=DEFAULT_DOCKER_IMAGE, min_length=1)
+    docker_image: str = Field(default="zmkfirmware/zmk-build-arm:stable", min_length=1)
 
 
 class GloveboxConfig(BaseModel):

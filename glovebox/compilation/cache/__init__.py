@@ -2,7 +2,8 @@
 
 ``create_compilation_cache_service(user_config)`` is the entry point (spec name): it
 returns the shared compilation ``CacheManager`` and a ``ZmkWorkspaceCacheService`` whose
-entries live in ``<cache_path>/compilation/workspace/``.
+entries live in ``<cache_path>/compilation/workspace/``. The container builds the same
+service from typed values instead (see ``containers/application.py``).
 """
 
 from __future__ import annotations
@@ -10,20 +11,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from glovebox.compilation.cache.keying import is_valid_key, manifest_hash, workspace_key
+from pydantic import ValidationError
+
 from glovebox.compilation.cache.models import (
     CacheWorkspaceResult,
     CleanupResult,
     ProgressCallback,
     RestoreResult,
     RestoreStrategy,
+    WorkspaceCacheSettings,
     WorkspaceConfig,
     WorkspaceEntry,
     WorkspaceProgress,
+    is_valid_key,
+    manifest_hash,
+    workspace_key,
 )
 from glovebox.compilation.cache.service import ZmkWorkspaceCacheService
-from glovebox.compilation.cache.settings import WorkspaceCacheSettings, settings_from_user_config
+from glovebox.config.models import CompilationSection
 from glovebox.core.cache_v2 import CacheManager, create_cache_from_user_config, default_cache_root
+from glovebox.errors import ConfigError
 
 __all__ = [
     "COMPILATION_TAG",
@@ -37,6 +44,7 @@ __all__ = [
     "WorkspaceEntry",
     "WorkspaceProgress",
     "ZmkWorkspaceCacheService",
+    "compilation_settings",
     "create_compilation_cache_service",
     "create_zmk_workspace_cache_service",
     "is_valid_key",
@@ -48,11 +56,40 @@ __all__ = [
 COMPILATION_TAG = "compilation"
 
 
-def workspace_cache_root(user_config: Any) -> Path:
-    """``<cache_path>/compilation/workspace`` (cache_path defaults to the XDG cache root)."""
-    cache_path = getattr(user_config, "cache_path", None)
+def workspace_cache_root(cache_path: Path | None) -> Path:
+    """``<cache_path>/compilation/workspace`` (``None``: under the XDG cache root)."""
     base = default_cache_root() if cache_path is None else Path(cache_path).expanduser()
     return base / COMPILATION_TAG / "workspace"
+
+
+def compilation_settings(user_config: Any) -> CompilationSection:
+    """``user_config.compilation`` as the validated section, whatever object carries it.
+
+    A ``UserConfig`` (or its ``GloveboxConfig``) already holds a validated section, which
+    is returned as is. Any other object is read by duck typing: each field it sets (not
+    None) is validated strictly (no strings for numbers or booleans) and the others take
+    the configuration model's defaults. This is the one place the compilation domain
+    reads an untyped configuration; a bad value raises ``ConfigError`` naming the setting.
+    """
+    section = getattr(user_config, "compilation", None)
+    if isinstance(section, CompilationSection):
+        return section
+    given = {
+        name: value
+        for name in CompilationSection.model_fields
+        if (value := getattr(section, name, None)) is not None
+    }
+    strategy = given.get("workspace_restore_strategy")
+    if strategy is not None:
+        given["workspace_restore_strategy"] = RestoreStrategy.parse(
+            strategy, setting="compilation.workspace_restore_strategy"
+        )
+    try:
+        return CompilationSection.model_validate(given, strict=True)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in ("compilation", *error["loc"]))
+        raise ConfigError(f"{where}: {error['msg']}, got {error['input']!r}") from None
 
 
 def create_zmk_workspace_cache_service(
@@ -61,8 +98,8 @@ def create_zmk_workspace_cache_service(
     """A workspace service over ``cache_manager`` configured from ``user_config``."""
     return ZmkWorkspaceCacheService(
         cache_manager,
-        workspace_cache_root(user_config),
-        settings_from_user_config(user_config),
+        workspace_cache_root(getattr(user_config, "cache_path", None)),
+        WorkspaceCacheSettings.from_section(compilation_settings(user_config)),
     )
 
 

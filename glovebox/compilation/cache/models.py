@@ -1,28 +1,40 @@
-"""Typed inputs and results of the ZMK workspace cache.
+"""Typed inputs, keys, settings and results of the ZMK workspace cache.
 
-``WorkspaceConfig`` says *which* workspace (everything that changes its contents);
+``WorkspaceConfig`` says *which* workspace (everything that changes its contents) and
+``workspace_key`` names it on disk; ``WorkspaceCacheSettings`` says how long entries live;
 the result models report what was stored or restored, with real sizes, counts and times.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from glovebox.compilation.restore_strategy import RestoreStrategy
+from glovebox.config.models import CompilationSection
+
 __all__ = [
+    "METADATA_PREFIX",
     "CacheWorkspaceResult",
     "CleanupResult",
     "ProgressCallback",
     "RestoreResult",
     "RestoreStrategy",
+    "WorkspaceCacheSettings",
     "WorkspaceConfig",
     "WorkspaceEntry",
     "WorkspaceProgress",
+    "is_valid_key",
+    "manifest_hash",
+    "metadata_key",
+    "workspace_key",
 ]
 
 # "owner/name" (GitHub style) or a URL / local path to a git repository.
@@ -34,20 +46,12 @@ _BAD_REF = re.compile(r"(^[-/.])|(\.\.)|([\s~^:?*\[\\])|(@\{)|([/.]$)|(\.lock$)"
 _HEX = re.compile(r"^[0-9a-f]{8,128}$")
 
 
-class RestoreStrategy(StrEnum):
-    """How a cached workspace is materialised at its destination."""
-
-    COPY = "copy"
-    HARDLINK = "hardlink"
-    REFLINK = "reflink"
-
-
 class WorkspaceConfig(BaseModel):
     """Identity of a west workspace: what changes its contents changes its cache key.
 
     Exactly one of ``branch`` (moving: short TTL) or ``revision`` (a tag or commit:
     pinned, long TTL) is given. ``manifest_hash`` is a hex digest of the west manifest
-    when the build uses its own ``west.yml`` (see ``keying.manifest_hash``).
+    when the build uses its own ``west.yml`` (see :func:`manifest_hash`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -102,6 +106,73 @@ class WorkspaceConfig(BaseModel):
         return self.branch is not None
 
 
+# Keys ---------------------------------------------------------------------------------
+# A key is ``<slug>-<digest>``: the slug (repository and ref) lets a person recognise an
+# entry on disk; the digest (SHA-256 of the canonical config) keeps keys of different
+# configs distinct even when their slugs collide after sanitising.
+
+METADATA_PREFIX = "workspace:"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}-[0-9a-f]{20}$")
+_SLUG_MAX = 60
+
+
+def workspace_key(config: WorkspaceConfig) -> str:
+    """The directory name and metadata key suffix for ``config`` (same config, same key)."""
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:20]
+    repo = config.repository.rstrip("/").removesuffix(".git")
+    slug = _UNSAFE.sub("_", f"{repo}@{config.ref}".replace("/", "_")).strip("._-")
+    return f"{slug[:_SLUG_MAX] or 'workspace'}-{digest}"
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether ``key`` has the shape :func:`workspace_key` produces (safe as a directory name)."""
+    return bool(_KEY.match(key))
+
+
+def metadata_key(key: str) -> str:
+    """The key of an entry's record in the compilation cache."""
+    return METADATA_PREFIX + key
+
+
+def manifest_hash(manifest: Path) -> str:
+    """SHA-256 of a west manifest file, for ``WorkspaceConfig.manifest_hash``."""
+    return hashlib.sha256(manifest.read_bytes()).hexdigest()
+
+
+# Settings -----------------------------------------------------------------------------
+
+_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceCacheSettings:
+    """How long entries live and what is left out of them (values from ``compilation.*``)."""
+
+    revision_ttl_days: float
+    branch_ttl_days: float
+    exclude_git: bool
+    lock_timeout: float = 600.0
+
+    @classmethod
+    def from_section(cls, section: CompilationSection) -> WorkspaceCacheSettings:
+        """The settings a validated ``compilation`` section holds (its defaults included)."""
+        return cls(
+            revision_ttl_days=section.workspace_ttl_revision_days,
+            branch_ttl_days=section.workspace_ttl_branch_days,
+            exclude_git=section.workspace_exclude_git,
+        )
+
+    def ttl_seconds(self, config: WorkspaceConfig) -> float:
+        """A branch moves, so its workspace goes stale sooner than a pinned revision's."""
+        days = self.branch_ttl_days if config.is_branch else self.revision_ttl_days
+        return days * _DAY
+
+
+# Results ------------------------------------------------------------------------------
+
+
 class WorkspaceEntry(BaseModel):
     """A published cache entry, as recorded when it was stored."""
 
@@ -152,7 +223,7 @@ class RestoreResult(BaseModel):
 
 
 class CleanupResult(BaseModel):
-    """What one ``cleanup()`` pass removed."""
+    """What one ``cleanup()`` pass removed (built once, when the pass is over)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,10 +1,10 @@
 """``ZmkWorkspaceCacheService``: store, find, restore and collect ZMK west workspaces.
 
-Metadata lives in the compilation cache (with the TTL); the tree lives on disk under
-``<cache root>/compilation/workspace/<key>/``. The directory is the truth: an entry is
-served only when its directory exists *and* its ``entry.json`` carries the entry id the
-metadata names. Everything else is either someone's publication in flight or garbage
-for ``cleanup()``.
+The service holds the public API and its checks; ``store.py`` owns the entries (locks,
+staging and publication, records, the servable check) and ``tree.py`` the files
+(listing, manifests, copies and links). Caching a workspace is
+``cache_workspace`` -> ``WorkspaceStore.publishing`` -> ``tree.scan_tree/materialize``;
+restoring one is ``restore_workspace`` -> ``WorkspaceStore.check`` -> ``tree.materialize``.
 """
 
 from __future__ import annotations
@@ -15,33 +15,38 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from glovebox.compilation.cache.archive import archive_format, extract_archive, write_archive
 from glovebox.compilation.cache.gc import collect_garbage
-from glovebox.compilation.cache.keying import metadata_key, workspace_key
-from glovebox.compilation.cache.manifest import first_difference, read_manifest, write_manifest
 from glovebox.compilation.cache.models import (
     CacheWorkspaceResult,
     CleanupResult,
     ProgressCallback,
     RestoreResult,
     RestoreStrategy,
+    WorkspaceCacheSettings,
     WorkspaceConfig,
     WorkspaceEntry,
+    workspace_key,
 )
-from glovebox.compilation.cache.records import entry_from_record, new_record, remove_entry
-from glovebox.compilation.cache.settings import WorkspaceCacheSettings
-from glovebox.compilation.cache.storage import MANIFEST_FILE, TREE_DIR, WorkspaceStore
-from glovebox.compilation.cache.tree import TreeListing, materialize, remove_excluded, scan_tree
-from glovebox.compilation.cache.validation import (
+from glovebox.compilation.cache.store import (
+    MANIFEST_FILE,
+    EntryState,
+    Publication,
+    WorkspaceStore,
+)
+from glovebox.compilation.cache.tree import (
+    TreeListing,
     check_destination,
-    is_within,
-    parse_strategy,
+    materialize,
+    read_manifest,
+    remove_excluded,
+    scan_tree,
     try_rename,
 )
-from glovebox.core.cache_v2 import CacheManager, DisabledCache, MemoryCache
+from glovebox.core.cache_v2 import CacheManager
 from glovebox.errors import WorkspaceError
 
 __all__ = ["ZmkWorkspaceCacheService"]
@@ -52,20 +57,16 @@ logger = logging.getLogger(__name__)
 class ZmkWorkspaceCacheService:
     """The workspace cache of the compilation domain.
 
-    Workspace caching needs persistent metadata: with a disabled or in-memory compilation
-    cache the service stores nothing and finds nothing (``enabled`` is False), so that a
-    temporarily disabled cache never makes ``cleanup()`` delete stored workspaces.
+    Workspace caching needs persistent metadata: with a compilation cache that is not
+    persistent (disabled, or in memory) the service stores nothing and finds nothing
+    (``enabled`` is False), so that a temporarily disabled cache never makes ``cleanup()``
+    delete stored workspaces.
     """
 
-    def __init__(
-        self,
-        cache: CacheManager,
-        root: Path,
-        settings: WorkspaceCacheSettings | None = None,
-    ) -> None:
+    def __init__(self, cache: CacheManager, root: Path, settings: WorkspaceCacheSettings) -> None:
         self.cache = cache
-        self.settings = settings or WorkspaceCacheSettings()
-        self.store = WorkspaceStore(Path(root), lock_timeout=self.settings.lock_timeout)
+        self.settings = settings
+        self.store = WorkspaceStore(Path(root), cache, lock_timeout=settings.lock_timeout)
 
     @property
     def root(self) -> Path:
@@ -73,7 +74,7 @@ class ZmkWorkspaceCacheService:
 
     @property
     def enabled(self) -> bool:
-        return not isinstance(self.cache, DisabledCache | MemoryCache)
+        return self.cache.persistent
 
     @contextmanager
     def hold(self, config: WorkspaceConfig, *, timeout: float | None = None) -> Iterator[None]:
@@ -118,63 +119,37 @@ class ZmkWorkspaceCacheService:
                 "directory they point to)"
             )
         resolved, root = source.resolve(), self.root.resolve()
-        if is_within(resolved, root) or is_within(root, resolved):
+        if _is_within(resolved, root) or _is_within(root, resolved):
             raise WorkspaceError(
                 f"cannot cache {source}: it overlaps the workspace cache ({self.root})"
             )
-        key = workspace_key(config)
         started = time.perf_counter()
-        with self.store.lock(key):
-            staging = self.store.new_staging(key)
-            tree = staging / TREE_DIR
-            moved = False
-            fallback: str | None = None
-            try:
-                if move:
-                    moved, fallback = try_rename(source, tree)
-                if moved:
-                    remove_excluded(tree, exclude_git=self.settings.exclude_git)
-                else:
-                    listing = scan_tree(source, exclude_git=self.settings.exclude_git)
-                    materialize(
-                        listing, tree, RestoreStrategy.COPY, progress=progress, operation="cache"
-                    )
-                entry, trash = self._seal_and_publish(key, config, staging)
-            except BaseException:
-                if moved and tree.exists() and not source.exists():
-                    os.rename(tree, source)  # give the caller's workspace back
-                self.store.purge(staging)
-                raise
-            if trash is not None:
-                self.store.purge(trash)
+        exclude_git = self.settings.exclude_git
+        moved, fallback = False, None
+        with self._publishing(config) as new:
+            if move:
+                moved, fallback = try_rename(source, new.tree)
+            if moved:
+                new.give_back = source
+                remove_excluded(new.tree, exclude_git=exclude_git)
+            else:
+                listing = scan_tree(source, exclude_git=exclude_git)
+                materialize(
+                    listing, new.tree, RestoreStrategy.COPY, progress=progress, operation="cache"
+                )
         if move and not moved:
             shutil.rmtree(source)  # move semantics across filesystems: copy, then delete
         return CacheWorkspaceResult(
-            entry=entry,
+            entry=new.entry,
             method="move" if moved else "copy",
-            replaced=trash is not None,
+            replaced=new.replaced,
             fallback_reason=fallback,
             seconds=time.perf_counter() - started,
         )
 
-    def _seal_and_publish(
-        self, key: str, config: WorkspaceConfig, staging: Path
-    ) -> tuple[WorkspaceEntry, Path | None]:
-        """List and describe ``staging``, publish it, then record the metadata.
-
-        Metadata is written last: if the process dies before, the published directory's
-        entry id matches no metadata and the entry reads as absent until cleanup.
-        """
-        listing = scan_tree(staging / TREE_DIR)
-        write_manifest(listing, staging / MANIFEST_FILE)
+    def _publishing(self, config: WorkspaceConfig) -> AbstractContextManager[Publication]:
         ttl = self.settings.ttl_seconds(config)
-        record = new_record(key, config, listing, ttl)
-        self.store.write_entry_file(staging, record)
-        trash = self.store.publish(key, staging)
-        self.cache.set(metadata_key(key), record, ttl=ttl)
-        entry = entry_from_record(record, self.root, hardlinked=False)
-        assert entry is not None  # built from a record made just above
-        return entry, trash
+        return self.store.publishing(workspace_key(config), config, ttl)
 
     def import_workspace(
         self,
@@ -196,25 +171,16 @@ class ZmkWorkspaceCacheService:
         archive_format(path)  # reject unsupported types before taking any lock
         if not self.enabled:
             return None
-        key = workspace_key(config)
         started = time.perf_counter()
-        with self.store.lock(key):
-            staging = self.store.new_staging(key)
-            try:
-                root = extract_archive(path, staging / "extracted")
-                os.rename(root, staging / TREE_DIR)
-                self.store.purge(staging / "extracted")
-                remove_excluded(staging / TREE_DIR, exclude_git=self.settings.exclude_git)
-                entry, trash = self._seal_and_publish(key, config, staging)
-            except BaseException:
-                self.store.purge(staging)
-                raise
-            if trash is not None:
-                self.store.purge(trash)
+        with self._publishing(config) as new:
+            extracted = new.staging / "extracted"
+            os.rename(extract_archive(path, extracted), new.tree)
+            self.store.purge(extracted)
+            remove_excluded(new.tree, exclude_git=self.settings.exclude_git)
         return CacheWorkspaceResult(
-            entry=entry,
+            entry=new.entry,
             method="archive",
-            replaced=trash is not None,
+            replaced=new.replaced,
             seconds=time.perf_counter() - started,
         )
 
@@ -282,48 +248,28 @@ class ZmkWorkspaceCacheService:
         return sorted(entries, key=lambda e: e.created_at, reverse=True)
 
     def _lookup(self, key: str, *, verify: bool, locked: bool) -> WorkspaceEntry | None:
-        record = self.cache.get(metadata_key(key))
-        if record is None:
-            return None
-        marker = self.store.read_entry_file(key)
-        if marker is None:
-            self._drop(key, "its directory is missing", locked=locked)
-            return None
-        if not isinstance(record, dict) or marker.get("entry_id") != record.get("entry_id"):
-            # A publication in flight, or a crash between rename and metadata: not served.
-            logger.debug("workspace %s: directory and metadata disagree; not served", key)
-            return None
-        entry = entry_from_record(record, self.root, hardlinked=self.store.is_hardlinked(key))
-        if entry is None:
-            self._drop(key, "its metadata is unreadable", locked=locked)
-            return None
-        if verify and entry.hardlinked:
-            difference = self._difference(key)
-            if difference is not None:
-                self._drop(key, f"modified through a hardlink ({difference})", locked=locked)
-                return None
-        return entry
-
-    def _difference(self, key: str) -> str | None:
-        entry_dir = self.store.entry_dir(key)
-        return first_difference(entry_dir / TREE_DIR, entry_dir / MANIFEST_FILE)
+        """``key``'s entry if servable; an orphaned or modified entry is dropped on the way."""
+        check = self.store.check(key, verify=verify, locked=locked)
+        if check.state in (EntryState.ORPHAN, EntryState.MODIFIED):
+            self._drop(key, check.reason, locked=locked)
+        elif check.state is EntryState.IN_FLIGHT:
+            # A publication in flight, or a crash between rename and record: not served.
+            logger.debug("workspace %s: %s; not served", key, check.reason)
+        return check.entry
 
     def _drop(self, key: str, reason: str, *, locked: bool) -> None:
-        """Remove ``key``'s entry and metadata, re-checking under the lock.
+        """Remove ``key``'s entry and record, re-checking under the lock.
 
-        Without the lock a publisher could be between its rename and its metadata write;
+        Without the lock a publisher could be between its rename and its record write;
         when the lock is busy the drop is left to a later lookup or cleanup.
         """
         if locked:
-            self._remove(key)
+            self.store.remove(key)
             logger.warning("workspace %s dropped: %s", key, reason)
             return
         with self.store.lock(key, blocking=False) as acquired:
             if acquired:
                 self._lookup(key, verify=True, locked=True)  # drops it if still bad
-
-    def _remove(self, key: str) -> bool:
-        return remove_entry(self.store, self.cache, key)
 
     def _listing(self, entry: WorkspaceEntry, *, include_git: bool) -> TreeListing:
         """The entry's content from its manifest (a walk of the tree if unreadable)."""
@@ -347,11 +293,11 @@ class ZmkWorkspaceCacheService:
         ``destination`` must not exist or be an empty directory; it appears complete (it
         is built in a hidden sibling and renamed). ``build/`` is never restored; ``.git``
         directories are left out when ``include_git`` is False. ``hardlink`` shares the
-        cache's files: see ``manifest`` for how in-place modifications are caught.
+        cache's files: see ``tree.first_difference`` for how in-place changes are caught.
         ``reflink`` falls back to copy where the filesystem cannot clone (``used`` and
         ``fallback_reason`` say so).
         """
-        chosen = parse_strategy(strategy)
+        chosen = RestoreStrategy.parse(strategy)
         dest = Path(destination)
         check_destination(dest)
         if not self.enabled:
@@ -372,7 +318,7 @@ class ZmkWorkspaceCacheService:
             try:
                 outcome = materialize(listing, staging, chosen, progress=progress)
                 if entry.hardlinked:
-                    difference = self._difference(key)
+                    difference = self.store.modification(key)
                     if difference is not None:
                         shutil.rmtree(staging)
                         self._drop(key, f"modified through a hardlink ({difference})", locked=True)
@@ -406,7 +352,7 @@ class ZmkWorkspaceCacheService:
         if not self.enabled:
             return False
         with self.store.lock(key):
-            return self._remove(key)
+            return self.store.remove(key)
 
     def cleanup(self) -> CleanupResult:
         """Reconcile directories with metadata and remove everything not servable.
@@ -418,4 +364,9 @@ class ZmkWorkspaceCacheService:
         """
         if not self.enabled:
             return CleanupResult()
-        return collect_garbage(self.store, self.cache)
+        return collect_garbage(self.store)
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or below it (both resolved)."""
+    return path == root or root in path.parents

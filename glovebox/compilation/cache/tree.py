@@ -1,8 +1,19 @@
-"""Walking and materialising workspace trees: copy, hardlink and reflink.
+"""The filesystem side of the workspace cache: listing, manifests and materialising trees.
 
 Copies go through the kernel (``copy_file_range``, falling back to ``sendfile``), one
 open/copy/close per file with the mode and times taken from the scan, spread over a few
 threads: no Python byte loop and none of ``shutil.copy2``'s extra stat/chmod/xattr calls.
+
+An entry's manifest, written once when the entry is sealed (before it is published),
+lists every directory, symlink and regular file with its size, permission bits and
+modification time in nanoseconds. Restores read it instead of walking the tree again.
+It also guards hardlinks: a hardlinked restore shares inodes with the cache, so a tool
+that rewrites a file in place (instead of writing a new file and renaming it) changes
+the cached copy too. Writing through a link changes the size or the mtime, ``chmod``
+changes the mode; :func:`first_difference` finds either. Renaming, deleting or creating
+files in a restored workspace never touches the cache. A writer that puts back the
+original size and mtime after changing the content is not detected; the tools that
+build ZMK (west, git, cmake, ninja) do not do that.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ import errno
 import fcntl
 import logging
 import os
+import shutil
 import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -19,15 +31,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from glovebox.compilation.cache.models import ProgressCallback, RestoreStrategy, WorkspaceProgress
+from glovebox.errors import WorkspaceError
 
 __all__ = [
     "ALWAYS_EXCLUDED_TOP_LEVEL",
     "FileRecord",
     "TransferOutcome",
     "TreeListing",
+    "check_destination",
+    "first_difference",
     "materialize",
+    "read_manifest",
     "remove_excluded",
     "scan_tree",
+    "try_rename",
+    "write_manifest",
 ]
 
 logger = logging.getLogger(__name__)
@@ -111,8 +129,6 @@ def scan_tree(root: Path, *, exclude_git: bool = False) -> TreeListing:
 
 def remove_excluded(root: Path, *, exclude_git: bool) -> None:
     """Delete, inside ``root``, what :func:`scan_tree` would leave out (after a move)."""
-    import shutil
-
     for name in ALWAYS_EXCLUDED_TOP_LEVEL:
         target = root / name
         if target.is_dir() and not target.is_symlink():
@@ -124,6 +140,89 @@ def remove_excluded(root: Path, *, exclude_git: bool) -> None:
                 shutil.rmtree(os.path.join(current, ".git"))
             if ".git" in filenames:  # a worktree's or submodule's gitfile
                 os.unlink(os.path.join(current, ".git"))
+
+
+def try_rename(source: Path, target: Path) -> tuple[bool, str | None]:
+    """Rename if both are on one filesystem; (False, reason) across filesystems."""
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        return False, "source is on another filesystem than the cache: copied"
+    return True, None
+
+
+def check_destination(dest: Path) -> None:
+    """Refuse a restore target that would overwrite anything (it must be new or empty)."""
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise WorkspaceError(f"cannot restore into {dest}: it exists and is not a directory")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise WorkspaceError(
+            f"cannot restore into {dest}: the directory is not empty (nothing was changed)"
+        )
+
+
+# Manifests ----------------------------------------------------------------------------
+
+_SEP = "\0"
+
+
+def write_manifest(listing: TreeListing, target: Path) -> None:
+    """Store ``listing`` in ``target`` (one line per directory, symlink and file)."""
+    with open(target, "w", encoding="utf-8", newline="\n") as out:
+        out.writelines(f"d{_SEP}{rel}\n" for rel in listing.dirs)
+        out.writelines(f"l{_SEP}{rel}{_SEP}{dest}\n" for rel, dest in listing.symlinks)
+        out.writelines(
+            f"f{_SEP}{f.rel}{_SEP}{f.size}{_SEP}{f.mode}{_SEP}{f.mtime_ns}\n" for f in listing.files
+        )
+
+
+def read_manifest(manifest: Path, root: Path, *, exclude_git: bool = False) -> TreeListing | None:
+    """The listing stored in ``manifest`` (rooted at ``root``), or None if unreadable."""
+    listing = TreeListing(root=root)
+    try:
+        with open(manifest, encoding="utf-8", newline="\n") as handle:
+            for line in handle:
+                kind, rel, *rest = line.rstrip("\n").split(_SEP)
+                if exclude_git and ".git" in rel.split("/"):
+                    continue
+                if kind == "f":
+                    size, mode, mtime_ns = (int(value) for value in rest)
+                    listing.files.append(FileRecord(rel, size, mode, mtime_ns))
+                elif kind == "d":
+                    listing.dirs.append(rel)
+                elif kind == "l":
+                    listing.symlinks.append((rel, rest[0]))
+                else:
+                    return None
+    except (OSError, ValueError, UnicodeDecodeError, IndexError):
+        return None
+    return listing
+
+
+def first_difference(tree: Path, manifest: Path) -> str | None:
+    """The first file of ``tree`` that no longer matches ``manifest``, or ``None``.
+
+    An unreadable manifest counts as a difference: the entry cannot be vouched for.
+    """
+    listing = read_manifest(manifest, tree)
+    if listing is None:
+        return f"{manifest.name} is missing or unreadable"
+    base = os.fspath(tree)
+    for record in listing.files:
+        try:
+            st = os.stat(os.path.join(base, record.rel), follow_symlinks=False)
+        except FileNotFoundError:
+            return f"{record.rel}: deleted"
+        if st.st_size != record.size or st.st_mtime_ns != record.mtime_ns:
+            return f"{record.rel}: content changed (size or modification time differs)"
+        if st.st_mode != record.mode:
+            return f"{record.rel}: permissions changed"
+    return None
+
+
+# Materialising ------------------------------------------------------------------------
 
 
 def _copy_data(src_fd: int, dst_fd: int, size: int) -> None:

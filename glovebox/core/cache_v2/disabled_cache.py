@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from glovebox.core.cache_v2.cache_manager import BaseCache, validate_key, validate_ttl
 from glovebox.core.cache_v2.locks import KeyLocks
@@ -21,6 +21,7 @@ class DisabledCache(BaseCache):
     """
 
     backend = "disabled"
+    persistent: Final = False  # stores nothing
 
     def __init__(self, tag: str | None = None) -> None:
         self._tag = validate_tag(tag)

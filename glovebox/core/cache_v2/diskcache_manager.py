@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import diskcache
 
@@ -69,6 +69,7 @@ class DiskCacheManager(BaseCache):
     """A ``CacheManager`` storing entries in ``<directory>/cache.db`` via diskcache."""
 
     backend = "disk"
+    persistent: Final = True  # entries live in SQLite on disk
 
     def __init__(
         self,

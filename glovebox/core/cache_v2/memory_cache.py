@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from glovebox.core.cache_v2.cache_manager import _MISSING, BaseCache, validate_key, validate_ttl
 from glovebox.core.cache_v2.locks import KeyLocks
@@ -37,6 +37,7 @@ class MemoryCache(BaseCache):
     """A thread-safe dict-backed cache holding at most ``max_entries`` entries."""
 
     backend = "memory"
+    persistent: Final = False  # entries die with the process
 
     def __init__(
         self,
