@@ -31,7 +31,11 @@ from glovebox.core.cache_v2.cache_manager import _MISSING
 
 __all__ = [
     "DEADLINE_END",
+    "DELETE_SCRIPT",
     "HEADER_LENGTH",
+    "RELEASE_SCRIPT",
+    "SET_MANY_SCRIPT",
+    "TOUCH_SCRIPT",
     "InvalidValueError",
     "Times",
     "ValueCodec",
@@ -197,6 +201,17 @@ else redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
 )
+
+# KEYS: entries; ARGV[1]: expiry in ms ("0": none); ARGV[i + 1]: the value of KEYS[i].
+# Scripts run atomically: every value is written, or (on an error) none.
+SET_MANY_SCRIPT = """
+local px = ARGV[1]
+for i, key in ipairs(KEYS) do
+  if px == '0' then redis.call('SET', key, ARGV[i + 1])
+  else redis.call('SET', key, ARGV[i + 1], 'PX', px) end
+end
+return #KEYS
+"""
 
 # KEYS[1]: lock; ARGV[1]: the holder's token. Deletes the lock only if still held by it.
 RELEASE_SCRIPT = """
