@@ -87,7 +87,7 @@ def test_script_with_layout_cache_disabled_compiles_and_stores_nothing(tmp_path:
 def test_script_reports_a_syntax_error_on_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"layer_names": [\n  "Base",,\n]}', encoding="utf-8")
     result = run_script(tmp_path, "layout", "compile", "bad.json", "out")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "bad.json:2:10: invalid JSON" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
@@ -124,7 +124,7 @@ def test_one_bad_layout_means_no_output_at_all(
     bad = write(tmp_path / "bad.json", broken)
     out = tmp_path / "out"
     code, _, stderr = invoke("layout", "compile", str(good), str(bad), str(out))
-    assert code == 1
+    assert code == 2
     assert f"{bad}: layers[1][54].value: " in stderr
     assert "nothing written: 1 of 2 layouts failed" in stderr
     assert not out.exists()
@@ -136,15 +136,15 @@ def test_duplicate_output_names_and_missing_inputs_are_refused(
     first = write(tmp_path / "a" / "same.json", make_layout())
     second = write(tmp_path / "b" / "same.json", make_layout())
     code, _, stderr = invoke("layout", "compile", str(first), str(second), str(tmp_path / "o"))
-    assert code == 1
+    assert code == 2
     assert "would write the same same.keymap" in stderr
     code, _, stderr = invoke("layout", "compile", str(tmp_path / "nope.json"), str(tmp_path / "o"))
-    assert code == 1
+    assert code == 2
     assert "nope.json: layout file not found" in stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     code, _, stderr = invoke("layout", "compile", str(empty), str(tmp_path / "o"))
-    assert code == 1
+    assert code == 2
     assert "holds no *.json layout files" in stderr
 
 

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from glovebox.errors import GloveboxError
 
 __all__ = ["layout_app"]
 
-console = Console()
+console = Console(markup=False)  # layout names and titles are printed verbatim
 err_console = Console(stderr=True)
 
 
@@ -33,9 +34,12 @@ layout_app = typer.Typer(
 )
 
 
-def _fail(message: Any) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
-    return typer.Exit(1)
+def _fail(message: Any, code: int = 2) -> typer.Exit:
+    """Print one error line; exit code 2 for bad input (the default), 1 for a failed write."""
+    err_console.print(
+        f"[red]error:[/red] {escape(str(message))}", soft_wrap=True, markup=True, highlight=False
+    )
+    return typer.Exit(code)
 
 
 @layout_app.command("compile")
@@ -71,11 +75,11 @@ def compile_command(
             _fail(exc)
     if failures:
         err_console.print(f"nothing written: {failures} of {len(files)} layouts failed")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     try:
         written = write_outputs(output_dir, compiled)
     except GloveboxError as exc:
-        raise _fail(exc) from exc
+        raise _fail(exc, code=1) from exc
     for (path, result), (keymap, conf) in zip(compiled, written, strict=True):
         origin = "from cache" if result.from_cache else "compiled"
         console.print(f"{path} -> {keymap}, {conf} ({origin})", highlight=False, soft_wrap=True)
@@ -91,7 +95,7 @@ def show_command(
     try:
         result = process_layout_file(file)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     layout = result.layout
     console.print(f"layout: {layout.title or file.name} ({layout.keyboard})")
