@@ -25,6 +25,7 @@ from pydantic import (
 
 from glovebox.compilation.restore_strategy import RestoreStrategy
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
+from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.text import quote
 
 __all__ = [
@@ -138,6 +139,8 @@ class CacheSection(BaseModel):
     max_size_gb: float = Field(default=2, gt=0)
     timeout: float = Field(default=30, gt=0)
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
+    # The shared server of domains whose strategy is ``redis`` (docs/redis.md).
+    redis: RedisSettings = Field(default_factory=RedisSettings)
 
     @field_validator("max_size_gb", "timeout", mode="before")
     @classmethod

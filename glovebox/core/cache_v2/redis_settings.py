@@ -15,13 +15,24 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["MASK", "MIN_SECRET_LENGTH", "REDIS_SCHEMES", "RedisSettings", "mask_url"]
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "REDIS_SCHEMES",
+    "RedisSettingError",
+    "RedisSettings",
+    "mask_url",
+]
 
 MASK = "***"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MIN_SECRET_LENGTH = 16
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SECRET_QUERY_NAMES = frozenset({"password", "pass", "passwd"})
+
+
+class RedisSettingError(ValueError):
+    """A refused Redis setting; the message never contains a password or the secret."""
 
 
 def mask_url(url: str) -> str:
@@ -95,27 +106,31 @@ class RedisSettings(BaseModel):
     def _check_url(cls, url: str) -> str:
         scheme = url.partition("://")[0].lower() if "://" in url else ""
         if scheme not in REDIS_SCHEMES:
-            raise ValueError(
-                f"url {mask_url(url)!r} must start with one of "
+            raise RedisSettingError(
+                "expected a URL starting with "
                 + ", ".join(f"{name}://" for name in REDIS_SCHEMES)
+                + f", got {mask_url(url)!r}"
             )
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError for a malformed port
         except ValueError as exc:
-            raise ValueError(f"url {mask_url(url)!r} is malformed: {exc}") from None
+            raise RedisSettingError(f"malformed URL {mask_url(url)!r}: {exc}") from None
         if scheme == "unix" and not parts.path:
-            raise ValueError(f"url {mask_url(url)!r} names no socket path (unix:///path/sock)")
+            raise RedisSettingError(
+                f"URL {mask_url(url)!r} names no socket path (unix:///path/to/redis.sock)"
+            )
         if scheme != "unix" and not parts.hostname:
-            raise ValueError(f"url {mask_url(url)!r} names no host")
+            raise RedisSettingError(f"URL {mask_url(url)!r} names no host")
         return url
 
     @field_validator("key_prefix")
     @classmethod
     def _check_prefix(cls, prefix: str) -> str:
         if not _PREFIX_PATTERN.fullmatch(prefix):
-            raise ValueError(
-                f"key_prefix {prefix[:80]!r} must be 1-64 letters, digits, '_', '.' or '-'"
+            raise RedisSettingError(
+                f"expected a key prefix of 1-64 letters, digits, '_', '.' or '-', "
+                f"got {prefix[:80]!r}"
             )
         return prefix
 
@@ -123,7 +138,10 @@ class RedisSettings(BaseModel):
     @classmethod
     def _check_secret(cls, secret: SecretStr | None) -> SecretStr | None:
         if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(f"secret must be at least {MIN_SECRET_LENGTH} characters")
+            raise RedisSettingError(
+                f"expected a secret of at least {MIN_SECRET_LENGTH} characters (a random "
+                "string), got a shorter one"
+            )
         return secret
 
     @property
