@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from glovebox.cli.cache import cache_app
+from glovebox.cli.formatting import error_line, fail
 from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
@@ -23,8 +22,6 @@ __all__ = ["Startup", "app", "run"]
 Startup = Callable[[Path | None], Callable[[], None]]
 """What the composition root passes as click's ``obj``: given ``--config`` (or None), it
 configures and wires the container and returns the function that shuts it down."""
-
-err_console = Console(stderr=True)
 
 app = typer.Typer(
     name="glovebox",
@@ -68,23 +65,15 @@ def root(
     if not callable(startup):
         # The commands get their caches from the container; only the composition root
         # (containers.cli:main, the `glovebox` script) can provide one.
-        err_console.print(
-            "[red]error:[/red] the glovebox CLI must be started through its entry point "
-            "(the `glovebox` script, containers.cli:main), which configures the caches",
-            soft_wrap=True,
+        raise fail(
+            "the glovebox CLI must be started through its entry point "
+            "(the `glovebox` script, containers.cli:main), which configures the caches"
         )
-        raise typer.Exit(2)
     try:
         stop = startup(config)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     ctx.call_on_close(stop)
-
-
-def _error_line(message: str) -> None:
-    """One ``error: ...`` line on stderr (user text is never read as rich markup)."""
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
 
 
 def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox") -> int:
@@ -100,20 +89,20 @@ def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox
     try:
         result = app(args=argv, prog_name=prog_name, obj=startup, standalone_mode=False)
     except typer.Abort:
-        _error_line("aborted")
+        error_line("aborted")
         return 1
     except typer.exceptions.TyperException as exc:  # click's usage and parameter errors
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
         context = getattr(exc, "ctx", None)
         command = getattr(context, "command_path", None) or prog_name
-        _error_line(f"{' '.join(str(message).split())} (see '{command} --help')")
+        error_line(f"{' '.join(str(message).split())} (see '{command} --help')")
         return int(getattr(exc, "exit_code", 2))
     except (GloveboxError, ValueError, TypeError, OSError) as exc:
-        _error_line(" ".join(str(exc).split()) or type(exc).__name__)
+        error_line(" ".join(str(exc).split()) or type(exc).__name__)
         return 2
     except Exception as exc:
-        _error_line(
+        error_line(
             f"unexpected {type(exc).__name__}: {quote(str(exc), 200)}; "
             "run with --debug to see the traceback"
         )

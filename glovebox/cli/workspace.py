@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 from dependency_injector.wiring import Provide, inject
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from glovebox.cli.formatting import format_size
+from glovebox.cli.formatting import fail, format_size
 from glovebox.compilation.cache import (
     ProgressCallback,
     WorkspaceConfig,
@@ -62,21 +61,16 @@ def _service(
     return service
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
-
-
 def _config(repository: str | None, branch: str | None, revision: str | None) -> WorkspaceConfig:
     if repository is None:
-        raise _fail("give an entry KEY, or --repository with --branch or --revision")
+        raise fail("give an entry KEY, or --repository with --branch or --revision")
     try:
         return WorkspaceConfig(repository=repository, branch=branch, revision=revision)
     except ValueError as exc:
         details = "; ".join(
             str(err.get("msg", err)) for err in getattr(exc, "errors", lambda: [])()
         )
-        raise _fail(f"invalid workspace selection: {details or exc}") from exc
+        raise fail(f"invalid workspace selection: {details or exc}") from exc
 
 
 def _select(
@@ -89,9 +83,9 @@ def _select(
     """The entry key named by KEY or by the repository options."""
     if key is not None:
         if repository is not None:
-            raise _fail("give either KEY or --repository, not both")
+            raise fail("give either KEY or --repository, not both")
         if not is_valid_key(key):
-            raise _fail(f"invalid workspace key {quote(key)}; run 'glovebox cache workspace list'")
+            raise fail(f"invalid workspace key {quote(key)}; run 'glovebox cache workspace list'")
         return key
     return workspace_key(_config(repository, branch, revision))
 
@@ -161,7 +155,7 @@ def show(
     service = _service()
     entry = service.get_workspace_by_key(_select(service, key, repository, branch, revision))
     if entry is None:
-        raise _fail("workspace is not cached", code=1)
+        raise fail("workspace is not cached", code=1)
     rows = {
         "key": entry.key,
         "repository": entry.config.repository,
@@ -198,9 +192,9 @@ def add(
             else:
                 result = service.import_workspace(source, config, progress=progress)
     except GloveboxError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if result is None:
-        raise _fail("the compilation cache is disabled; nothing was stored", code=1)
+        raise fail("the compilation cache is disabled; nothing was stored", code=1)
     entry = result.entry
     note = f" ({result.fallback_reason})" if result.fallback_reason else ""
     typer.echo(
@@ -220,7 +214,7 @@ def delete(
     service = _service()
     selected = _select(service, key, repository, branch, revision)
     if not service.delete_by_key(selected):
-        raise _fail(f"workspace {selected} is not cached", code=1)
+        raise fail(f"workspace {selected} is not cached", code=1)
     typer.echo(f"deleted {selected}")
 
 
@@ -243,7 +237,7 @@ def export(
         with _progress_bar("exporting") as progress:
             service.export_by_key(selected, output, include_git=include_git, progress=progress)
     except GloveboxError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(f"exported {selected} to {output} ({format_size(output.stat().st_size)})")
 
 
