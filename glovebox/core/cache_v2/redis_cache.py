@@ -61,7 +61,13 @@ from glovebox.core.cache_v2.redis_codec import (
 from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.errors import CacheError, ConfigError
 
-__all__ = ["RedisCache", "RedisUnavailableError"]
+__all__ = [
+    "SECRET_ENV_VAR",
+    "URL_ENV_VAR",
+    "RedisCache",
+    "RedisUnavailableError",
+    "settings_from_environment",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +77,32 @@ STATS_FLUSH_OPERATIONS = 1000
 STATS_FLUSH_SECONDS = 5.0
 SCAN_BATCH = 1000
 _CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+URL_ENV_VAR = "GLOVEBOX_CACHE_REDIS_URL"
+SECRET_ENV_VAR = "GLOVEBOX_CACHE_REDIS_SECRET"
+
+
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> RedisSettings:
+    """Settings from ``GLOVEBOX_CACHE_REDIS_URL``/``_SECRET`` (unset: the defaults).
+
+    Used when a cache is switched to Redis by the environment alone (no configuration
+    object); raises ``ConfigError`` naming the variable if a value is refused.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for field, variable in (("url", URL_ENV_VAR), ("secret", SECRET_ENV_VAR)):
+        value = env.get(variable, "").strip()
+        if value:
+            values[field] = value
+    try:
+        return RedisSettings.model_validate(values)
+    except ValueError as exc:
+        reasons = "; ".join(
+            f"{URL_ENV_VAR if error['loc'] == ('url',) else SECRET_ENV_VAR}: {error['msg']}"
+            for error in getattr(exc, "errors", list)()
+        )
+        raise ConfigError(reasons or "invalid Redis settings in the environment") from None
 
 
 class RedisUnavailableError(CacheError):
@@ -510,6 +542,7 @@ class RedisCache(BaseCache):
         return CacheStats(
             backend=self.backend,
             tag=self._tag,
+            location=f"{self._server} {self.namespace}*",
             hits=hits + counts.pending_hits,
             misses=misses + counts.pending_misses,
             entries=entries,
