@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dependency_injector.wiring import Provide, inject
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from glovebox.cache_lookup import KNOWN_DOMAINS, TaggedCaches
+from glovebox.cli.console import LazyConsole, escape
 from glovebox.cli.formatting import fail, format_hit_rate, format_size
 from glovebox.cli.workspace import workspace_app
-from glovebox.config import UserConfig
-from glovebox.core.cache_v2 import (
-    CacheManager,
-    CacheStats,
-    StrategyDecision,
-    resolve_user_config_strategy,
-)
-from glovebox.core.cache_v2.policy import DEFAULT_TAG, DecisionLayer
-from glovebox.core.cache_v2.storage import list_tags
 from glovebox.errors import GloveboxError
+
+# Start-up: the engine, the configuration models and rich are imported by the commands
+# that use them (see glovebox/cli/app.py).
+if TYPE_CHECKING:
+    from glovebox.cache_lookup import TaggedCaches
+    from glovebox.config import UserConfig
+    from glovebox.core.cache_v2 import CacheManager, CacheStats, StrategyDecision
 
 __all__ = ["cache_app", "format_decision", "known_tags"]
 
 cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
 cache_app.add_typer(workspace_app, name="workspace")
-console = Console()
-err_console = Console(stderr=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 TagOption = Annotated[
     str | None, typer.Option("--tag", "-t", help="Domain tag (default: the 'default' cache).")
@@ -39,13 +33,18 @@ TagOption = Annotated[
 
 def known_tags(root: Path) -> list[str]:
     """The standard domains plus any other tag that has a cache under ``root``."""
+    from glovebox.cache_lookup import KNOWN_DOMAINS
+    from glovebox.core.cache_v2.policy import DEFAULT_TAG
+    from glovebox.core.cache_v2.storage import list_tags
+
     return sorted({*KNOWN_DOMAINS, DEFAULT_TAG, *list_tags(root)})
 
 
-@inject
-def _domain_caches(caches: TaggedCaches = Provide["domain_caches"]) -> TaggedCaches:
+def _domain_caches() -> TaggedCaches:
     """The container's caches by tag (injected: overrides of a domain's cache apply)."""
-    return caches
+    from glovebox.cli.injected import domain_caches
+
+    return domain_caches()
 
 
 def _cache_root() -> Path:
@@ -68,20 +67,45 @@ def _stats_row(stats: CacheStats) -> list[str]:
         str(stats.hits),
         str(stats.misses),
         format_hit_rate(stats.hit_rate),
-        str(stats.directory or "-"),
+        str(stats.directory or stats.location or "-"),
     ]
+
+
+def _print_servers(caches: list[CacheManager]) -> None:
+    """One line per shared server behind ``caches``: its version and memory in use."""
+    seen: set[str] = set()
+    for cache in caches:
+        server_info = getattr(cache, "server_info", None)
+        server = getattr(cache, "server", None)
+        if not callable(server_info) or not isinstance(server, str) or server in seen:
+            continue
+        seen.add(server)
+        try:
+            info = server_info()
+        except GloveboxError as exc:
+            console.print(f"Redis server {escape(server)}: unreachable ({escape(str(exc))})")
+            continue
+        console.print(
+            f"Redis server {escape(server)}: version {escape(str(info['version']))}, "
+            f"memory in use {format_size(int(info['used_memory']))}; hit rates of its "
+            "domains are shared by every machine using it"
+        )
 
 
 @cache_app.command()
 def stats(tag: TagOption = None) -> None:
     """Entries, size and hit rate per domain (all domains unless --tag)."""
+    from rich.table import Table
+
     tags = [tag] if tag is not None else known_tags(_cache_root())
     table = Table(title=f"Glovebox caches in {_cache_root()}")
     for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
         table.add_column(column)
-    for name in tags:
-        table.add_row(*_stats_row(_open(name).get_stats()))
+    opened = [_open(name) for name in tags]
+    for cache in opened:
+        table.add_row(*_stats_row(cache.get_stats()))
     console.print(table)
+    _print_servers(opened)
 
 
 def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
@@ -90,6 +114,8 @@ def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
     A configuration key is shown as the file name and line that set it (the full paths
     are in the table title); the global ``cache_strategy`` also names the key.
     """
+    from glovebox.core.cache_v2.policy import DecisionLayer
+
     if decision.variable is not None:
         return f"env {decision.variable}"
     if decision.yaml_path is None:
@@ -101,10 +127,11 @@ def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
     return shown
 
 
-def _short_path(directory: Path | None, root: Path) -> str:
+def _short_path(stats: CacheStats, root: Path) -> str:
     """The directory relative to the root in the title (absolute if it is elsewhere)."""
+    directory = stats.directory
     if directory is None:
-        return "-"
+        return stats.location or "-"
     try:
         return f"{directory.relative_to(root.resolve())}/"
     except ValueError:
@@ -114,6 +141,12 @@ def _short_path(directory: Path | None, root: Path) -> str:
 @cache_app.command()
 def show() -> None:
     """Every domain: strategy and the layer that decided it, backend, path, entries, size, hits."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from glovebox.core.cache_v2 import resolve_user_config_strategy
+    from glovebox.core.cache_v2.policy import DEFAULT_TAG
+
     caches = _domain_caches()
     user_config = caches.user_config
     root = Path(user_config.cache_path)
@@ -124,12 +157,14 @@ def show() -> None:
         table.add_column(column, overflow="fold")
     # Domains named in the configuration are shown even before they hold anything.
     configured = set(getattr(getattr(user_config, "cache", None), "domains", None) or ())
+    opened: list[CacheManager] = []
     for name in sorted(set(known_tags(root)) | configured):
         try:
             decision = resolve_user_config_strategy(
                 user_config, None if name == DEFAULT_TAG else name
             )
-            stats = _open(name).get_stats()
+            cache = _open(name)
+            stats = cache.get_stats()
         except GloveboxError as exc:
             raise fail(str(exc)) from exc
         table.add_row(
@@ -137,13 +172,15 @@ def show() -> None:
             decision.strategy.value,
             format_decision(decision, user_config),
             stats.backend,
-            _short_path(stats.directory, root),
+            _short_path(stats, root),
             str(stats.entries),
             format_size(stats.size_bytes),
             format_hit_rate(stats.hit_rate),
         )
+        opened.append(cache)
     # Piped output (scripts, CI logs) is not squeezed into 80 columns.
     (console if console.is_terminal else Console(width=160)).print(table)
+    _print_servers(opened)
 
 
 @cache_app.command()

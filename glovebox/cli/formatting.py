@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+from glovebox.cli.console import LazyConsole, escape
 
 __all__ = ["error_line", "fail", "format_hit_rate", "format_size"]
 
-_err_console = Console(stderr=True)
+_err_console = LazyConsole(stderr=True)
 
 
 def format_size(size: int) -> str:
