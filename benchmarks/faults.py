@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import shutil
 import signal
@@ -236,12 +237,14 @@ def sigkill_writers(fig: Figures, base: Path, rounds: int = 3) -> None:
             )
             for p in range(2)
         ]
-        time.sleep(1.0 + 0.5 * index)
+        # Kill only once every writer is writing, at a different moment each round.
+        first = [proc.stdout.readline() if proc.stdout else "" for proc in procs]
+        time.sleep(0.3 + 0.4 * index)
         acks: list[str] = []
-        for proc in procs:
+        for proc, line in zip(procs, first, strict=True):
             proc.send_signal(signal.SIGKILL)
             out, _ = proc.communicate(timeout=CHILD_TIMEOUT)
-            acks += acknowledged(out)[0]
+            acks += acknowledged(line + out)[0]
         missing, wrong = read_back(root, "load", acks)
         fig.writes_acknowledged += len(acks)
         fig.lost_writes += missing
@@ -571,8 +574,9 @@ try:
     except GloveboxError as exc:
         report["set"] = "refused: " + str(exc)
     cache.close()
-except GloveboxError as exc:
-    report["open"] = "refused: " + str(exc)
+except Exception as exc:
+    report["open"] = f"{type(exc).__name__}: {exc}"
+    report["clean"] = isinstance(exc, GloveboxError)
 print(json.dumps(report))
 """
 
@@ -590,8 +594,8 @@ def read_only_mount(fig: Figures, base: Path) -> None:
         code, out, err, seconds = run(python(RO_CHILD, str(mnt)), isolated_env(base / "ro-env"))
     finally:
         _umount(mnt)
-    clean = code == 0 and "Traceback" not in err
-    detail = out.strip() if clean else f"exit {code}: {err.strip()[-160:]}"
+    clean = code == 0 and json.loads(out).get("clean", True)
+    detail = out.strip() if code == 0 else f"exit {code}: {err.strip()[-160:]}"
     fig.add("fault", "cache on a read-only mount", clean, f"{detail} ({seconds:.1f} s)")
 
 
@@ -970,7 +974,8 @@ def cli_bad_inputs(fig: Figures, base: Path) -> None:
         usage_panel = bool(lines) and lines[0].startswith("Usage:")
         one_line = len(lines) == 1 or (usage_panel and "Error" in err)
         clean = code == 2 and "Traceback" not in err and one_line and seconds <= CLI_BUDGET
-        shown = lines[-1] if usage_panel and lines else (lines[0] if lines else "")
+        reasons = [line for line in lines if "Invalid" in line or "No such" in line]
+        shown = (reasons or lines or [""])[0].strip("│ ")
         fig.add(
             "bad input",
             f"CLI {case.name}",
@@ -986,25 +991,30 @@ class Color(StrEnum):
     RED = "red"
 
 
+def refused(fig: Figures, name: str, call: Callable[[], Any], words: Sequence[str]) -> None:
+    """Record whether ``call`` refuses its input as bad input, naming it in one line."""
+    try:
+        result = call()
+    except (GloveboxError, ValueError, TypeError) as exc:
+        message = str(exc)
+        named = any(word in message for word in words)
+        fig.add(
+            "bad input",
+            f"API {name}",
+            named and "\n" not in message.strip() and len(message) < 400,
+            f"{type(exc).__name__}: {message}",
+        )
+        return
+    except Exception as exc:  # refused, but not as bad input: counted as not clean
+        fig.add("bad input", f"API {name}", False, f"raised {type(exc).__name__}: {exc}")
+        return
+    if hasattr(result, "close"):
+        result.close()
+    fig.add("bad input", f"API {name}", False, f"accepted ({type(result).__name__})")
+
+
 def api_bad_inputs(fig: Figures, base: Path) -> None:
     root = base / "api"
-
-    def refused(name: str, call: Callable[[], Any], words: Sequence[str]) -> None:
-        try:
-            result = call()
-        except (GloveboxError, ValueError, TypeError) as exc:
-            message = str(exc)
-            named = any(word in message for word in words)
-            fig.add(
-                "bad input",
-                f"API {name}",
-                named and "\n" not in message.strip() and len(message) < 400,
-                f"{type(exc).__name__}: {message}",
-            )
-            return
-        if hasattr(result, "close"):
-            result.close()
-        fig.add("bad input", f"API {name}", False, f"accepted ({type(result).__name__})")
 
     def cache_with(**settings: Any) -> Callable[[], Any]:
         return lambda: create_diskcache_manager(root, "api", **settings)
@@ -1017,17 +1027,17 @@ def api_bad_inputs(fig: Figures, base: Path) -> None:
         ("'2'", "2"),
         ("0", 0),
     ):
-        refused(f"max_size_gb={label}", cache_with(max_size_gb=value), ["max_size_gb"])
+        refused(fig, f"max_size_gb={label}", cache_with(max_size_gb=value), ["max_size_gb"])
     for label, value in (("None", None), ("nan", float("nan")), ("-1", -1.0), ("inf", 1e400)):
-        refused(f"timeout={label}", cache_with(timeout=value), ["timeout"])
+        refused(fig, f"timeout={label}", cache_with(timeout=value), ["timeout"])
     for tag in ("GLOBAL", "Global", "", "../x", "a b"):
-        refused(f"tag {tag!r}", partial(create_diskcache_manager, root, tag), ["tag"])
+        refused(fig, f"tag {tag!r}", partial(create_diskcache_manager, root, tag), ["tag"])
     cache = create_diskcache_manager(root, "keys", timeout=30)
     try:
-        refused("key with a lone surrogate", lambda: cache.set("bad\udcff", 1), ["key"])
-        refused("empty key", lambda: cache.set("", 1), ["key"])
-        refused("1,025-char key", lambda: cache.set("k" * 1025, 1), ["key"])
-        refused("non-str key", lambda: cache.set(42, 1), ["key"])  # type: ignore[arg-type]
+        refused(fig, "key with a lone surrogate", lambda: cache.set("bad\udcff", 1), ["key"])
+        refused(fig, "empty key", lambda: cache.set("", 1), ["key"])
+        refused(fig, "1,025-char key", lambda: cache.set("k" * 1025, 1), ["key"])
+        refused(fig, "non-str key", lambda: cache.set(42, 1), ["key"])  # type: ignore[arg-type]
         cache.set(Color.RED, "enum")
         cache.set("red", "plain")
         kinds = {type(key).__name__ for key in cache.keys()}
@@ -1044,8 +1054,12 @@ def api_bad_inputs(fig: Figures, base: Path) -> None:
         one_entry and kinds == {"str"},
         f"key types on disk {sorted(kinds)}, one entry={one_entry}",
     )
+
+
+def workspace_bad_inputs(fig: Figures, base: Path) -> None:
     for repository in ("../etc", "../..", "owner/..", "./x", "https://github.com/../etc"):
         refused(
+            fig,
             f"repository {repository!r}",
             partial(WorkspaceConfig, repository=repository, revision="v1"),
             ["'.' or '..'"],
@@ -1056,17 +1070,20 @@ def api_bad_inputs(fig: Figures, base: Path) -> None:
         service.cache_workspace(make_tree(area / "src", 20), ZMK)
         inside = service.root / workspace_key(ZMK) / "tree" / "restored"
         refused(
+            fig,
             "restore into an entry's tree",
             lambda: service.restore_workspace(ZMK, inside),
             ["inside the cache"],
         )
         refused(
+            fig,
             "restore beside the entries",
             lambda: service.restore_workspace(ZMK, service.root / "restored"),
             ["inside the cache"],
         )
         for label, path in hostile_archives(area / "archives").items():
             refused(
+                fig,
                 f"import hostile archive ({label})",
                 partial(service.import_workspace, path, ZMK),
                 ["refused", "not a readable", "escapes"],
@@ -1128,6 +1145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(args.processes, args.threads, args.writes) < 1:
         parser.error("--processes, --threads and --writes must be at least 1")
     fig = Figures()
+    logging.disable(logging.WARNING)  # the cases report what the cache logged as it went
     with tempfile.TemporaryDirectory(prefix="glovebox-faults-") as tmp:
         base = Path(tmp)
         steps: list[tuple[str, Callable[[], None]]] = [
@@ -1144,6 +1162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("workspace lock", lambda: workspace_lock_holder(fig, base)),
             ("workspace damage", lambda: workspace_damage(fig, base)),
             ("API bad input", lambda: api_bad_inputs(fig, base)),
+            ("workspace bad input", lambda: workspace_bad_inputs(fig, base)),
             ("CLI bad input", lambda: cli_bad_inputs(fig, base)),
         ]
         for name, step in steps:

@@ -62,15 +62,22 @@ def extract_archive(archive: Path, target: Path) -> Path:
             with tarfile.open(archive) as tf:
                 tf.extractall(target, filter=_keep_permissions)
     except tarfile.FilterError as exc:
-        raise WorkspaceError(f"{archive}: refused, {_filter_reason(exc)} ({exc})") from exc
+        reason = f"{_filter_reason(exc)} ({_flat(exc)})"
+        raise WorkspaceError(f"{archive}: refused, {reason}") from exc
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        raise WorkspaceError(f"{archive}: not a readable {fmt} archive ({exc})") from exc
+        raise WorkspaceError(f"{archive}: not a readable {fmt} archive ({_flat(exc)})") from exc
     except OSError as exc:
-        raise WorkspaceError(f"{archive}: cannot extract into {target}: {exc}") from exc
+        raise WorkspaceError(f"{archive}: cannot extract into {target}: {_flat(exc)}") from exc
     children = list(target.iterdir())
     if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
         return children[0]
     return target
+
+
+def _flat(exc: BaseException, limit: int = 300) -> str:
+    """``exc`` as one line of bounded length (tarfile lists every method it tried)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX

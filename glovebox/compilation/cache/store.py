@@ -284,8 +284,11 @@ class WorkspaceStore:
         return trash
 
     def purge(self, path: Path) -> None:
-        """Delete a directory that is already out of place (staging or trash)."""
-        if path.exists():
+        """Delete what is already out of place (staging or trash): normally a directory,
+        but whatever stood under an entry's name (a file, a symlink) goes too."""
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path, onerror=_make_writable_and_retry)
 
     # Checking ------------------------------------------------------------------------------
@@ -311,6 +314,8 @@ class WorkspaceStore:
         entry = _entry_from_record(record, key, self.root, hardlinked=self.is_hardlinked(key))
         if entry is None:
             return EntryCheck(EntryState.ORPHAN, reason="its metadata is unreadable")
+        if entry.path.is_symlink() or not entry.path.is_dir():
+            return EntryCheck(EntryState.ORPHAN, reason=f"its {TREE_DIR}/ directory is missing")
         if verify and entry.hardlinked:
             difference = self.modification(key)
             if difference is not None:
