@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_OUT := build/demo
 
 .PHONY: test lint typecheck pytest demo bench faults clean
 
@@ -33,9 +34,14 @@ demo: $(STAMP)
 	$(BIN)/glovebox --debug cache get greeting --tag demo
 	@echo "--- 4. hit/miss totals persist across processes"
 	$(BIN)/glovebox cache stats --tag demo
-	@echo "--- 5. process a layout twice: the second run is served from the layout cache"
-	$(BIN)/glovebox layout docs/examples/demo-layout.json
-	$(BIN)/glovebox layout docs/examples/demo-layout.json
+	@echo "--- 5. compile an 80-key Glove80 layout to ZMK sources twice: the second is a cache hit"
+	rm -rf $(DEMO_OUT)
+	$(BIN)/glovebox --debug layout compile docs/examples/glove80-example.json $(DEMO_OUT)
+	$(BIN)/glovebox --debug layout compile docs/examples/glove80-example.json $(DEMO_OUT)
+	ls -l $(DEMO_OUT)
+	head -n 30 $(DEMO_OUT)/glove80-example.keymap
+	grep -A 8 'layer_Base {' $(DEMO_OUT)/glove80-example.keymap
+	cat $(DEMO_OUT)/glove80-example.conf
 	@echo "--- 6. every domain: strategy, who decided it, backend, entries, hit rate"
 	$(BIN)/glovebox cache show
 	@echo "--- 7. the same with per-domain strategies from a YAML file"
@@ -43,10 +49,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/layout.py
 
 # Fault campaign (minutes, root for the mount cases; not part of `make test`).
 faults: $(STAMP)
 	$(BIN)/python benchmarks/faults.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from containers.application import ApplicationContainer
 from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES, bootstrap, shutdown
-from glovebox.cli.app import Startup, app
+from glovebox.cli.app import Startup, run
 from glovebox.errors import ConfigError
 
 __all__ = ["attach", "main", "startup"]
@@ -38,10 +39,10 @@ def attach(container: ApplicationContainer) -> Startup:
     return start
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
-    app(args=None if argv is None else list(argv), prog_name="glovebox", obj=startup)
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: runs the CLI and returns its exit code."""
+    return run(argv, startup)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

@@ -6,14 +6,15 @@ service arguments. Tests and callers without a container pass the service explic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import Provide, Provider, inject
 
-from glovebox.layout import LayoutResult, LayoutService
+from glovebox.layout import CompiledLayout, LayoutResult, LayoutService, compile_layout
 from glovebox.metrics import MetricsService
 
-__all__ = ["process_layout_file"]
+__all__ = ["compile_layout_file", "process_layout_file"]
 
 
 @inject
@@ -27,3 +28,19 @@ def process_layout_file(
         result = layout_service.process_file(path)
     metrics.increment("layout.cache_hits" if result.from_cache else "layout.cache_misses")
     return result
+
+
+@inject
+def compile_layout_file(
+    path: Path,
+    *,
+    use_cache: bool = True,
+    layout_service: Callable[[], LayoutService] = Provider["layout_service"],
+) -> CompiledLayout:
+    """Compile a layout file to ``.keymap``/``.conf`` through the container's layout service.
+
+    With ``use_cache=False`` no cache is opened, read or written.
+    """
+    if not use_cache:
+        return compile_layout(path)
+    return layout_service().compile(path)

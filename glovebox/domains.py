@@ -12,6 +12,7 @@ from glovebox.core.cache_v2 import (
     create_cache_from_user_config,
     evict_shared_cache_instance,
 )
+from glovebox.core.cache_v2.policy import validate_tag
 
 __all__ = ["KNOWN_DOMAINS", "DomainCaches"]
 
@@ -44,8 +45,8 @@ class DomainCaches:
         return self._user_config
 
     def get(self, tag: str | None) -> CacheManager:
-        """The cache for ``tag`` (``None``: the default cache)."""
-        provider = self._providers.get(tag or "default")
+        """The cache for ``tag`` (``None``: the default cache); ``ValueError`` for a bad tag."""
+        provider = self._providers.get(validate_tag(tag))  # "" is refused, not the default
         if provider is not None:
             return provider()
         cache = self._own.get(tag)

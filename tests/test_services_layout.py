@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,136 @@ def test_disabled_cache_processes_every_time() -> None:
     service = LayoutService(DisabledCache("layout"))
     assert not service.process(LAYOUT).from_cache
     assert not service.process(LAYOUT).from_cache
+
+
+# Compile: the cached path
+
+import glovebox.layout.service as layout_service  # noqa: E402
+from glovebox.layout import compile_layout  # noqa: E402
+from tests.layout_helpers import binding, make_layout  # noqa: E402
+
+
+def test_compile_miss_then_hit_across_cache_handles(tmp_path: Path) -> None:
+    document = make_layout()
+    with create_diskcache_manager(tmp_path, "layout") as cache:
+        first = LayoutService(cache).compile(document)
+    with create_diskcache_manager(tmp_path, "layout") as cache:
+        again = LayoutService(cache).compile(document)
+    assert (first.from_cache, again.from_cache) == (False, True)
+    assert (again.keymap, again.conf, again.content_hash) == (
+        first.keymap,
+        first.conf,
+        first.content_hash,
+    )
+
+
+def test_compile_key_ignores_key_order_and_whitespace_not_bindings(tmp_path: Path) -> None:
+    document = make_layout()
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    reformatted = tmp_path / "b.json"
+    reformatted.write_text(json.dumps(dict(reversed(document.items())), indent=7), "utf-8")
+    changed = make_layout()
+    changed["layers"][1][9] = binding("&kp", "B")
+    with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
+        service = LayoutService(cache)
+        stored = service.compile(path)
+        hit = service.compile(reformatted)
+        miss = service.compile(changed)
+    assert not stored.from_cache
+    assert hit.from_cache
+    assert hit.content_hash == stored.content_hash
+    assert not miss.from_cache
+    assert miss.content_hash != stored.content_hash
+    assert "&kp B" in miss.keymap
+
+
+def test_compile_key_includes_the_generator_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with create_diskcache_manager(tmp_path, "layout") as cache:
+        service = LayoutService(cache)
+        service.compile(make_layout())
+        monkeypatch.setattr(
+            layout_service, "GENERATOR_VERSION", layout_service.GENERATOR_VERSION + 1
+        )
+        assert not service.compile(make_layout()).from_cache
+        assert service.compile(make_layout()).from_cache
+
+
+def test_compile_without_cache_reads_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "layout.json"
+    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
+        LayoutService(cache).compile(path)
+        assert cache.keys()
+        cache.clear()
+        assert not LayoutService(cache).compile(path, use_cache=False).from_cache
+        assert cache.keys() == []
+        assert not compile_layout(path).from_cache
+        assert compile_layout(path, cache=cache).from_cache is False
+        assert compile_layout(path, cache=cache).from_cache is True
+
+
+def test_compile_with_a_disabled_cache_works_every_time() -> None:
+    service = LayoutService(DisabledCache("layout"))
+    assert not service.compile(make_layout()).from_cache
+    assert not service.compile(make_layout()).from_cache
+
+
+def test_a_damaged_cache_entry_is_recompiled(tmp_path: Path) -> None:
+    document = make_layout()
+    with create_diskcache_manager(tmp_path, "layout") as cache:
+        service = LayoutService(cache)
+        good = service.compile(document)
+        key = f"compiled:v{layout_service.GENERATOR_VERSION}:{good.content_hash}"
+        cache.set(key, "not a compiled layout")
+        again = service.compile(document)
+    assert not again.from_cache
+    assert again.keymap == good.keymap
+
+
+def test_an_untouched_settled_file_is_served_without_rereading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "layout.json"
+    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    monkeypatch.setattr(layout_service, "_SETTLED_NS", 0)
+    with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
+        service = LayoutService(cache)
+        first = service.compile(path)
+
+        def unreadable(path: Path) -> bytes:
+            raise AssertionError("the file was read again")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(layout_service, "read_layout", unreadable)
+            assert service.compile(path).from_cache
+        changed = make_layout()
+        changed["layers"][1][0] = binding("&kp", "Z")
+        path.write_text(json.dumps(changed), encoding="utf-8")
+        os.utime(path, ns=(1, 1))
+        again = service.compile(path)
+    assert not again.from_cache
+    assert again.content_hash != first.content_hash
+    assert "&kp Z" in again.keymap
+
+
+def test_a_freshly_written_file_is_always_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "layout.json"
+    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    reads: list[Path] = []
+    real_read = layout_service.read_layout
+
+    def counting(path: Path) -> bytes:
+        reads.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(layout_service, "read_layout", counting)
+    with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
+        service = LayoutService(cache)
+        service.compile(path)
+        assert service.compile(path).from_cache
+    assert len(reads) == 2

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from glovebox.cli.cache import cache_app
-from glovebox.cli.layout import layout_command
+from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
+from glovebox.text import quote
 
-__all__ = ["Startup", "app"]
+__all__ = ["Startup", "app", "run"]
 
 Startup = Callable[[Path | None], Callable[[], None]]
 """What the composition root passes as click's ``obj``: given ``--config`` (or None), it
@@ -30,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cache_app, name="cache")
-app.command("layout")(layout_command)
+app.add_typer(layout_app, name="layout")
 
 
 def configure_logging(debug: bool) -> None:
@@ -74,6 +77,47 @@ def root(
     try:
         stop = startup(config)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     ctx.call_on_close(stop)
+
+
+def _error_line(message: str) -> None:
+    """One ``error: ...`` line on stderr (user text is never read as rich markup)."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+
+
+def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox") -> int:
+    """Run the CLI and return its exit code; no input ends in a traceback.
+
+    Usage errors (unknown option, missing argument, a value of the wrong type) become
+    one line and exit code 2, like errors the commands report themselves. Bad input that
+    reaches the library (``ValueError``, ``TypeError``, a ``GloveboxError``, a path that
+    cannot be used) is also exit code 2. Anything else is a bug: one line naming it and
+    exit code 1, with the traceback only under ``--debug``.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        result = app(args=argv, prog_name=prog_name, obj=startup, standalone_mode=False)
+    except typer.Abort:
+        _error_line("aborted")
+        return 1
+    except typer.exceptions.TyperException as exc:  # click's usage and parameter errors
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        context = getattr(exc, "ctx", None)
+        command = getattr(context, "command_path", None) or prog_name
+        _error_line(f"{' '.join(str(message).split())} (see '{command} --help')")
+        return int(getattr(exc, "exit_code", 2))
+    except (GloveboxError, ValueError, TypeError, OSError) as exc:
+        _error_line(" ".join(str(exc).split()) or type(exc).__name__)
+        return 2
+    except Exception as exc:
+        _error_line(
+            f"unexpected {type(exc).__name__}: {quote(str(exc), 200)}; "
+            "run with --debug to see the traceback"
+        )
+        if "--debug" in argv:
+            traceback.print_exc()
+        return 1
+    return result if isinstance(result, int) else 0

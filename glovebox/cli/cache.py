@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from dependency_injector.wiring import Provide, inject
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from glovebox.cli.formatting import format_size
@@ -61,7 +62,7 @@ def _open(tag: str | None) -> CacheManager:
     try:
         return _domain_caches().get(tag)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -131,7 +132,7 @@ def show() -> None:
             strategy, source = _strategy_source(user_config, name)
             stats = _open(name).get_stats()
         except GloveboxError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
         rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
         table.add_row(
@@ -162,7 +163,9 @@ def get(key: str, tag: TagOption = None) -> None:
     sentinel = object()
     value = cache.get(key, sentinel)
     if value is sentinel:
-        err_console.print(f"miss: {key!r} is not in the {cache.tag!r} cache")
+        err_console.print(
+            escape(f"miss: {key!r} is not in the {cache.tag!r} cache"), soft_wrap=True
+        )
         raise typer.Exit(1)
     typer.echo(value if isinstance(value, str | bytes) else repr(value))
 
@@ -178,7 +181,7 @@ def set_(
     try:
         _open(tag).set(key, value, ttl=ttl)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 
@@ -186,7 +189,7 @@ def set_(
 def delete(key: str, tag: TagOption = None) -> None:
     """Remove KEY (exit code 1 if it was not cached)."""
     if not _open(tag).delete(key):
-        err_console.print(f"{key!r} was not cached")
+        err_console.print(escape(f"{key!r} was not cached"), soft_wrap=True)
         raise typer.Exit(1)
     typer.echo(f"deleted {key}")
 

@@ -1,30 +1,101 @@
-"""``glovebox layout FILE``: process a layout through the (cached) layout service."""
+"""``glovebox layout compile|show``: compile editor exports, or summarise one."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
-from glovebox.api import process_layout_file
 from glovebox.errors import GloveboxError
 
-__all__ = ["layout_command"]
+__all__ = ["layout_app"]
 
-console = Console()
+console = Console(markup=False)  # layout names and titles are printed verbatim
 err_console = Console(stderr=True)
 
 
-def layout_command(
+class _ShowByDefault(TyperGroup):
+    """``glovebox layout FILE`` (the older form) runs ``layout show FILE``."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
+layout_app = typer.Typer(
+    cls=_ShowByDefault,
+    help="Compile Glove80 Layout Editor exports to ZMK .keymap/.conf, or summarise one.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: Any, code: int = 2) -> typer.Exit:
+    """Print one error line; exit code 2 for bad input (the default), 1 for a failed write."""
+    err_console.print(
+        f"[red]error:[/red] {escape(str(message))}", soft_wrap=True, markup=True, highlight=False
+    )
+    return typer.Exit(code)
+
+
+@layout_app.command("compile")
+def compile_command(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Layout JSON files, or directories of *.json layouts.", metavar="INPUT..."
+        ),
+    ],
+    output_dir: Annotated[
+        Path, typer.Argument(help="Directory for <name>.keymap and <name>.conf (created).")
+    ],
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compile without reading or writing the cache.")
+    ] = False,
+) -> None:
+    """Compile layouts to OUTPUT_DIR/<name>.keymap and .conf; all or nothing."""
+    from glovebox.api import compile_layout_file
+    from glovebox.layout.files import expand_inputs, write_outputs
+
+    try:
+        files = expand_inputs(inputs)
+    except GloveboxError as exc:
+        raise _fail(exc) from exc
+    compiled = []
+    failures = 0
+    for path in files:
+        try:
+            compiled.append((path, compile_layout_file(path, use_cache=not no_cache)))
+        except GloveboxError as exc:
+            failures += 1
+            _fail(exc)
+    if failures:
+        err_console.print(f"nothing written: {failures} of {len(files)} layouts failed")
+        raise typer.Exit(2)
+    try:
+        written = write_outputs(output_dir, compiled)
+    except GloveboxError as exc:
+        raise _fail(exc, code=1) from exc
+    for (path, result), (keymap, conf) in zip(compiled, written, strict=True):
+        origin = "from cache" if result.from_cache else "compiled"
+        console.print(f"{path} -> {keymap}, {conf} ({origin})", highlight=False, soft_wrap=True)
+
+
+@layout_app.command("show")
+def show_command(
     file: Annotated[Path, typer.Argument(help="Layout JSON file (keyboard, layers, ...).")],
 ) -> None:
-    """Process a layout JSON file; identical content is served from the layout cache."""
+    """Summarise a layout: title, layers and the most used behaviours."""
+    from glovebox.api import process_layout_file
+
     try:
         result = process_layout_file(file)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     layout = result.layout
     console.print(f"layout: {layout.title or file.name} ({layout.keyboard})")

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from dependency_injector.wiring import Provide, inject
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -31,6 +32,7 @@ from glovebox.compilation.cache import (
     workspace_key,
 )
 from glovebox.errors import GloveboxError
+from glovebox.text import quote
 
 __all__ = ["workspace_app"]
 
@@ -61,7 +63,7 @@ def _service(
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -89,7 +91,7 @@ def _select(
         if repository is not None:
             raise _fail("give either KEY or --repository, not both")
         if not is_valid_key(key):
-            raise _fail(f"invalid workspace key {key!r}; run 'glovebox cache workspace list'")
+            raise _fail(f"invalid workspace key {quote(key)}; run 'glovebox cache workspace list'")
         return key
     return workspace_key(_config(repository, branch, revision))
 

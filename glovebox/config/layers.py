@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from glovebox.config.yaml_reader import MAX_FILE_BYTES, YamlLimitError, parse_yaml
 from glovebox.errors import ConfigError
+from glovebox.text import QUOTE_LIMIT, quote
 
 __all__ = [
     "ENV_SETTING_PREFIX",
@@ -23,6 +25,7 @@ __all__ = [
     "leaf_paths",
     "merge_layers",
     "read_yaml_layer",
+    "shorten_path",
 ]
 
 # GLOVEBOX__CACHE__TIMEOUT=10 sets cache.timeout. The double underscore keeps these names
@@ -39,6 +42,8 @@ class ConfigLayer:
     path: Path | None = None
     # YAML path ("cache.domains.layout.strategy") -> 1-based line, or -> env var name.
     locations: dict[str, int | str] = field(default_factory=dict)
+    # True when values are text to parse (the environment), not typed YAML/Python values.
+    text_values: bool = False
 
     def locate(self, yaml_path: str) -> str:
         """``<file>:<line>`` (line of the key, or of its nearest parent), or the env variable."""
@@ -55,46 +60,94 @@ class ConfigLayer:
     def describe(self, yaml_path: str) -> str:
         """``<file>:<line>: <yaml path>``, or ``<ENV VAR> (<yaml path>)`` for the environment."""
         location = self.locate(yaml_path)
+        shown = shorten_path(yaml_path)
         if location in self.locations.values():
-            return f"{location} ({yaml_path})"
-        return f"{location}: {yaml_path}"
+            return f"{location} ({shown})"
+        return f"{location}: {shown}"
 
 
-def _line_map(node: yaml.Node, prefix: str, out: dict[str, int | str], label: str) -> None:
-    """Record the line of every mapping key below ``node``; refuse duplicate keys."""
-    if not isinstance(node, yaml.MappingNode):
+def _line_map(
+    node: yaml.Node, prefix: str, out: dict[str, int | str], label: str, seen_nodes: set[int]
+) -> None:
+    """Record the line of every mapping key below ``node``; refuse duplicate keys.
+
+    A node reached again through an alias is not walked twice: its keys keep the lines
+    where the anchor wrote them, and the walk stays linear in the size of the file.
+    """
+    if not isinstance(node, yaml.MappingNode) or id(node) in seen_nodes:
         return
+    seen_nodes.add(id(node))
     seen: set[str] = set()
     for key_node, value_node in node.value:
-        key = str(key_node.value)
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
         path = f"{prefix}.{key}" if prefix else key
         line = key_node.start_mark.line + 1
         if key in seen:
             # PyYAML silently keeps the last duplicate; a repeated key is almost always a
             # mistake whose first value the user believes is in effect.
-            raise ConfigError(f"{label}:{line}: {path}: key given twice in the same mapping")
+            raise ConfigError(
+                f"{label}:{line}: {shorten_path(path)}: key given twice in the same mapping"
+            )
         seen.add(key)
         out[path] = line
-        _line_map(value_node, path, out, label)
+        _line_map(value_node, path, out, label, seen_nodes)
+
+
+def shorten_path(yaml_path: str) -> str:
+    """``yaml_path`` for messages: any segment past 80 characters is cut and marked ``...``."""
+    if len(yaml_path) <= QUOTE_LIMIT:
+        return yaml_path
+    parts = yaml_path.split(".")
+    return ".".join(
+        part if len(part) <= QUOTE_LIMIT else part[:QUOTE_LIMIT] + "..." for part in parts
+    )
+
+
+def _read_text(path: Path, label: str) -> str:
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read configuration file: {exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(
+            f"{label}: configuration file larger than {MAX_FILE_BYTES // 1024} KiB; "
+            "is this the right file?"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{label}: cannot read configuration file: not UTF-8 text "
+            f"(byte {exc.start}: {quote(raw[exc.start : exc.start + 4])})"
+        ) from None
+
+
+def _yaml_error(label: str, exc: yaml.YAMLError) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
+    problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+    if len(problem) > 2 * QUOTE_LIMIT:
+        problem = problem[: 2 * QUOTE_LIMIT] + "..."
+    if isinstance(exc, YamlLimitError):
+        return ConfigError(f"{where}: YAML refused: {problem}")
+    return ConfigError(f"{where}: malformed YAML: {problem}")
 
 
 def read_yaml_layer(path: Path) -> ConfigLayer:
-    """Parse one YAML file. Errors name the file and, for malformed YAML, the line."""
+    """Parse one YAML file. Errors name the file and, for malformed YAML, the line.
+
+    Hostile files (deep nesting, alias bombs, huge files) are refused quickly by the
+    bounds of :mod:`glovebox.config.yaml_reader`.
+    """
     label = str(path)
+    text = _read_text(path, label)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{label}: configuration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{label}: cannot read configuration file: {exc}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, node = parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark is not None else label
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: malformed YAML: {problem}") from None
+        raise _yaml_error(label, exc) from None
     if data is None:
         return ConfigLayer(label, {}, path)
     if not isinstance(data, dict):
@@ -104,7 +157,7 @@ def read_yaml_layer(path: Path) -> ConfigLayer:
         )
     locations: dict[str, int | str] = {}
     if node is not None:
-        _line_map(node, "", locations, label)
+        _line_map(node, "", locations, label, set())
     return ConfigLayer(label, data, path, locations)
 
 
@@ -129,7 +182,7 @@ def environment_layer(environ: Mapping[str, str]) -> ConfigLayer:
             target = child
         target[parts[-1]] = environ[name]
         locations[".".join(parts)] = name
-    return ConfigLayer("environment", data, None, locations)
+    return ConfigLayer("environment", data, None, locations, text_values=True)
 
 
 def leaf_paths(data: Mapping[str, Any], prefix: str = "") -> list[str]:

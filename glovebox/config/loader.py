@@ -29,9 +29,15 @@ from glovebox.config.layers import (
     merge_layers,
     read_yaml_layer,
 )
-from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
+from glovebox.config.models import (
+    CacheSection,
+    DomainCacheConfig,
+    GloveboxConfig,
+    SettingValueError,
+)
 from glovebox.config.user_config import UserConfig
 from glovebox.errors import ConfigError
+from glovebox.text import quote
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -97,17 +103,19 @@ def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
         loc = tuple(error["loc"])
         path = ".".join(str(part) for part in loc)
         cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, ConfigError):
+        if isinstance(cause, SettingValueError):
+            messages.append(f"{layer.describe(path)}: {cause}")
+        elif isinstance(cause, ConfigError):
             messages.append(str(cause))  # already names the location and accepted words
         elif error["type"] == "extra_forbidden":
             messages.append(
-                f"{layer.describe(path)}: unknown setting {str(loc[-1])!r}; "
+                f"{layer.describe(path)}: unknown setting {quote(str(loc[-1]))}; "
                 f"accepted here: {_accepted_keys(loc[:-1])}"
             )
         elif error["type"] == "value_error" and cause is not None:
             messages.append(str(cause))
         else:
-            messages.append(f"{layer.describe(path)}: {error['msg']}, got {error['input']!r}")
+            messages.append(f"{layer.describe(path)}: {error['msg']}, got {quote(error['input'])}")
     if len(messages) == 1:
         return ConfigError(messages[0])
     return ConfigError("invalid configuration:\n  " + "\n  ".join(messages))
@@ -115,7 +123,8 @@ def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
 
 def _validate(data: Mapping[str, Any], layer: ConfigLayer) -> GloveboxConfig:
     try:
-        return GloveboxConfig.model_validate(data, context={"describe": layer.describe})
+        context = {"describe": layer.describe, "text_values": layer.text_values}
+        return GloveboxConfig.model_validate(data, context=context)
     except ValidationError as exc:
         raise _config_error(exc, layer) from None
 
@@ -139,7 +148,8 @@ def load_user_config(
     for layer in layers:
         _validate(layer.data, layer)
     merged, origins = merge_layers(layers)
-    combined = ConfigLayer("merged configuration", merged)
+    # Holds the environment's text values, already checked with the environment layer.
+    combined = ConfigLayer("merged configuration", merged, text_values=True)
     config = _validate(merged, combined)
     files = [layer.path for layer in layers if layer.path is not None]
     logger.debug("configuration loaded from %s", ", ".join(map(str, files)))

@@ -8,6 +8,7 @@ unknown keys, so a typo fails loudly instead of being ignored.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -24,16 +25,68 @@ from pydantic import (
 
 from glovebox.compilation.restore_strategy import RestoreStrategy
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
+from glovebox.text import quote
 
 __all__ = [
+    "MAX_CACHE_SIZE_GB",
+    "MAX_CACHE_TIMEOUT",
     "CacheSection",
     "CompilationSection",
     "DomainCacheConfig",
     "GloveboxConfig",
+    "SettingValueError",
     "describe_location",
 ]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+# Upper bounds keep every limit representable where it ends up: the size in bytes is a
+# signed 64-bit SQLite integer, the timeout a wait no user would sit through.
+MAX_CACHE_SIZE_GB = 1_000_000.0
+MAX_CACHE_TIMEOUT = 86_400.0
+
+
+class SettingValueError(ValueError):
+    """A value refused by a field validator; the loader prefixes its file, line and path."""
+
+
+def _shown(value: object) -> str:
+    """How a refused value is named in a message (YAML spelling for null and booleans)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        return f"the text {quote(value)}"
+    return quote(value)
+
+
+def _positive_number(value: object, info: ValidationInfo, unit: str, upper: float | None) -> float:
+    """A finite number greater than 0 (and at most ``upper``), or ``SettingValueError``.
+
+    YAML and Python values must already be numbers: ``"2"`` or ``true`` in a file is a
+    mistake worth pointing out. Values from the environment are text, parsed here.
+    """
+    accepted = (
+        f"a finite number greater than 0{'' if upper is None else f' and at most {upper:,.0f}'}"
+    )
+    context = info.context if isinstance(info.context, dict) else {}
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range
+            number = math.inf
+    elif isinstance(value, str) and context.get("text_values"):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise SettingValueError(f"expected {accepted} ({unit}), got {_shown(value)}")
+    if upper is not None and number > upper:
+        raise SettingValueError(f"expected {accepted} ({unit}), got {_shown(value)}")
+    return number
 
 
 def describe_location(info: ValidationInfo, yaml_path: str) -> str:
@@ -47,6 +100,18 @@ def describe_location(info: ValidationInfo, yaml_path: str) -> str:
     return str(describe(yaml_path)) if callable(describe) else f"configuration: {yaml_path}"
 
 
+_LIMITS: dict[str, tuple[str, float | None]] = {
+    "max_size_gb": ("GiB", MAX_CACHE_SIZE_GB),
+    "timeout": ("seconds", MAX_CACHE_TIMEOUT),
+    "default_ttl": ("seconds", None),
+}
+
+
+def _check_setting(value: object, info: ValidationInfo) -> float:
+    unit, upper = _LIMITS[str(info.field_name)]
+    return _positive_number(value, info, unit, upper)
+
+
 class DomainCacheConfig(BaseModel):
     """``cache.domains.<tag>``: settings of one domain; ``None`` defers to the global ones."""
 
@@ -57,6 +122,13 @@ class DomainCacheConfig(BaseModel):
     timeout: float | None = Field(default=None, gt=0)
     default_ttl: float | None = Field(default=None, gt=0)
 
+    @field_validator("max_size_gb", "timeout", "default_ttl", mode="before")
+    @classmethod
+    def _check_number(cls, value: Any, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None  # defer to the global setting
+        return _check_setting(value, info)
+
 
 class CacheSection(BaseModel):
     """``cache``: limits shared by all domains, and per-domain overrides."""
@@ -66,6 +138,11 @@ class CacheSection(BaseModel):
     max_size_gb: float = Field(default=2, gt=0)
     timeout: float = Field(default=30, gt=0)
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
+
+    @field_validator("max_size_gb", "timeout", mode="before")
+    @classmethod
+    def _check_number(cls, value: Any, info: ValidationInfo) -> float:
+        return _check_setting(value, info)
 
     @model_validator(mode="before")
     @classmethod
@@ -124,6 +201,11 @@ class GloveboxConfig(BaseModel):
         # that XDG_CACHE_HOME set by the caller (or a test) is honoured.
         if value is None or (isinstance(value, str) and not value.strip()):
             return Path(platformdirs.user_cache_dir("glovebox"))
+        if isinstance(value, str) and "\0" in value:
+            raise SettingValueError(
+                f"a path cannot contain a NUL byte (\\0), got {quote(value)}; "
+                "give a directory path, or null for the platform cache directory"
+            )
         if isinstance(value, str | os.PathLike):
             expanded = os.path.expandvars(os.path.expanduser(os.fspath(value)))
             return Path(expanded).absolute()

@@ -1,45 +1,71 @@
-"""Layout processing with its results cached by the content hash of the layout."""
+"""LayoutService: layouts compiled to ``.keymap``/``.conf``, cached by content.
+
+The compiled result lives under ``compiled:v<GENERATOR_VERSION>:<content hash>``, where the
+content hash is the SHA-256 of the canonical JSON (sorted keys, no whitespace): reformatting
+or reordering a file still hits, any change to what it says misses, and a new generator
+version never serves an older generator's output. For files, a second key maps the SHA-256
+of the raw bytes to the content hash, so a repeat compile of an unchanged file skips JSON
+parsing altogether.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from collections import Counter
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from glovebox.core.cache_v2 import CacheManager
-from glovebox.errors import GloveboxError
+from glovebox.core.cache_v2 import CacheManager, DisabledCache
+from glovebox.layout.errors import LayoutError
+from glovebox.layout.summary import ProcessedLayout, summarize
 
-__all__ = ["LayoutError", "LayoutResult", "LayoutService", "ProcessedLayout", "layout_hash"]
+if TYPE_CHECKING:
+    from glovebox.layout.models import LayoutDocument
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "CompiledLayout",
+    "LayoutResult",
+    "LayoutService",
+    "LayoutSource",
+    "compile_layout",
+    "layout_hash",
+    "parse_layout",
+    "read_layout",
+]
 
 logger = logging.getLogger(__name__)
 
+GENERATOR_VERSION = 1
+"""Bump whenever generated text changes, so cached output of older generators is not served."""
+
+# A file identity is remembered only once its last change is this old, so two writes within
+# one filesystem timestamp tick can never share an identity (the "racy clean" rule of git).
+_SETTLED_NS = 2_000_000_000
+_MAX_IDENTITIES = 256
+
+FileIdentity: TypeAlias = tuple[int, int, int, int, int]
+
 # Bump when ProcessedLayout changes shape, so old cache entries are not misread.
-_FORMAT = 1
+_SUMMARY_FORMAT = 1
 
-
-class LayoutError(GloveboxError):
-    """A layout file or document is not a usable keyboard layout."""
+LayoutSource: TypeAlias = "Path | str | Mapping[str, Any] | LayoutDocument"
+"""A layout file (path), its parsed JSON, or a validated :class:`LayoutDocument`."""
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessedLayout:
-    """What processing extracts from a layout document."""
+class CompiledLayout:
+    """The firmware sources generated from one layout."""
 
+    keymap: str
+    conf: str
     content_hash: str
-    keyboard: str
-    title: str
-    layer_names: tuple[str, ...]
-    keys_per_layer: tuple[int, ...]
-    behaviors: tuple[tuple[str, int], ...]  # behavior (e.g. "&kp") -> uses, most used first
-
-    @property
-    def key_count(self) -> int:
-        return sum(self.keys_per_layer)
+    from_cache: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,75 +80,197 @@ def layout_hash(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _behavior(binding: Any, where: str) -> str:
-    if isinstance(binding, str) and binding.strip():
-        return binding.split()[0]
-    if isinstance(binding, Mapping) and isinstance(binding.get("value"), str):
-        return str(binding["value"])
-    raise LayoutError(
-        f"{where}: a binding is a string like '&kp Q' or an object with a 'value', got {binding!r}"
-    )
+def read_layout(path: Path) -> bytes:
+    """The bytes of a layout file; ``LayoutError`` says why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise LayoutError(f"{path}: layout file not found") from None
+    except IsADirectoryError:
+        raise LayoutError(f"{path}: is a directory; expected a layout .json file") from None
+    except OSError as exc:
+        raise LayoutError(f"{path}: cannot read layout file: {exc.strerror or exc}") from None
 
 
-def _process(document: Mapping[str, Any], content_hash: str, source: str) -> ProcessedLayout:
-    layers = document.get("layers")
-    if not isinstance(layers, list) or not all(isinstance(layer, list) for layer in layers):
-        raise LayoutError(f"{source}: 'layers' must be a list of lists of bindings")
-    names = document.get("layer_names") or [f"layer_{i}" for i in range(len(layers))]
-    if not isinstance(names, list) or len(names) != len(layers):
+def parse_layout(raw: bytes, name: str) -> Mapping[str, Any]:
+    """Parsed JSON object; syntax errors are reported as ``name:line:col``."""
+    from pydantic_core import from_json
+
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        document = from_json(raw)
+    except ValueError:
+        # The fast parser's message has no reliable position: ask json for line and column.
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LayoutError(
+                f"{name}: not UTF-8 text (byte {exc.start}); a layout is a UTF-8 JSON file"
+            ) from None
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LayoutError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(document, dict):
         raise LayoutError(
-            f"{source}: 'layer_names' must list one name per layer ({len(layers)} layers)"
+            f"{name}: a layout is a JSON object with layer_names and layers, "
+            f"got a JSON {type(document).__name__}"
         )
-    usage: Counter[str] = Counter()
-    for index, layer in enumerate(layers):
-        for position, binding in enumerate(layer):
-            usage[_behavior(binding, f"{source}: layers[{index}][{position}]")] += 1
-    return ProcessedLayout(
-        content_hash=content_hash,
-        keyboard=str(document.get("keyboard", "unknown")),
-        title=str(document.get("title", "")),
-        layer_names=tuple(str(name) for name in names),
-        keys_per_layer=tuple(len(layer) for layer in layers),
-        behaviors=tuple(sorted(usage.items(), key=lambda item: (-item[1], item[0]))),
-    )
+    return document
+
+
+def _compiled_key(content_hash: str) -> str:
+    return f"compiled:v{GENERATOR_VERSION}:{content_hash}"
+
+
+def _file_key(raw: bytes) -> str:
+    return f"file:v{GENERATOR_VERSION}:{hashlib.sha256(raw).hexdigest()}"
+
+
+def _identity(path: Path) -> FileIdentity | None:
+    """Device, inode, size, mtime and ctime: any write to the file changes at least one."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _stored(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, dict):
+        keymap, conf = value.get("keymap"), value.get("conf")
+        if isinstance(keymap, str) and isinstance(conf, str):
+            return keymap, conf
+    return None
 
 
 class LayoutService:
-    """Processes layouts; identical content is processed once per cache lifetime.
-
-    The cache key is the content hash, so renaming or reformatting a file still hits,
-    and any change to a binding misses.
-    """
+    """Compiles and summarises layouts; identical content is compiled once per cache lifetime."""
 
     def __init__(self, cache: CacheManager) -> None:
         self._cache = cache
+        # File identity -> content hash of what that file held, for files compiled before
+        # by this service: a repeat compile of an untouched file skips reading and hashing.
+        self._identities: dict[FileIdentity, str] = {}
 
     @property
     def cache(self) -> CacheManager:
         return self._cache
 
+    def compile(self, source: LayoutSource, *, use_cache: bool = True) -> CompiledLayout:
+        """The ``.keymap`` and ``.conf`` for ``source``, from the cache when already compiled.
+
+        With ``use_cache=False`` the cache is neither read nor written.
+        Raises ``LayoutError`` (file, line/column or JSON path, what is accepted).
+        """
+        if use_cache and isinstance(self._cache, DisabledCache):
+            logger.debug("layout cache is disabled: compiling without it")
+            use_cache = False
+        if not isinstance(source, str | Path):
+            return self._compile_document(source, "layout", use_cache, None, None)
+        path = Path(source)
+        name = str(path)
+        if not use_cache:
+            return self._compile_document(None, name, False, read_layout(path), None)
+        identity = _identity(path)
+        known = self._identities.get(identity) if identity else None
+        if known is not None and (hit := self._hit(name, known)) is not None:
+            return hit
+        raw = read_layout(path)
+        content_hash = self._cache.get(_file_key(raw))
+        if isinstance(content_hash, str) and (hit := self._hit(name, content_hash)) is not None:
+            self._remember(identity, content_hash)
+            return hit
+        return self._compile_document(None, name, True, raw, identity)
+
+    def _hit(self, name: str, content_hash: str) -> CompiledLayout | None:
+        stored = _stored(self._cache.get(_compiled_key(content_hash)))
+        if stored is None:
+            return None
+        logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
+        return CompiledLayout(stored[0], stored[1], content_hash, from_cache=True)
+
+    def _compile_document(
+        self,
+        document: Any,
+        name: str,
+        use_cache: bool,
+        raw: bytes | None,
+        identity: FileIdentity | None,
+    ) -> CompiledLayout:
+        """Parse (if ``raw``), hash, then serve from the cache or compile and store."""
+        if raw is not None:
+            document = parse_layout(raw, name)
+        content_hash = layout_hash(_as_mapping(document, name))
+        file_key = _file_key(raw) if use_cache and raw is not None else None
+        if use_cache and (hit := self._hit(name, content_hash)) is not None:
+            if file_key is not None:
+                self._cache.set(file_key, content_hash)
+            self._remember(identity, content_hash)
+            return hit
+        from glovebox.layout.compiler import compile_document
+
+        keymap, conf = compile_document(document, name)
+        if use_cache:
+            key = _compiled_key(content_hash)
+            entries: dict[str, Any] = {key: {"keymap": keymap, "conf": conf}}
+            if file_key is not None:
+                entries[file_key] = content_hash
+            self._cache.set_many(entries)
+            self._remember(identity, content_hash)
+            logger.debug("layout %s: compiled (not in the cache) and stored as %s", name, key)
+        else:
+            logger.debug("layout %s: compiled without the layout cache", name)
+        return CompiledLayout(keymap, conf, content_hash, from_cache=False)
+
+    def _remember(self, identity: FileIdentity | None, content_hash: str) -> None:
+        if identity is None or time.time_ns() - max(identity[3], identity[4]) < _SETTLED_NS:
+            return
+        if len(self._identities) >= _MAX_IDENTITIES:
+            self._identities.clear()
+        self._identities[identity] = content_hash
+
     def process(self, document: Mapping[str, Any], *, source: str = "layout") -> LayoutResult:
-        """Process ``document`` or return the cached result for the same content."""
+        """Summarise ``document`` (``layout show``) or return the cached summary."""
         if not isinstance(document, Mapping):
             raise LayoutError(f"{source}: a layout is a JSON object, got {type(document).__name__}")
         content_hash = layout_hash(document)
-        key = f"processed:v{_FORMAT}:{content_hash}"
+        key = f"processed:v{_SUMMARY_FORMAT}:{content_hash}"
         cached = self._cache.get(key)
         if isinstance(cached, ProcessedLayout):
             logger.debug("layout %s served from cache", content_hash[:12])
             return LayoutResult(cached, from_cache=True)
-        processed = _process(document, content_hash, source)
+        processed = summarize(document, content_hash, source)
         self._cache.set(key, processed)
         return LayoutResult(processed, from_cache=False)
 
     def process_file(self, path: Path) -> LayoutResult:
-        """Read a layout JSON file and process it (see :meth:`process`)."""
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise LayoutError(f"{path}: layout file not found") from None
-        except json.JSONDecodeError as exc:
-            raise LayoutError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise LayoutError(f"{path}: cannot read layout file: {exc}") from None
-        return self.process(document, source=str(path))
+        """Read a layout JSON file and summarise it (see :meth:`process`)."""
+        return self.process(parse_layout(read_layout(path), str(path)), source=str(path))
+
+
+def _as_mapping(document: Any, name: str) -> Mapping[str, Any]:
+    """The JSON object whose canonical form is hashed."""
+    if isinstance(document, Mapping):
+        return document
+    from glovebox.layout.models import LayoutDocument
+
+    if isinstance(document, LayoutDocument):
+        dumped: dict[str, Any] = document.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return dumped
+    raise LayoutError(
+        f"{name}: a layout is a path, a JSON object or a LayoutDocument, "
+        f"got {type(document).__name__}"
+    )
+
+
+def compile_layout(source: LayoutSource, *, cache: CacheManager | None = None) -> CompiledLayout:
+    """Compile a layout (path, parsed JSON or ``LayoutDocument``) to ``.keymap``/``.conf``.
+
+    Without ``cache`` nothing is read from or stored in any cache; with one, a layout of the
+    same content is compiled once and then served from it.
+    """
+    if cache is None:
+        return LayoutService(DisabledCache("layout")).compile(source, use_cache=False)
+    return LayoutService(cache).compile(source)

@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
+from glovebox.text import quote
 
 __all__ = ["BaseCache", "CacheManager", "validate_key", "validate_ttl"]
 
@@ -70,13 +71,28 @@ class CacheManager(Protocol):
 
 
 def validate_key(key: object) -> str:
-    """Return ``key`` if it is a usable cache key, else raise ``TypeError``/``ValueError``."""
+    """Return ``key`` as a plain ``str`` if it is a usable cache key, else raise.
+
+    A ``str`` subclass (a ``StrEnum`` member, say) comes back as the equal plain string,
+    so every backend stores and finds it as the same entry. Raises ``TypeError`` for a
+    non-string and ``ValueError`` for an empty, over-long or non-UTF-8 key.
+    """
     if not isinstance(key, str):
-        raise TypeError(f"cache key must be a str, got {type(key).__name__}: {key!r}")
+        raise TypeError(f"cache key must be a str, got {type(key).__name__}: {quote(key)}")
+    if type(key) is not str:
+        key = str.__str__(key)
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValueError(
-            f"cache key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}: {key[:80]!r}"
+            f"cache key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}: {quote(key)}"
         )
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "cache key must be text that can be encoded as UTF-8 "
+                f"(no lone surrogates), got {quote(key)}"
+            ) from None
     return key
 
 
@@ -135,7 +151,7 @@ class BaseCache:
         Concurrent callers asking for the same missing key wait for the first one, so
         ``compute`` runs once; if it raises, nothing is stored and the error propagates.
         """
-        validate_key(key)
+        key = validate_key(key)
         validate_ttl(ttl)
         value = self.get(key, _MISSING)
         if value is not _MISSING:

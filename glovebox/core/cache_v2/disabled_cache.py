@@ -28,19 +28,19 @@ class DisabledCache(BaseCache):
         self._key_locks = KeyLocks()
 
     def get(self, key: str, default: Any = None) -> Any:
-        validate_key(key)
+        key = validate_key(key)
         return default
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        validate_key(key)
+        key = validate_key(key)
         validate_ttl(ttl)
 
     def exists(self, key: str) -> bool:
-        validate_key(key)
+        key = validate_key(key)
         return False
 
     def delete(self, key: str) -> bool:
-        validate_key(key)
+        key = validate_key(key)
         return False
 
     def delete_many(self, keys: Iterable[str]) -> int:
@@ -55,7 +55,7 @@ class DisabledCache(BaseCache):
         return []
 
     def get_metadata(self, key: str) -> CacheMetadata | None:
-        validate_key(key)
+        key = validate_key(key)
         return None
 
     def get_stats(self) -> CacheStats:
@@ -73,7 +73,7 @@ class DisabledCache(BaseCache):
         validate_ttl(ttl)
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
-        validate_key(key)
+        key = validate_key(key)
         validate_ttl(ttl)
         return False
 

@@ -154,8 +154,8 @@ class DiskCacheManager(BaseCache):
 
     def get(self, key: str, default: Any = None) -> Any:
         # The hot path: kept to one SQLite read plus in-memory counting.
-        if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:
-            validate_key(key)
+        if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH or not key.isascii():
+            key = validate_key(key)
         if self._generation == _ForkGeneration.value and not self._closed:
             try:
                 value = self._cache.get(key, _MISSING)
@@ -183,7 +183,7 @@ class DiskCacheManager(BaseCache):
         return {key: value for key in keys if (value := self.get(key, _MISSING)) is not _MISSING}
 
     def exists(self, key: str) -> bool:
-        validate_key(key)
+        key = validate_key(key)
         db = self._db
         try:
             return self._exists(db, key)
@@ -214,7 +214,7 @@ class DiskCacheManager(BaseCache):
 
     def get_metadata(self, key: str) -> CacheMetadata | None:
         """What SQLite holds for ``key``: store time, expiry and stored size in bytes."""
-        validate_key(key)
+        key = validate_key(key)
         db = self._db
         try:
             db_key, raw = db._disk.put(key)
@@ -264,7 +264,7 @@ class DiskCacheManager(BaseCache):
     # -- writes --------------------------------------------------------------------
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        validate_key(key)
+        key = validate_key(key)
         expire = self._ttl(ttl)
         db = self._db
         try:
@@ -275,14 +275,13 @@ class DiskCacheManager(BaseCache):
 
     def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store every item in one transaction: all are written, or none."""
-        for key in items:
-            validate_key(key)
+        checked = {validate_key(key): value for key, value in items.items()}
         expire = self._ttl(ttl)
         db = self._db
         key = "<none>"
         try:
             with db.transact(retry=True):
-                for key, value in items.items():
+                for key, value in checked.items():
                     db.set(key, value, expire=expire)
         except Exception as exc:
             raise self._write_error("store (set_many)", key, exc) from exc
@@ -290,7 +289,7 @@ class DiskCacheManager(BaseCache):
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give a live entry a new expiry (``None``: the default TTL). False if absent."""
-        validate_key(key)
+        key = validate_key(key)
         expire = self._ttl(ttl)
         db = self._db
         try:
@@ -300,7 +299,7 @@ class DiskCacheManager(BaseCache):
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if a live entry was removed."""
-        validate_key(key)
+        key = validate_key(key)
         return self.delete_many([key]) == 1
 
     def delete_many(self, keys: Iterable[str]) -> int:

@@ -63,7 +63,7 @@ class MemoryCache(BaseCache):
         return entry if entry is not None and entry.live(now) else None
 
     def get(self, key: str, default: Any = None) -> Any:
-        validate_key(key)
+        key = validate_key(key)
         with self._lock:
             entry = self._live_entry(key, time.time())
             if entry is None:
@@ -83,12 +83,11 @@ class MemoryCache(BaseCache):
         self.set_many({key: value}, ttl)
 
     def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
-        for key in items:
-            validate_key(key)
+        keyed = {validate_key(key): value for key, value in items.items()}
         checked = validate_ttl(ttl)
         lifetime = self._default_ttl if checked is None else checked
         blobs: dict[str, bytes] = {}
-        for key, value in items.items():
+        for key, value in keyed.items():
             try:
                 blobs[key] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:
@@ -107,7 +106,7 @@ class MemoryCache(BaseCache):
                 self._evictions += 1
 
     def exists(self, key: str) -> bool:
-        validate_key(key)
+        key = validate_key(key)
         with self._lock:
             return self._live_entry(key, time.time()) is not None
 
@@ -135,7 +134,7 @@ class MemoryCache(BaseCache):
             return [key for key, entry in self._entries.items() if entry.live(now)]
 
     def get_metadata(self, key: str) -> CacheMetadata | None:
-        validate_key(key)
+        key = validate_key(key)
         with self._lock:
             entry = self._live_entry(key, time.time())
         if entry is None:
@@ -162,7 +161,7 @@ class MemoryCache(BaseCache):
             )
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
-        validate_key(key)
+        key = validate_key(key)
         checked = validate_ttl(ttl)
         lifetime = self._default_ttl if checked is None else checked
         with self._lock:

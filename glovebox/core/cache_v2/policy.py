@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from glovebox.errors import ConfigError
+from glovebox.text import quote
 
 __all__ = [
     "ACCEPTED_DOMAIN_WORDS",
@@ -89,7 +90,9 @@ def parse_strategy(value: object, *, where: str, allow_memory: bool = True) -> S
         if strategy is not None:
             return strategy
     accepted = ", ".join(words)
-    raise ConfigError(f"{where}: invalid cache strategy {value!r}; accepted (any case): {accepted}")
+    raise ConfigError(
+        f"{where}: invalid cache strategy {quote(value)}; accepted (any case): {accepted}"
+    )
 
 
 def validate_tag(tag: str | None) -> str:
@@ -101,13 +104,14 @@ def validate_tag(tag: str | None) -> str:
     if tag is None:
         return DEFAULT_TAG
     if not isinstance(tag, str):
-        raise TypeError(f"cache tag must be a str or None, got {type(tag).__name__}: {tag!r}")
-    if tag in _RESERVED_TAGS or not _TAG_PATTERN.fullmatch(tag):
+        raise TypeError(f"cache tag must be a str or None, got {type(tag).__name__}: {quote(tag)}")
+    # Compared case-insensitively: "GLOBAL" would also map to GLOVEBOX_CACHE_GLOBAL.
+    if tag.lower() in _RESERVED_TAGS or not _TAG_PATTERN.fullmatch(tag):
         raise ValueError(
-            f"invalid cache tag {tag!r}: a tag is 1-64 characters from [A-Za-z0-9_.-], "
-            "not '.', '..' or 'global' (reserved for GLOVEBOX_CACHE_GLOBAL)"
+            f"invalid cache tag {quote(tag)}: a tag is 1-64 characters from [A-Za-z0-9_.-], "
+            "not '.', '..' or 'global' in any case (reserved for GLOVEBOX_CACHE_GLOBAL)"
         )
-    return tag
+    return tag if type(tag) is str else str.__str__(tag)
 
 
 def env_var_for_tag(tag: str | None) -> str:
