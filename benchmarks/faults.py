@@ -37,6 +37,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pydantic import ValidationError  # noqa: E402
+
 from glovebox.compilation.cache import (  # noqa: E402
     WorkspaceCacheSettings,
     WorkspaceConfig,
@@ -996,7 +998,9 @@ def refused(fig: Figures, name: str, call: Callable[[], Any], words: Sequence[st
     try:
         result = call()
     except (GloveboxError, ValueError, TypeError) as exc:
-        message = str(exc)
+        # A pydantic model reports a list of errors: each must be one clear line.
+        errors = exc.errors() if isinstance(exc, ValidationError) else None
+        message = "; ".join(str(e["msg"]) for e in errors) if errors else str(exc)
         named = any(word in message for word in words)
         fig.add(
             "bad input",
@@ -1105,8 +1109,8 @@ def summary(fig: Figures) -> None:
     refused = [o for o in bad if o.ok and not o.skipped]
     failed = [o for o in fig.outcomes if not o.ok and not o.skipped]
     print()
-    print(f"{'figure':<34}{'value':>24}")
-    print("-" * 58)
+    print(f"{'figure':<34}{'value':>40}")
+    print("-" * 74)
     rows = [
         ("load held", fig.load_shape),
         ("load time", f"{fig.load_seconds:.1f} s"),
@@ -1119,7 +1123,7 @@ def summary(fig: Figures) -> None:
         ("bad inputs refused cleanly", f"{len(refused)}/{len(bad)}"),
     ]
     for name, value in rows:
-        print(f"{name:<34}{value:>24}")
+        print(f"{name:<34}{value:>40}")
     if failed:
         print()
         print(f"{len(failed)} case(s) not survived or not refused cleanly:")

@@ -102,3 +102,43 @@ def test_a_leftover_directory_without_a_valid_key_is_left_alone_with_a_warning(
     assert result.leftovers == []
     assert any(".stage-..-0123abcd" in r.getMessage() for r in caplog.records)
     assert [p.name for p in (service.root / ".locks").iterdir()] == []
+
+
+def test_the_files_the_store_creates_are_owner_only(
+    isolated_config: IsolatedConfig, tmp_path: Path
+) -> None:
+    service = service_for(isolated_config)
+    cached = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
+    assert cached is not None
+    entry_dir = service.root / workspace_key(ZMK_V03)
+    created = [
+        service.root,
+        service.root / ".locks",
+        service.root / ".locks" / f"{workspace_key(ZMK_V03)}.lock",
+        entry_dir,
+        entry_dir / "entry.json",
+        entry_dir / "manifest",
+    ]
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in created}
+    assert modes == {
+        "workspace": "0o700",
+        ".locks": "0o700",
+        f"{workspace_key(ZMK_V03)}.lock": "0o600",
+        workspace_key(ZMK_V03): "0o700",
+        "entry.json": "0o600",
+        "manifest": "0o600",
+    }
+
+
+def test_a_lock_directory_replaced_by_a_symlink_is_refused(
+    isolated_config: IsolatedConfig, tmp_path: Path
+) -> None:
+    service = service_for(isolated_config)
+    service.store.ensure()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (service.root / ".locks").rmdir()
+    os.symlink(elsewhere, service.root / ".locks")
+    with pytest.raises(WorkspaceError, match="symlink"):
+        service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
+    assert list(elsewhere.iterdir()) == []

@@ -140,7 +140,15 @@ class WorkspaceStore:
         self._held = threading.local()
 
     def ensure(self) -> None:
-        (self.root / LOCKS_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the root and its lock directory (owner-only); refuse a linked lock dir."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        locks = self.root / LOCKS_DIR
+        locks.mkdir(exist_ok=True, mode=0o700)
+        if locks.is_symlink():
+            raise WorkspaceError(
+                f"{locks} is a symlink: the workspace cache keeps its locks in a directory of "
+                "its own; remove the link and try again"
+            )
 
     def entry_dir(self, key: str) -> Path:
         """``key``'s entry directory; a key of any other shape is refused (never a path)."""
@@ -173,7 +181,9 @@ class WorkspaceStore:
             return
         self.ensure()
         wait = self.lock_timeout if timeout is None else timeout
-        lock = FileLock(self.root / LOCKS_DIR / f"{key}.lock", timeout=wait if blocking else 0)
+        lock = FileLock(
+            self.root / LOCKS_DIR / f"{key}.lock", timeout=wait if blocking else 0, mode=0o600
+        )
         try:
             lock.acquire()
         except Timeout as exc:
@@ -241,8 +251,8 @@ class WorkspaceStore:
 
     def write_entry_file(self, staging: Path, record: dict[str, Any]) -> None:
         """Write ``entry.json`` durably: it is what binds the directory to its record."""
-        target = staging / ENTRY_FILE
-        with open(target, "w", encoding="utf-8") as out:
+        fd = os.open(staging / ENTRY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as out:
             json.dump(record, out, sort_keys=True)
             out.flush()
             os.fsync(out.fileno())

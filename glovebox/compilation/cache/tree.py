@@ -170,7 +170,8 @@ _SEP = "\0"
 
 def write_manifest(listing: TreeListing, target: Path) -> None:
     """Store ``listing`` in ``target`` (one line per directory, symlink and file)."""
-    with open(target, "w", encoding="utf-8", newline="\n") as out:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8", newline="\n") as out:
         out.writelines(f"d{_SEP}{rel}\n" for rel in listing.dirs)
         out.writelines(f"l{_SEP}{rel}{_SEP}{dest}\n" for rel, dest in listing.symlinks)
         out.writelines(
