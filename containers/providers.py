@@ -15,12 +15,12 @@ from typing import Any, Self, TypeVar, cast
 
 from dependency_injector import providers
 
+from glovebox.cache_lookup import TaggedCaches
 from glovebox.core.cache_v2 import (
     CacheManager,
     create_cache_from_user_config,
     evict_shared_cache_instance,
 )
-from glovebox.domains import DomainCaches
 
 __all__ = ["DomainCachesSingleton", "TaggedCacheSingleton"]
 
@@ -101,8 +101,8 @@ class TaggedCacheSingleton(_OwningSingleton[CacheManager]):
         _release(instance)
 
 
-class DomainCachesSingleton(_OwningSingleton[DomainCaches]):
-    """A singleton :class:`DomainCaches` that is closed by ``reset_singletons()``.
+class DomainCachesSingleton(_OwningSingleton[TaggedCaches]):
+    """A singleton :class:`TaggedCaches` that is closed by ``reset_singletons()``.
 
     ``known`` maps tag names to provider delegates (``layout_cache.provider``), so a tag
     with its own provider resolves through it, overrides included.
@@ -111,8 +111,8 @@ class DomainCachesSingleton(_OwningSingleton[DomainCaches]):
     def __init__(self, user_config: Any = None, known: Any = None) -> None:
         super().__init__(user_config, known)
 
-    def _build(self, user_config: Any, known: Any) -> DomainCaches:
-        return DomainCaches(user_config, known)
+    def _build(self, user_config: Any, known: Any) -> TaggedCaches:
+        return TaggedCaches(user_config, known)
 
-    def _release(self, instance: DomainCaches) -> None:
+    def _release(self, instance: TaggedCaches) -> None:
         instance.close()

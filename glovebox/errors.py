@@ -6,7 +6,13 @@ variable) and what would have been accepted.
 
 from __future__ import annotations
 
-__all__ = ["CacheError", "ConfigError", "GloveboxError", "WorkspaceError"]
+__all__ = [
+    "CacheError",
+    "ConfigError",
+    "GloveboxError",
+    "UnusableStorageError",
+    "WorkspaceError",
+]
 
 
 class GloveboxError(Exception):
@@ -15,6 +21,14 @@ class GloveboxError(Exception):
 
 class CacheError(GloveboxError):
     """A cache operation could not be carried out (for example a failed write)."""
+
+
+class UnusableStorageError(CacheError):
+    """A cache directory (or its database) cannot hold a cache; the message says how to fix it.
+
+    The coordinator answers it with a ``DisabledCache`` and a WARNING; code that opens a
+    private cache (``create_diskcache_manager``) sees it raised.
+    """
 
 
 class ConfigError(GloveboxError, ValueError):

@@ -37,7 +37,7 @@ def test_glovebox_source_never_imports_containers() -> None:
 
 def test_importing_the_library_and_cli_does_not_load_containers() -> None:
     code = (
-        "import sys, glovebox.cli.app, glovebox.api, glovebox.config, glovebox.domains\n"
+        "import sys, glovebox.cli.app, glovebox.api, glovebox.config, glovebox.cache_lookup\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'containers'))\n"
     )
     result = subprocess.run(

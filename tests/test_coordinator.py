@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from glovebox.core.cache_v2 import (
+    BACKENDS,
     CacheManager,
+    CacheSettings,
     DisabledCache,
     DiskCacheManager,
     MemoryCache,
@@ -29,7 +31,6 @@ from glovebox.core.cache_v2 import (
     get_shared_cache_instance,
     reset_shared_cache_instances,
 )
-from glovebox.core.cache_v2.cache_coordinator import CacheCoordinator
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
 from tests.helpers import FakeClock, run_threads
@@ -81,14 +82,14 @@ def test_directories_are_private(tmp_path: Path) -> None:
 
 def test_creation_is_thread_safe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[str] = []
-    real_open = CacheCoordinator._open
+    real_open = BACKENDS["disk"]
 
-    def slow_open(root: Path, name: str, settings: Any) -> CacheManager:
+    def slow_open(root: Path, name: str, settings: CacheSettings) -> CacheManager:
         opened.append(name)
         time.sleep(0.05)  # every thread arrives while the first is still creating
         return real_open(root, name, settings)
 
-    monkeypatch.setattr(CacheCoordinator, "_open", staticmethod(slow_open))
+    monkeypatch.setitem(BACKENDS, "disk", slow_open)
     barrier = threading.Barrier(16)
     results: list[CacheManager] = []
 
@@ -395,7 +396,7 @@ def test_create_cache_from_user_config_uses_domain_settings(tmp_path: Path) -> N
     layout = create_cache_from_user_config(config, "layout")
     assert isinstance(layout, DiskCacheManager)
     assert layout._size_limit == 3 * 1024**3
-    assert layout._timeout == 5
+    assert layout.settings == CacheSettings(max_size_gb=3, timeout=5)
 
 
 def test_create_cache_from_user_config_rejects_bad_strategy(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import diskcache
 import pytest
 
-from glovebox.core.cache_v2 import DiskCacheManager
+from glovebox.core.cache_v2 import CacheSettings, DiskCacheManager, counters
 from glovebox.core.cache_v2 import diskcache_manager as dm
 from glovebox.errors import CacheError
 from tests.helpers import REPO_ROOT, run_python
@@ -58,7 +59,7 @@ def test_reads_do_not_write_statistics_until_a_flush(
 def test_statistics_flush_periodically_in_batches(
     directory: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dm, "STATS_FLUSH_OPERATIONS", 50)
+    monkeypatch.setattr(counters, "FLUSH_EVERY_LOOKUPS", 50)
     cache = DiskCacheManager(directory, tag="disk")
     statements = count_transactions(cache)
     for _ in range(120):
@@ -142,7 +143,9 @@ def test_metadata_size_of_large_values_comes_from_the_stored_file(cache: DiskCac
 
 def test_cleanup_culls_to_the_size_limit_and_counts_evictions(tmp_path: Path) -> None:
     limit_gb = 200_000 / 1024**3
-    cache = DiskCacheManager(tmp_path / "small", tag="small", max_size_gb=limit_gb)
+    cache = DiskCacheManager(
+        tmp_path / "small", tag="small", settings=CacheSettings(max_size_gb=limit_gb)
+    )
     for i in range(40):
         cache.set(f"k{i}", b"x" * 20_000)
     removed = cache.cleanup()
@@ -158,7 +161,9 @@ def test_writes_enforce_the_size_limit_without_cleanup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 10)
-    cache = DiskCacheManager(tmp_path / "small", tag="small", max_size_gb=500_000 / 1024**3)
+    cache = DiskCacheManager(
+        tmp_path / "small", tag="small", settings=CacheSettings(max_size_gb=500_000 / 1024**3)
+    )
     for i in range(60):
         cache.set(f"k{i}", b"y" * 20_000)
     stats = cache.get_stats()
@@ -170,14 +175,16 @@ def test_writes_enforce_the_size_limit_without_cleanup(
 
 
 def test_json_serializer_round_trips_and_rejects_non_json(tmp_path: Path) -> None:
-    cache = DiskCacheManager(tmp_path / "json", tag="json", serializer="json")
+    cache = DiskCacheManager(
+        tmp_path / "json", tag="json", settings=CacheSettings(serializer="json")
+    )
     cache.set("doc", {"a": [1, 2], "b": None})
     assert cache.get("doc") == {"a": [1, 2], "b": None}
     with pytest.raises(CacheError, match="'doc2'"):
         cache.set("doc2", {1, 2})
     cache.close()
     with pytest.raises(ValueError, match="serializer"):
-        DiskCacheManager(tmp_path / "x", serializer="yaml")
+        DiskCacheManager(tmp_path / "x", settings=CacheSettings(serializer="yaml"))  # type: ignore[arg-type]
 
 
 def test_get_or_set_computes_once_across_four_processes(tmp_path: Path) -> None:
@@ -218,3 +225,46 @@ def test_get_or_set_computes_once_across_four_processes(tmp_path: Path) -> None:
     assert [child.returncode for child in children] == [0, 0, 0, 0], outputs
     assert [out.strip() for out, _ in outputs] == ["firmware"] * 4
     assert marker.read_text().count("computed") == 1
+
+
+def test_recovered_failures_say_what_failed_and_what_was_answered(
+    cache: DiskCacheManager, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache.set("k", 1)
+    cache.get("absent")  # a pending miss, so get_stats() has counts to save
+
+    def broken(*args: object, **kwargs: object) -> None:
+        # Not an OperationalError: diskcache's transact(retry=True) retries those.
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 1)
+    monkeypatch.setattr(diskcache.Cache, "_sql", property(lambda self: broken))
+    monkeypatch.setattr(diskcache.Cache, "__contains__", broken)
+    for name in ("get", "reset", "volume"):
+        monkeypatch.setattr(cache._cache, name, broken)
+    with caplog.at_level(logging.WARNING, logger="glovebox"):
+        assert cache.get("k", "fallback") == "fallback"
+        assert cache.exists("k") is False
+        assert cache.keys() == []
+        assert cache.get_metadata("k") is None
+        stats = cache.get_stats()
+        monkeypatch.setattr(cache._cache, "set", lambda *args, **kwargs: None)
+        cache.set("another", 2)  # the periodic size check runs and fails
+    lines = [record.getMessage() for record in caplog.records]
+    cause = "failed (DatabaseError: database disk image is malformed); "
+    expected = [
+        f"reading key 'k' {cause}answered as a miss",
+        f"checking key 'k' {cause}answered as not cached",
+        f"listing keys {cause}answered with no keys",
+        f"reading metadata of key 'k' {cause}answered as no metadata",
+        f"saving hit/miss counts {cause}kept in memory for the next attempt",
+        f"reading statistics {cause}reported zero entries, size and stored hits/misses",
+        f"culling to the size limit {cause}retried after 1 more writes",
+    ]
+    assert len(lines) == len(expected)
+    for line, ending in zip(lines, expected, strict=True):
+        assert line.startswith("cache 'disk' (")
+        assert line.endswith(ending)
+    assert stats.errors == 6  # counted before the failing size check
+    assert (stats.hits, stats.misses) == (0, 2)  # unsaved counts are kept, not lost
+    monkeypatch.undo()

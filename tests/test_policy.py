@@ -6,6 +6,7 @@ import pytest
 
 from glovebox.core.cache_v2.policy import (
     ACCEPTED_SWITCH_WORDS,
+    DecisionLayer,
     Strategy,
     env_var_for_tag,
     parse_strategy,
@@ -140,3 +141,41 @@ def test_non_string_tag_is_a_type_error() -> None:
 @pytest.mark.parametrize("tag", ["compilation", "a", "A_b-c.d", "x" * 64])
 def test_valid_tags(tag: str) -> None:
     assert validate_tag(tag) == tag
+
+
+@pytest.mark.parametrize(
+    ("environ", "domain", "user_global", "expected"),
+    [
+        ({}, None, None, (DecisionLayer.DEFAULT, None, None)),
+        (
+            {"GLOVEBOX_CACHE_GLOBAL": "off"},
+            "memory",
+            None,
+            (DecisionLayer.ENV_GLOBAL, "GLOVEBOX_CACHE_GLOBAL", None),
+        ),
+        (
+            {"GLOVEBOX_CACHE_GLOBAL": "on"},
+            None,
+            "off",
+            (DecisionLayer.ENV_GLOBAL, "GLOVEBOX_CACHE_GLOBAL", None),
+        ),
+        (
+            {"GLOVEBOX_CACHE_LAYOUT": "memory"},
+            "off",
+            None,
+            (DecisionLayer.ENV_TAG, "GLOVEBOX_CACHE_LAYOUT", None),
+        ),
+        ({}, "memory", "off", (DecisionLayer.DOMAIN_CONFIG, None, "cache.domains.layout.strategy")),
+        ({}, None, "off", (DecisionLayer.GLOBAL_CONFIG, None, "cache_strategy")),
+    ],
+)
+def test_decisions_name_their_layer_variable_and_yaml_path(
+    environ: dict[str, str],
+    domain: str | None,
+    user_global: str | None,
+    expected: tuple[DecisionLayer, str | None, str | None],
+) -> None:
+    decision = resolve_strategy(
+        "layout", environ, domain_strategy=domain, global_strategy=user_global
+    )
+    assert (decision.layer, decision.variable, decision.yaml_path) == expected

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dependency_injector.wiring import Provide, inject
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from glovebox.cli.formatting import format_size
+from glovebox.cli.console import LazyConsole, escape
+from glovebox.cli.formatting import fail, format_hit_rate, format_size
 from glovebox.cli.workspace import workspace_app
-from glovebox.config import UserConfig
-from glovebox.core.cache_v2 import (
-    CacheManager,
-    CacheStats,
-    resolve_user_config_strategy,
-)
-from glovebox.core.cache_v2.policy import DEFAULT_TAG
-from glovebox.domains import KNOWN_DOMAINS, DomainCaches
 from glovebox.errors import GloveboxError
 
-__all__ = ["cache_app", "known_tags"]
+# Start-up: the engine, the configuration models and rich are imported by the commands
+# that use them (see glovebox/cli/app.py).
+if TYPE_CHECKING:
+    from glovebox.cache_lookup import TaggedCaches
+    from glovebox.config import UserConfig
+    from glovebox.core.cache_v2 import CacheManager, CacheStats, StrategyDecision
+
+__all__ = ["cache_app", "format_decision", "known_tags"]
 
 cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
 cache_app.add_typer(workspace_app, name="workspace")
-console = Console()
-err_console = Console(stderr=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 TagOption = Annotated[
     str | None, typer.Option("--tag", "-t", help="Domain tag (default: the 'default' cache).")
@@ -38,20 +33,18 @@ TagOption = Annotated[
 
 def known_tags(root: Path) -> list[str]:
     """The standard domains plus any other tag that has a cache under ``root``."""
-    found = {*KNOWN_DOMAINS, DEFAULT_TAG}
-    if root.is_dir():
-        found.update(
-            entry.name
-            for entry in root.iterdir()
-            if entry.is_dir() and (entry / "cache.db").is_file() and ".corrupt-" not in entry.name
-        )
-    return sorted(found)
+    from glovebox.cache_lookup import KNOWN_DOMAINS
+    from glovebox.core.cache_v2.policy import DEFAULT_TAG
+    from glovebox.core.cache_v2.storage import list_tags
+
+    return sorted({*KNOWN_DOMAINS, DEFAULT_TAG, *list_tags(root)})
 
 
-@inject
-def _domain_caches(caches: DomainCaches = Provide["domain_caches"]) -> DomainCaches:
+def _domain_caches() -> TaggedCaches:
     """The container's caches by tag (injected: overrides of a domain's cache apply)."""
-    return caches
+    from glovebox.cli.injected import domain_caches
+
+    return domain_caches()
 
 
 def _cache_root() -> Path:
@@ -62,12 +55,10 @@ def _open(tag: str | None) -> CacheManager:
     try:
         return _domain_caches().get(tag)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
 
 
 def _stats_row(stats: CacheStats) -> list[str]:
-    rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
     return [
         stats.tag,
         stats.backend,
@@ -75,7 +66,7 @@ def _stats_row(stats: CacheStats) -> list[str]:
         format_size(stats.size_bytes),
         str(stats.hits),
         str(stats.misses),
-        rate,
+        format_hit_rate(stats.hit_rate),
         str(stats.directory or "-"),
     ]
 
@@ -83,6 +74,8 @@ def _stats_row(stats: CacheStats) -> list[str]:
 @cache_app.command()
 def stats(tag: TagOption = None) -> None:
     """Entries, size and hit rate per domain (all domains unless --tag)."""
+    from rich.table import Table
+
     tags = [tag] if tag is not None else known_tags(_cache_root())
     table = Table(title=f"Glovebox caches in {_cache_root()}")
     for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
@@ -92,16 +85,23 @@ def stats(tag: TagOption = None) -> None:
     console.print(table)
 
 
-def _strategy_source(user_config: UserConfig, tag: str) -> tuple[str, str]:
-    decision = resolve_user_config_strategy(user_config, None if tag == "default" else tag)
-    source = decision.source
-    if source.startswith("config "):
-        # Name the file and line that decided; the full paths are in the table title.
-        yaml_path = source.removeprefix("config ")
-        source = user_config.origin(yaml_path).rsplit("/", 1)[-1]
-        if not yaml_path.startswith("cache.domains."):
-            source += f" ({yaml_path})"
-    return decision.strategy.value, source
+def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
+    """Who decided, for the "decided by" column: a variable, ``file:line`` or ``default``.
+
+    A configuration key is shown as the file name and line that set it (the full paths
+    are in the table title); the global ``cache_strategy`` also names the key.
+    """
+    from glovebox.core.cache_v2.policy import DecisionLayer
+
+    if decision.variable is not None:
+        return f"env {decision.variable}"
+    if decision.yaml_path is None:
+        return decision.layer.value
+    where = user_config.origin(decision.yaml_path)
+    shown = Path(where).name  # file:line keeps its line; a variable name is unchanged
+    if decision.layer is not DecisionLayer.DOMAIN_CONFIG:
+        shown += f" ({decision.yaml_path})"
+    return shown
 
 
 def _short_path(directory: Path | None, root: Path) -> str:
@@ -117,6 +117,12 @@ def _short_path(directory: Path | None, root: Path) -> str:
 @cache_app.command()
 def show() -> None:
     """Every domain: strategy and the layer that decided it, backend, path, entries, size, hits."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from glovebox.core.cache_v2 import resolve_user_config_strategy
+    from glovebox.core.cache_v2.policy import DEFAULT_TAG
+
     caches = _domain_caches()
     user_config = caches.user_config
     root = Path(user_config.cache_path)
@@ -129,21 +135,21 @@ def show() -> None:
     configured = set(getattr(getattr(user_config, "cache", None), "domains", None) or ())
     for name in sorted(set(known_tags(root)) | configured):
         try:
-            strategy, source = _strategy_source(user_config, name)
+            decision = resolve_user_config_strategy(
+                user_config, None if name == DEFAULT_TAG else name
+            )
             stats = _open(name).get_stats()
         except GloveboxError as exc:
-            err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(2) from exc
-        rate = "-" if stats.hit_rate is None else f"{stats.hit_rate:.0%}"
+            raise fail(str(exc)) from exc
         table.add_row(
             name,
-            strategy,
-            source,
+            decision.strategy.value,
+            format_decision(decision, user_config),
             stats.backend,
             _short_path(stats.directory, root),
             str(stats.entries),
             format_size(stats.size_bytes),
-            rate,
+            format_hit_rate(stats.hit_rate),
         )
     # Piped output (scripts, CI logs) is not squeezed into 80 columns.
     (console if console.is_terminal else Console(width=160)).print(table)
@@ -181,8 +187,7 @@ def set_(
     try:
         _open(tag).set(key, value, ttl=ttl)
     except (GloveboxError, ValueError, TypeError) as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
 
 
 @cache_app.command()
@@ -217,5 +222,11 @@ def cleanup(tag: TagOption = None) -> None:
         typer.echo(f"{name}: removed {removed} entries")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(cache_app())
+if __name__ == "__main__":
+    # The commands need the container that only the composition root builds.
+    raise SystemExit(
+        fail(
+            "glovebox.cli.cache is not a program of its own; run `glovebox cache ...` "
+            "(the entry point configures the caches)"
+        ).exit_code
+    )

@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
+from glovebox.cli.console import LazyConsole
+from glovebox.cli.formatting import error_line, fail
 from glovebox.errors import GloveboxError
 
 __all__ = ["layout_app"]
 
-console = Console(markup=False)  # layout names and titles are printed verbatim
-err_console = Console(stderr=True)
+console = LazyConsole(markup=False)  # layout names and titles are printed verbatim
+err_console = LazyConsole(stderr=True)
 
 
 class _ShowByDefault(TyperGroup):
@@ -32,14 +32,6 @@ layout_app = typer.Typer(
     help="Compile Glove80 Layout Editor exports to ZMK .keymap/.conf, or summarise one.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: Any, code: int = 2) -> typer.Exit:
-    """Print one error line; exit code 2 for bad input (the default), 1 for a failed write."""
-    err_console.print(
-        f"[red]error:[/red] {escape(str(message))}", soft_wrap=True, markup=True, highlight=False
-    )
-    return typer.Exit(code)
 
 
 @layout_app.command("compile")
@@ -64,7 +56,7 @@ def compile_command(
     try:
         files = expand_inputs(inputs)
     except GloveboxError as exc:
-        raise _fail(exc) from exc
+        raise fail(str(exc)) from exc
     compiled = []
     failures = 0
     for path in files:
@@ -72,14 +64,14 @@ def compile_command(
             compiled.append((path, compile_layout_file(path, use_cache=not no_cache)))
         except GloveboxError as exc:
             failures += 1
-            _fail(exc)
+            error_line(str(exc))
     if failures:
         err_console.print(f"nothing written: {failures} of {len(files)} layouts failed")
         raise typer.Exit(2)
     try:
         written = write_outputs(output_dir, compiled)
     except GloveboxError as exc:
-        raise _fail(exc, code=1) from exc
+        raise fail(str(exc), code=1) from exc
     for (path, result), (keymap, conf) in zip(compiled, written, strict=True):
         origin = "from cache" if result.from_cache else "compiled"
         console.print(f"{path} -> {keymap}, {conf} ({origin})", highlight=False, soft_wrap=True)
@@ -95,8 +87,7 @@ def show_command(
     try:
         result = process_layout_file(file)
     except GloveboxError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise fail(str(exc)) from exc
     layout = result.layout
     console.print(f"layout: {layout.title or file.name} ({layout.keyboard})")
     console.print(f"content hash: {layout.content_hash}")

@@ -6,41 +6,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dependency_injector.wiring import Provide, inject
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from glovebox.cli.formatting import format_size
-from glovebox.compilation.cache import (
-    ProgressCallback,
-    WorkspaceConfig,
-    WorkspaceEntry,
-    WorkspaceProgress,
-    ZmkWorkspaceCacheService,
-    is_valid_key,
-    workspace_key,
-)
+from glovebox.cli.console import LazyConsole, real_console
+from glovebox.cli.formatting import fail, format_size
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
+
+# Start-up: the compilation stack and rich are imported by the commands that use them
+# (see glovebox/cli/app.py).
+if TYPE_CHECKING:
+    from glovebox.compilation.cache import (
+        ProgressCallback,
+        WorkspaceConfig,
+        WorkspaceEntry,
+        WorkspaceProgress,
+        ZmkWorkspaceCacheService,
+    )
 
 __all__ = ["workspace_app"]
 
 workspace_app = typer.Typer(
     help="ZMK west workspaces cached for compilation.", no_args_is_help=True
 )
-console = Console()
-err_console = Console(stderr=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 KeyArgument = Annotated[
     str | None, typer.Argument(help="Entry key as shown by 'list' (or use --repository).")
@@ -54,29 +46,25 @@ RevisionOption = Annotated[
 ]
 
 
-@inject
-def _service(
-    service: ZmkWorkspaceCacheService = Provide["workspace_cache_service"],
-) -> ZmkWorkspaceCacheService:
+def _service() -> ZmkWorkspaceCacheService:
     """The container's workspace service (over its, possibly overridden, compilation cache)."""
-    return service
+    from glovebox.cli.injected import workspace_cache_service
 
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
+    return workspace_cache_service()
 
 
 def _config(repository: str | None, branch: str | None, revision: str | None) -> WorkspaceConfig:
+    from glovebox.compilation.cache import WorkspaceConfig
+
     if repository is None:
-        raise _fail("give an entry KEY, or --repository with --branch or --revision")
+        raise fail("give an entry KEY, or --repository with --branch or --revision")
     try:
         return WorkspaceConfig(repository=repository, branch=branch, revision=revision)
     except ValueError as exc:
-        details = "; ".join(
-            str(err.get("msg", err)) for err in getattr(exc, "errors", lambda: [])()
-        )
-        raise _fail(f"invalid workspace selection: {details or exc}") from exc
+        from glovebox.cli.errors import validation_message
+
+        details = validation_message(exc)
+        raise fail(f"invalid workspace selection: {details or exc}") from exc
 
 
 def _select(
@@ -87,11 +75,13 @@ def _select(
     revision: str | None,
 ) -> str:
     """The entry key named by KEY or by the repository options."""
+    from glovebox.compilation.cache import is_valid_key, workspace_key
+
     if key is not None:
         if repository is not None:
-            raise _fail("give either KEY or --repository, not both")
+            raise fail("give either KEY or --repository, not both")
         if not is_valid_key(key):
-            raise _fail(f"invalid workspace key {quote(key)}; run 'glovebox cache workspace list'")
+            raise fail(f"invalid workspace key {quote(key)}; run 'glovebox cache workspace list'")
         return key
     return workspace_key(_config(repository, branch, revision))
 
@@ -114,12 +104,20 @@ def _expires(entry: WorkspaceEntry) -> str:
 @contextmanager
 def _progress_bar(label: str) -> Iterator[ProgressCallback]:
     """A rich progress bar fed by the service's progress callback (files as units)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=real_console(err_console),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -133,6 +131,9 @@ def _progress_bar(label: str) -> Iterator[ProgressCallback]:
 @workspace_app.command("list")
 def list_command() -> None:
     """Cached workspaces: repository, revision, size, files, age and expiry."""
+    from rich.console import Console
+    from rich.table import Table
+
     entries = _service().list_workspaces()
     table = Table(title=f"ZMK workspaces ({len(entries)})")
     for column in ("key", "repository", "revision", "size", "files", "age", "expires"):
@@ -161,7 +162,7 @@ def show(
     service = _service()
     entry = service.get_workspace_by_key(_select(service, key, repository, branch, revision))
     if entry is None:
-        raise _fail("workspace is not cached", code=1)
+        raise fail("workspace is not cached", code=1)
     rows = {
         "key": entry.key,
         "repository": entry.config.repository,
@@ -198,9 +199,9 @@ def add(
             else:
                 result = service.import_workspace(source, config, progress=progress)
     except GloveboxError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if result is None:
-        raise _fail("the compilation cache is disabled; nothing was stored", code=1)
+        raise fail("the compilation cache is disabled; nothing was stored", code=1)
     entry = result.entry
     note = f" ({result.fallback_reason})" if result.fallback_reason else ""
     typer.echo(
@@ -220,7 +221,7 @@ def delete(
     service = _service()
     selected = _select(service, key, repository, branch, revision)
     if not service.delete_by_key(selected):
-        raise _fail(f"workspace {selected} is not cached", code=1)
+        raise fail(f"workspace {selected} is not cached", code=1)
     typer.echo(f"deleted {selected}")
 
 
@@ -243,7 +244,7 @@ def export(
         with _progress_bar("exporting") as progress:
             service.export_by_key(selected, output, include_git=include_git, progress=progress)
     except GloveboxError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     typer.echo(f"exported {selected} to {output} ({format_size(output.stat().st_size)})")
 
 

@@ -24,6 +24,12 @@ from pydantic import (
 )
 
 from glovebox.compilation.restore_strategy import RestoreStrategy
+from glovebox.core.cache_v2.models import (
+    DEFAULT_MAX_SIZE_GB,
+    DEFAULT_TIMEOUT,
+    MAX_SIZE_GB_LIMIT,
+    MAX_TIMEOUT,
+)
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
 from glovebox.text import quote
 
@@ -118,9 +124,9 @@ class DomainCacheConfig(BaseModel):
     model_config = _STRICT
 
     strategy: Strategy | None = None
-    max_size_gb: float | None = Field(default=None, gt=0)
-    timeout: float | None = Field(default=None, gt=0)
-    default_ttl: float | None = Field(default=None, gt=0)
+    max_size_gb: float | None = Field(default=None, gt=0, le=MAX_SIZE_GB_LIMIT, allow_inf_nan=False)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
+    default_ttl: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @field_validator("max_size_gb", "timeout", "default_ttl", mode="before")
     @classmethod
@@ -135,8 +141,11 @@ class CacheSection(BaseModel):
 
     model_config = _STRICT
 
-    max_size_gb: float = Field(default=2, gt=0)
-    timeout: float = Field(default=30, gt=0)
+    # Defaults and bounds are the engine's (glovebox.core.cache_v2.models), written once.
+    max_size_gb: float = Field(
+        default=DEFAULT_MAX_SIZE_GB, gt=0, le=MAX_SIZE_GB_LIMIT, allow_inf_nan=False
+    )
+    timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
 
     @field_validator("max_size_gb", "timeout", mode="before")

@@ -5,6 +5,12 @@ One coordinated cache per domain tag (``compilation``, ``layout``, ``metrics``,
 the environment and the user configuration.
 """
 
+from glovebox.core.cache_v2.backends import (
+    BACKENDS,
+    BackendOpener,
+    open_backend,
+    register_backend,
+)
 from glovebox.core.cache_v2.cache_coordinator import (
     CacheCoordinator,
     cleanup_shared_cache_instances,
@@ -26,20 +32,24 @@ from glovebox.core.cache_v2.factories import (
     resolve_user_config_strategy,
 )
 from glovebox.core.cache_v2.memory_cache import MemoryCache
-from glovebox.core.cache_v2.models import CacheMetadata, CacheStats, DiskCacheConfig
+from glovebox.core.cache_v2.models import CacheMetadata, CacheSettings, CacheStats
 from glovebox.core.cache_v2.policy import Strategy, StrategyDecision, resolve_strategy
+from glovebox.errors import UnusableStorageError
 
 __all__ = [
+    "BACKENDS",
+    "BackendOpener",
     "CacheCoordinator",
     "CacheManager",
     "CacheMetadata",
+    "CacheSettings",
     "CacheStats",
     "DisabledCache",
-    "DiskCacheConfig",
     "DiskCacheManager",
     "MemoryCache",
     "Strategy",
     "StrategyDecision",
+    "UnusableStorageError",
     "cleanup_shared_cache_instances",
     "create_cache_from_user_config",
     "create_default_cache",
@@ -50,6 +60,8 @@ __all__ = [
     "get_cache_instance_keys",
     "get_coordinator",
     "get_shared_cache_instance",
+    "open_backend",
+    "register_backend",
     "reset_shared_cache_instances",
     "resolve_strategy",
     "resolve_user_config_strategy",

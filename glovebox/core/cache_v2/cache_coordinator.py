@@ -19,11 +19,20 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from glovebox.core.cache_v2.backends import open_backend
 from glovebox.core.cache_v2.cache_manager import CacheManager
 from glovebox.core.cache_v2.disabled_cache import DisabledCache
-from glovebox.core.cache_v2.memory_cache import MemoryCache
+from glovebox.core.cache_v2.models import (
+    DEFAULT_BACKEND,
+    DEFAULT_MAX_SIZE_GB,
+    DEFAULT_SERIALIZER,
+    DEFAULT_SETTINGS,
+    DEFAULT_TIMEOUT,
+    CacheSettings,
+    Serializer,
+)
 from glovebox.core.cache_v2.policy import validate_tag
-from glovebox.core.cache_v2.storage import UnusableStorageError, open_disk_cache, prepare_directory
+from glovebox.errors import UnusableStorageError
 
 __all__ = [
     "CacheCoordinator",
@@ -38,28 +47,12 @@ __all__ = [
 
 logger = logging.getLogger("glovebox.core.cache_v2")
 
-BACKENDS = ("disk", "memory")
-
-
-@dataclass(frozen=True, slots=True)
-class CacheSettings:
-    """What an instance was created with; a later request with other settings is warned about."""
-
-    backend: str = "disk"
-    max_size_gb: float = 2
-    timeout: float = 30
-    default_ttl: float | None = None
-    serializer: str = "pickle"
-
-    def describe(self) -> str:
-        return (
-            f"backend={self.backend} max_size_gb={self.max_size_gb} timeout={self.timeout} "
-            f"default_ttl={self.default_ttl} serializer={self.serializer}"
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class _Slot:
+    """A registered instance and the settings it was created with (later requests with
+    other settings are warned about)."""
+
     key: str
     settings: CacheSettings
     instance: CacheManager
@@ -86,7 +79,7 @@ class CacheCoordinator:
         tag: str | None = None,
         *,
         enabled: bool = True,
-        settings: CacheSettings = CacheSettings(),
+        settings: CacheSettings = DEFAULT_SETTINGS,
     ) -> CacheManager:
         """Return the shared instance for ``(cache_root, tag)``, creating it if needed."""
         if not enabled:
@@ -112,8 +105,6 @@ class CacheCoordinator:
         self, cache_root: Path | str, tag: str | None, settings: CacheSettings
     ) -> _Slot | None:
         name = validate_tag(tag)
-        if settings.backend not in BACKENDS:
-            raise ValueError(f"unknown cache backend {settings.backend!r}; accepted: {BACKENDS}")
         root = Path(cache_root).expanduser().resolve()
         key = f"{root}:{name}"
         with self._lock:
@@ -122,7 +113,7 @@ class CacheCoordinator:
                 logger.debug("Reusing existing shared cache instance: %s", key)
             else:
                 try:
-                    instance = self._open(root, name, settings)
+                    instance = open_backend(root, name, settings)
                 except UnusableStorageError as exc:
                     logger.warning("cache %r disabled: %s", name, exc)
                     return None
@@ -131,19 +122,6 @@ class CacheCoordinator:
                 self._slots[key] = slot
             self._by_request[(str(cache_root), name)] = slot
             return slot
-
-    @staticmethod
-    def _open(root: Path, name: str, settings: CacheSettings) -> CacheManager:
-        if settings.backend == "memory":
-            return MemoryCache(name, default_ttl=settings.default_ttl)
-        return open_disk_cache(
-            prepare_directory(root, name),
-            tag=name,
-            max_size_gb=settings.max_size_gb,
-            timeout=settings.timeout,
-            default_ttl=settings.default_ttl,
-            serializer=settings.serializer,
-        )
 
     def evict(self, instance: CacheManager) -> bool:
         """Close ``instance`` and drop it from the registry; False if it was not registered."""
@@ -200,17 +178,18 @@ def get_shared_cache_instance(
     cache_root: Path | str,
     tag: str | None = None,
     enabled: bool = True,
-    max_size_gb: int | float = 2,
-    timeout: int | float = 30,
+    max_size_gb: float = DEFAULT_MAX_SIZE_GB,
+    timeout: float = DEFAULT_TIMEOUT,
     *,
-    backend: str = "disk",
+    backend: str = DEFAULT_BACKEND,
     default_ttl: float | None = None,
-    serializer: str = "pickle",
+    serializer: Serializer = DEFAULT_SERIALIZER,
 ) -> CacheManager:
     """Get the shared instance for ``(cache_root, tag)``, creating it if needed.
 
-    ``enabled=False`` gives a ``DisabledCache``. An unusable directory also gives a
-    ``DisabledCache`` (with a WARNING saying why) rather than failing the caller.
+    The keyword arguments build one :class:`CacheSettings` (validated: a bad value raises
+    ``ConfigError``). ``enabled=False`` gives a ``DisabledCache``. An unusable directory
+    also gives a ``DisabledCache`` (with a WARNING saying why) rather than failing the caller.
     """
     settings = CacheSettings(backend, max_size_gb, timeout, default_ttl, serializer)
     return _coordinator.get(cache_root, tag, enabled=enabled, settings=settings)

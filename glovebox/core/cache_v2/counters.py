@@ -31,12 +31,17 @@ class Counters:
 
     def __init__(
         self,
-        flush_every_lookups: int = FLUSH_EVERY_LOOKUPS,
-        flush_every_seconds: float = FLUSH_EVERY_SECONDS,
+        flush_every_lookups: int | None = None,
+        flush_every_seconds: float | None = None,
     ) -> None:
+        # None: the module's FLUSH_EVERY_* as they are now (read at construction).
         self._lock = threading.Lock()
-        self._flush_every_lookups = flush_every_lookups
-        self._flush_every_seconds = flush_every_seconds
+        self._flush_every_lookups = (
+            FLUSH_EVERY_LOOKUPS if flush_every_lookups is None else flush_every_lookups
+        )
+        self._flush_every_seconds = (
+            FLUSH_EVERY_SECONDS if flush_every_seconds is None else flush_every_seconds
+        )
         self._hits = self._misses = self._lookups = 0
         self._evictions = self._errors = 0
         self._last_flush = time.monotonic()

@@ -11,6 +11,18 @@ Guarantees
   culling is switched off so that evictions can be counted).
 - The manager is fork-safe: after ``fork()`` the child opens its own SQLite connection
   on first use and never touches (or closes) the parent's.
+
+Use of diskcache internals
+- The hot read path (:meth:`get`) calls diskcache's public ``Cache.get`` directly, skipping
+  only this class's own :meth:`_connection` call when the fork generation and the closed
+  flag already say the connection is usable.
+- Three read-only queries have no public equivalent and run SQL on diskcache's private
+  ``_sql`` and ``_disk`` helpers against its ``Cache`` table: :meth:`keys` (live keys
+  only, ``iterkeys`` includes expired ones), :meth:`get_metadata` (store time and stored
+  size) and the live-entry count of :meth:`get_stats` (``len()`` counts expired entries).
+  Every write goes through diskcache's public API (its file handling for large values and
+  its size/count triggers stay its own). The ``diskcache>=5.6,<6`` pin in
+  ``pyproject.toml`` protects these queries; the contract tests exercise each of them.
 """
 
 from __future__ import annotations
@@ -35,16 +47,19 @@ from glovebox.core.cache_v2.cache_manager import (
 )
 from glovebox.core.cache_v2.counters import Counters
 from glovebox.core.cache_v2.locks import KeyLocks
-from glovebox.core.cache_v2.models import CacheMetadata, CacheStats, timestamp_to_datetime
+from glovebox.core.cache_v2.models import (
+    DEFAULT_SETTINGS,
+    CacheMetadata,
+    CacheSettings,
+    CacheStats,
+    timestamp_to_datetime,
+)
 from glovebox.errors import CacheError
 
 __all__ = ["DiskCacheManager"]
 
 logger = logging.getLogger(__name__)
 
-
-STATS_FLUSH_OPERATIONS = 1000
-STATS_FLUSH_SECONDS = 5.0
 SIZE_CHECK_EVERY_WRITES = 256
 
 _LIVE = "(expire_time IS NULL OR expire_time > ?)"
@@ -76,19 +91,13 @@ class DiskCacheManager(BaseCache):
         directory: Path | str,
         *,
         tag: str = "default",
-        max_size_gb: float = 2,
-        timeout: float = 30,
-        default_ttl: float | None = None,
-        serializer: str = "pickle",
+        settings: CacheSettings = DEFAULT_SETTINGS,
     ) -> None:
-        if serializer not in ("pickle", "json"):
-            raise ValueError(f"serializer must be 'pickle' or 'json', got {serializer!r}")
         self._tag = tag
         self._directory = Path(directory)
-        self._size_limit = int(max_size_gb * 1024**3)
-        self._timeout = float(timeout)
-        self._default_ttl = validate_ttl(default_ttl)
-        self._serializer = serializer
+        self._settings = settings
+        self._size_limit = settings.size_limit_bytes
+        self._default_ttl = settings.default_ttl
         self._key_locks = KeyLocks(self._directory / "locks")
         self._closed = False
         self._cache = self._open()
@@ -98,10 +107,10 @@ class DiskCacheManager(BaseCache):
 
     def _open(self) -> diskcache.Cache:
         self._generation = _ForkGeneration.value
-        disk = diskcache.JSONDisk if self._serializer == "json" else diskcache.Disk
+        disk = diskcache.JSONDisk if self._settings.serializer == "json" else diskcache.Disk
         return diskcache.Cache(
             str(self._directory),
-            timeout=self._timeout,
+            timeout=float(self._settings.timeout),
             disk=disk,
             size_limit=self._size_limit,
             cull_limit=0,
@@ -110,16 +119,20 @@ class DiskCacheManager(BaseCache):
         )
 
     def _reset_counters(self) -> None:
-        self._counters = Counters(STATS_FLUSH_OPERATIONS, STATS_FLUSH_SECONDS)
+        self._counters = Counters()
         self._writes_since_size_check = 0
 
-    @property
-    def _db(self) -> diskcache.Cache:
-        if self._generation != _ForkGeneration.value:
-            self._reopen_after_fork()
+    def _connection(self) -> diskcache.Cache:
+        """This process's open diskcache handle; raises ``CacheError`` once closed."""
+        self._adopt_after_fork()
         if self._closed:
             raise CacheError(f"cache {self._tag!r} at {self._directory} is closed")
         return self._cache
+
+    def _adopt_after_fork(self) -> None:
+        """In a forked child, replace the parent's connection, locks and counters with our own."""
+        if self._generation != _ForkGeneration.value:
+            self._reopen_after_fork()
 
     def _reopen_after_fork(self) -> None:
         # The inherited counters and connection belong to the parent: forget them without
@@ -134,8 +147,7 @@ class DiskCacheManager(BaseCache):
 
     def close(self) -> None:
         """Flush counters and close the connection. Safe to call any number of times."""
-        if self._generation != _ForkGeneration.value:
-            self._reopen_after_fork()
+        self._adopt_after_fork()
         if self._closed:
             return
         self._flush_stats()
@@ -150,6 +162,10 @@ class DiskCacheManager(BaseCache):
     def directory(self) -> Path:
         return self._directory
 
+    @property
+    def settings(self) -> CacheSettings:
+        return self._settings
+
     # -- reads ---------------------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -160,7 +176,7 @@ class DiskCacheManager(BaseCache):
             try:
                 value = self._cache.get(key, _MISSING)
             except Exception as exc:  # any failure to produce the value is a miss
-                self._record_error("read", key, exc)
+                self._record_error(f"reading key {key!r}", "answered as a miss", exc)
                 value = _MISSING
         else:
             value = self._read(key)
@@ -169,53 +185,41 @@ class DiskCacheManager(BaseCache):
         return default if value is _MISSING else value
 
     def _read(self, key: str) -> Any:
-        db = self._db
+        db = self._connection()
         try:
             return db.get(key, _MISSING)
         except Exception as exc:  # any failure to produce the value is a miss
-            self._record_error("read", key, exc)
+            self._record_error(f"reading key {key!r}", "answered as a miss", exc)
             return _MISSING
 
     def _peek(self, key: str) -> Any:
         return self._read(key)
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
-        return {key: value for key in keys if (value := self.get(key, _MISSING)) is not _MISSING}
-
     def exists(self, key: str) -> bool:
         key = validate_key(key)
-        db = self._db
+        db = self._connection()
         try:
-            return self._exists(db, key)
+            return key in db  # diskcache's __contains__ ignores expired entries
         except Exception as exc:
-            self._record_error("exists", key, exc)
+            self._record_error(f"checking key {key!r}", "answered as not cached", exc)
             return False
-
-    @staticmethod
-    def _exists(db: diskcache.Cache, key: str) -> bool:
-        db_key, raw = db._disk.put(key)
-        rows = db._sql(
-            f"SELECT 1 FROM Cache WHERE key = ? AND raw = ? AND {_LIVE}",
-            (db_key, raw, time.time()),
-        ).fetchall()
-        return bool(rows)
 
     def keys(self) -> list[str]:
         """Keys of live entries (expired entries not yet cleaned up are left out)."""
-        db = self._db
+        db = self._connection()
         try:
             rows = db._sql(
                 f"SELECT key, raw FROM Cache WHERE {_LIVE} ORDER BY rowid", (time.time(),)
             ).fetchall()
             return [db._disk.get(db_key, raw) for db_key, raw in rows]
         except Exception as exc:
-            self._record_error("keys", "*", exc)
+            self._record_error("listing keys", "answered with no keys", exc)
             return []
 
     def get_metadata(self, key: str) -> CacheMetadata | None:
         """What SQLite holds for ``key``: store time, expiry and stored size in bytes."""
         key = validate_key(key)
-        db = self._db
+        db = self._connection()
         try:
             db_key, raw = db._disk.put(key)
             rows = db._sql(
@@ -224,7 +228,7 @@ class DiskCacheManager(BaseCache):
                 (db_key, raw, time.time()),
             ).fetchall()
         except Exception as exc:
-            self._record_error("get_metadata", key, exc)
+            self._record_error(f"reading metadata of key {key!r}", "answered as no metadata", exc)
             return None
         if not rows:
             return None
@@ -238,7 +242,7 @@ class DiskCacheManager(BaseCache):
 
     def get_stats(self) -> CacheStats:
         self._flush_stats()
-        db = self._db
+        db = self._connection()
         try:
             hits, misses = int(db.reset("hits")), int(db.reset("misses"))
             ((entries,),) = db._sql(
@@ -246,7 +250,9 @@ class DiskCacheManager(BaseCache):
             ).fetchall()
             size = int(db.volume())
         except Exception as exc:
-            self._record_error("get_stats", "*", exc)
+            self._record_error(
+                "reading statistics", "reported zero entries, size and stored hits/misses", exc
+            )
             hits = misses = entries = size = 0
         counts = self._counters.snapshot()
         return CacheStats(
@@ -266,7 +272,7 @@ class DiskCacheManager(BaseCache):
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         key = validate_key(key)
         expire = self._ttl(ttl)
-        db = self._db
+        db = self._connection()
         try:
             db.set(key, value, expire=expire)
         except Exception as exc:
@@ -277,7 +283,7 @@ class DiskCacheManager(BaseCache):
         """Store every item in one transaction: all are written, or none."""
         checked = {validate_key(key): value for key, value in items.items()}
         expire = self._ttl(ttl)
-        db = self._db
+        db = self._connection()
         key = "<none>"
         try:
             with db.transact(retry=True):
@@ -291,7 +297,7 @@ class DiskCacheManager(BaseCache):
         """Give a live entry a new expiry (``None``: the default TTL). False if absent."""
         key = validate_key(key)
         expire = self._ttl(ttl)
-        db = self._db
+        db = self._connection()
         try:
             return bool(db.touch(key, expire=expire, retry=True))
         except Exception as exc:
@@ -305,7 +311,7 @@ class DiskCacheManager(BaseCache):
     def delete_many(self, keys: Iterable[str]) -> int:
         """Remove ``keys`` in one transaction; returns how many live entries were removed."""
         key_list = [validate_key(key) for key in keys]
-        db = self._db
+        db = self._connection()
         removed = 0
         key = "<none>"
         try:
@@ -319,7 +325,7 @@ class DiskCacheManager(BaseCache):
 
     def clear(self) -> None:
         """Remove every entry. Hit/miss totals are kept: they describe the cache's history."""
-        db = self._db
+        db = self._connection()
         try:
             db.clear(retry=True)
         except Exception as exc:
@@ -327,7 +333,7 @@ class DiskCacheManager(BaseCache):
 
     def cleanup(self) -> int:
         """Remove expired entries, then cull to the size limit. Returns how many went."""
-        db = self._db
+        db = self._connection()
         try:
             # diskcache expires strictly before ``now``; an entry expiring exactly now is
             # already invisible to reads, so it must go too.
@@ -349,20 +355,24 @@ class DiskCacheManager(BaseCache):
         if self._writes_since_size_check < SIZE_CHECK_EVERY_WRITES:
             return
         self._writes_since_size_check = 0
-        db = self._db
+        db = self._connection()
         try:
             if db.volume() > self._size_limit:
                 culled = int(db.cull(retry=True))
                 self._counters.add_evictions(culled)
         except Exception as exc:
-            self._record_error("cull", "*", exc)
+            self._record_error(
+                "culling to the size limit",
+                f"retried after {SIZE_CHECK_EVERY_WRITES} more writes",
+                exc,
+            )
 
     def _flush_stats(self) -> None:
         """Add this process's pending hit/miss counts to the database's totals."""
         hits, misses = self._counters.take_pending()
         if not (hits or misses) or self._closed:
             return
-        db = self._db
+        db = self._connection()
         try:
             with db.transact(retry=True):
                 db.reset("hits", int(db.reset("hits")) + hits)
@@ -370,18 +380,19 @@ class DiskCacheManager(BaseCache):
         except Exception as exc:
             # Keep the counts for the next attempt rather than losing them.
             self._counters.give_back(hits, misses)
-            self._record_error("flush statistics", "*", exc)
+            self._record_error("saving hit/miss counts", "kept in memory for the next attempt", exc)
 
-    def _record_error(self, operation: str, key: str, exc: BaseException) -> None:
+    def _record_error(self, failure: str, outcome: str, exc: BaseException) -> None:
+        """Count and log a failure the caller recovers from; ``outcome`` says how."""
         self._counters.add_error()
         logger.warning(
-            "cache %r (%s): %s of key %r failed, treated as a miss: %s: %s",
+            "cache %r (%s): %s failed (%s: %s); %s",
             self._tag,
             self._directory,
-            operation,
-            key,
+            failure,
             type(exc).__name__,
             exc,
+            outcome,
         )
 
     def _write_error(self, operation: str, key: str, exc: BaseException) -> CacheError:
@@ -392,5 +403,5 @@ class DiskCacheManager(BaseCache):
         )
 
     def _compute_lock(self, key: str) -> AbstractContextManager[None]:
-        self._db  # noqa: B018 - after a fork this replaces the parent's locks first
+        self._adopt_after_fork()  # a forked child must not hold the parent's locks
         return self._key_locks.hold(key)

@@ -10,13 +10,12 @@ from typing import Any
 import platformdirs
 
 from glovebox.core.cache_v2._environ import EnvName, env_value
-from glovebox.core.cache_v2.cache_coordinator import (
-    CacheSettings,
-    get_coordinator,
-)
+from glovebox.core.cache_v2.backends import backend_for_strategy
+from glovebox.core.cache_v2.cache_coordinator import get_coordinator
 from glovebox.core.cache_v2.cache_manager import CacheManager
 from glovebox.core.cache_v2.disabled_cache import DisabledCache
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
+from glovebox.core.cache_v2.models import DEFAULT_SETTINGS, CacheSettings
 from glovebox.core.cache_v2.policy import (
     GLOBAL_ENV_VAR,
     Strategy,
@@ -26,6 +25,7 @@ from glovebox.core.cache_v2.policy import (
     validate_tag,
 )
 from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
+from glovebox.errors import ConfigError
 
 __all__ = [
     "create_cache_from_user_config",
@@ -35,8 +35,6 @@ __all__ = [
     "resolve_user_config_strategy",
 ]
 
-_DEFAULT_SETTINGS = CacheSettings()
-_MEMORY_SETTINGS = CacheSettings(backend="memory")
 _XDG_CACHE_HOME = EnvName("XDG_CACHE_HOME")
 _HOME = EnvName("HOME")
 _GLOBAL = EnvName(GLOBAL_ENV_VAR)
@@ -45,6 +43,8 @@ _MEMO_LIMIT = 4096
 _roots: dict[tuple[object, object], str] = {}
 _tag_variables: dict[str | None, EnvName] = {}
 _env_strategies: dict[tuple[str | None, object, object], Strategy] = {}
+# The default settings with each strategy's backend, built once (the warm path).
+_strategy_settings: dict[Strategy, CacheSettings] = {}
 
 
 def default_cache_root() -> Path:
@@ -87,7 +87,10 @@ def create_default_cache(tag: str | None = None) -> CacheManager:
     strategy = _env_strategy(tag)
     if strategy is Strategy.DISABLED:
         return DisabledCache(tag)
-    settings = _MEMORY_SETTINGS if strategy is Strategy.MEMORY else _DEFAULT_SETTINGS
+    settings = _strategy_settings.get(strategy)
+    if settings is None:
+        settings = CacheSettings(backend=backend_for_strategy(strategy))
+        _strategy_settings[strategy] = settings
     return get_coordinator().get(_default_root_str(), tag, settings=settings)
 
 
@@ -138,9 +141,9 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
         return fallback
 
     settings = CacheSettings(
-        backend="memory" if decision.strategy is Strategy.MEMORY else "disk",
-        max_size_gb=pick("max_size_gb", _DEFAULT_SETTINGS.max_size_gb),
-        timeout=pick("timeout", _DEFAULT_SETTINGS.timeout),
+        backend=backend_for_strategy(decision.strategy),
+        max_size_gb=pick("max_size_gb", DEFAULT_SETTINGS.max_size_gb),
+        timeout=pick("timeout", DEFAULT_SETTINGS.timeout),
         default_ttl=getattr(domain, "default_ttl", None),
     )
     cache_path = getattr(user_config, "cache_path", None)
@@ -152,22 +155,22 @@ def create_diskcache_manager(
     cache_root: Path | str,
     tag: str | None = None,
     *,
-    max_size_gb: float = 2,
-    timeout: float = 30,
-    default_ttl: float | None = None,
-    serializer: str = "pickle",
+    settings: CacheSettings = DEFAULT_SETTINGS,
 ) -> DiskCacheManager:
     """A private (not shared) disk cache in ``cache_root/<tag or default>/``.
 
     For tools that need their own handle; application code should prefer the shared
-    factories above. Raises ``UnusableStorageError`` if the directory cannot be used.
+    factories above. ``settings.backend`` must be ``"disk"``. Raises
+    ``UnusableStorageError`` (a ``CacheError``) if the directory cannot be used.
     """
     name = validate_tag(tag)
+    if settings.backend != "disk":
+        raise ConfigError(
+            f"create_diskcache_manager opens disk caches only; got backend "
+            f"{settings.backend!r} for cache {name!r} (use get_shared_cache_instance)"
+        )
     return open_disk_cache(
         prepare_directory(Path(cache_root).expanduser().resolve(), name),
         tag=name,
-        max_size_gb=max_size_gb,
-        timeout=timeout,
-        default_ttl=default_ttl,
-        serializer=serializer,
+        settings=settings,
     )

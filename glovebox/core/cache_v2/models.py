@@ -1,28 +1,118 @@
-"""Typed results of cache operations: statistics and per-entry metadata."""
+"""The settings record of one cache instance, and typed results: statistics and metadata."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["CacheMetadata", "CacheStats", "DiskCacheConfig"]
+from glovebox.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_BACKEND",
+    "DEFAULT_MAX_SIZE_GB",
+    "DEFAULT_SERIALIZER",
+    "DEFAULT_SETTINGS",
+    "DEFAULT_TIMEOUT",
+    "MAX_SIZE_GB_LIMIT",
+    "MAX_TIMEOUT",
+    "SERIALIZERS",
+    "CacheMetadata",
+    "CacheSettings",
+    "CacheStats",
+    "Serializer",
+]
+
+Serializer = Literal["pickle", "json"]
+SERIALIZERS: tuple[Serializer, ...] = ("pickle", "json")
+
+# The defaults of every cache, written once: the config model, the factories and the
+# spec's get_shared_cache_instance() signature all use these names.
+DEFAULT_BACKEND = "disk"
+DEFAULT_MAX_SIZE_GB = 2
+DEFAULT_TIMEOUT = 30
+DEFAULT_SERIALIZER: Serializer = "pickle"
+# Upper bounds keep the values inside what SQLite can store (the size limit in bytes is a
+# 64-bit integer) and what its busy timeout can wait (milliseconds in a C int).
+MAX_SIZE_GB_LIMIT = 1024**2  # 1 PiB
+MAX_TIMEOUT = 86_400  # one day
 
 
-class DiskCacheConfig(BaseModel):
-    """Settings of one disk-backed cache instance."""
+def _check_number(
+    name: str, value: object, upper: int | None, unit: str, *, none_ok: bool = False
+) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a real, finite number in ``(0, upper]``."""
+    if none_ok and value is None:
+        return
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        try:
+            as_float = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int beyond float range
+            ok = False
+        else:
+            ok = math.isfinite(as_float) and as_float > 0
+            ok = ok and (upper is None or as_float <= upper)
+    if not ok:
+        accepted = f"a finite number of {unit} greater than 0"
+        if upper is not None:
+            accepted += f" and at most {upper}"
+        if none_ok:
+            accepted += ", or None"
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ConfigError(
+            f"cache setting {name}: invalid value {shown} ({type(value).__name__}); "
+            f"accepted: {accepted}"
+        )
 
-    model_config = ConfigDict(frozen=True)
 
-    directory: Path
-    max_size_gb: float = Field(default=2, gt=0)
-    timeout: float = Field(default=30, gt=0)
-    serializer: str = Field(default="pickle", pattern="^(pickle|json)$")
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """How one cache instance is opened; every layer passes this record whole.
+
+    Validated when built: a bad value raises ``ConfigError`` naming the setting and the
+    accepted range. ``backend`` names an entry of the backend table
+    (:mod:`glovebox.core.cache_v2.backends`); unknown names are refused when opening.
+    """
+
+    backend: str = DEFAULT_BACKEND
+    max_size_gb: float = DEFAULT_MAX_SIZE_GB
+    timeout: float = DEFAULT_TIMEOUT
+    default_ttl: float | None = None
+    serializer: Serializer = DEFAULT_SERIALIZER
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.backend, str) or not self.backend:
+            raise ConfigError(
+                f"cache setting backend: invalid value {self.backend!r}; "
+                "accepted: the name of a registered backend, e.g. 'disk' or 'memory'"
+            )
+        _check_number("max_size_gb", self.max_size_gb, MAX_SIZE_GB_LIMIT, "GiB")
+        _check_number("timeout", self.timeout, MAX_TIMEOUT, "seconds")
+        _check_number("default_ttl", self.default_ttl, None, "seconds", none_ok=True)
+        if self.serializer not in SERIALIZERS:
+            raise ConfigError(
+                f"cache setting serializer: invalid value {self.serializer!r}; "
+                f"accepted: {', '.join(SERIALIZERS)}"
+            )
 
     @property
     def size_limit_bytes(self) -> int:
         return int(self.max_size_gb * 1024**3)
+
+    def describe(self) -> str:
+        return (
+            f"backend={self.backend} max_size_gb={self.max_size_gb} timeout={self.timeout} "
+            f"default_ttl={self.default_ttl} serializer={self.serializer}"
+        )
+
+
+DEFAULT_SETTINGS = CacheSettings()
 
 
 class CacheStats(BaseModel):

@@ -26,9 +26,12 @@ __all__ = [
     "ACCEPTED_DOMAIN_WORDS",
     "ACCEPTED_SWITCH_WORDS",
     "DEFAULT_TAG",
+    "GLOBAL_CONFIG_PATH",
     "GLOBAL_ENV_VAR",
+    "DecisionLayer",
     "Strategy",
     "StrategyDecision",
+    "domain_strategy_path",
     "env_var_for_tag",
     "parse_strategy",
     "resolve_strategy",
@@ -37,6 +40,7 @@ __all__ = [
 
 DEFAULT_TAG = "default"
 GLOBAL_ENV_VAR = "GLOVEBOX_CACHE_GLOBAL"
+GLOBAL_CONFIG_PATH = "cache_strategy"
 ENV_PREFIX = "GLOVEBOX_CACHE_"
 
 _TAG_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -65,12 +69,38 @@ ACCEPTED_SWITCH_WORDS: tuple[str, ...] = tuple(_SWITCH_WORDS)
 ACCEPTED_DOMAIN_WORDS: tuple[str, ...] = tuple(_DOMAIN_WORDS)
 
 
+class DecisionLayer(StrEnum):
+    """The layer of the precedence order (module docstring) that decided a strategy."""
+
+    ENV_GLOBAL = "env-global"  # GLOVEBOX_CACHE_GLOBAL
+    ENV_TAG = "env-tag"  # GLOVEBOX_CACHE_<TAG>
+    DOMAIN_CONFIG = "domain-config"  # cache.domains.<tag>.strategy
+    GLOBAL_CONFIG = "global-config"  # cache_strategy
+    DEFAULT = "default"
+
+
 @dataclass(frozen=True, slots=True)
 class StrategyDecision:
-    """The strategy chosen for one tag, and which layer chose it (for ``cache show``)."""
+    """The strategy chosen for one tag and which layer chose it (for ``cache show``).
+
+    ``variable`` is the environment variable of the ``ENV_*`` layers; ``yaml_path`` the
+    configuration key of the ``*_CONFIG`` layers (the configuration object knows the file
+    and line that set it). Both are ``None`` where they do not apply.
+    """
 
     strategy: Strategy
-    source: str
+    layer: DecisionLayer
+    variable: str | None = None
+    yaml_path: str | None = None
+
+    @property
+    def source(self) -> str:
+        """A short plain-text account of the deciding layer, for logs and messages."""
+        if self.variable is not None:
+            return f"env {self.variable}"
+        if self.yaml_path is not None:
+            return f"config {self.yaml_path}"
+        return self.layer.value
 
 
 def parse_strategy(value: object, *, where: str, allow_memory: bool = True) -> Strategy:
@@ -114,6 +144,11 @@ def validate_tag(tag: str | None) -> str:
     return tag if type(tag) is str else str.__str__(tag)
 
 
+def domain_strategy_path(tag: str | None) -> str:
+    """``"layout"`` -> ``"cache.domains.layout.strategy"`` (the YAML key of its strategy)."""
+    return f"cache.domains.{validate_tag(tag)}.strategy"
+
+
 def env_var_for_tag(tag: str | None) -> str:
     """``"layout"`` -> ``"GLOVEBOX_CACHE_LAYOUT"``; non-alphanumerics become ``_``."""
     name = re.sub(r"[^A-Za-z0-9]", "_", validate_tag(tag)).upper()
@@ -126,8 +161,6 @@ def resolve_strategy(
     *,
     domain_strategy: object = None,
     global_strategy: object = None,
-    domain_where: str | None = None,
-    global_where: str = "cache_strategy",
 ) -> StrategyDecision:
     """Decide the strategy for ``tag`` (see the module docstring for the order).
 
@@ -135,7 +168,7 @@ def resolve_strategy(
     unset). Invalid words anywhere raise ``ConfigError`` naming where they came from, even
     when a higher layer would have decided: a typo is never silently ignored.
     """
-    name = validate_tag(tag)
+    domain_path = domain_strategy_path(tag)
     global_raw = environ.get(GLOBAL_ENV_VAR)
     global_env = (
         None
@@ -147,25 +180,23 @@ def resolve_strategy(
     tag_env = (
         None if tag_raw is None or tag_raw.strip() == "" else parse_strategy(tag_raw, where=tag_var)
     )
-    domain = (
-        None
-        if domain_strategy is None
-        else parse_strategy(domain_strategy, where=domain_where or f"cache.domains.{name}.strategy")
-    )
+    domain = None if domain_strategy is None else parse_strategy(domain_strategy, where=domain_path)
     user_global = (
         None
         if global_strategy is None
-        else parse_strategy(global_strategy, where=global_where, allow_memory=False)
+        else parse_strategy(global_strategy, where=GLOBAL_CONFIG_PATH, allow_memory=False)
     )
 
     if global_env is Strategy.DISABLED:
-        return StrategyDecision(Strategy.DISABLED, f"env {GLOBAL_ENV_VAR}")
+        return StrategyDecision(global_env, DecisionLayer.ENV_GLOBAL, variable=GLOBAL_ENV_VAR)
     if tag_env is not None:
-        return StrategyDecision(tag_env, f"env {tag_var}")
+        return StrategyDecision(tag_env, DecisionLayer.ENV_TAG, variable=tag_var)
     if domain is not None:
-        return StrategyDecision(domain, domain_where or f"config cache.domains.{name}.strategy")
+        return StrategyDecision(domain, DecisionLayer.DOMAIN_CONFIG, yaml_path=domain_path)
     if global_env is not None:
-        return StrategyDecision(global_env, f"env {GLOBAL_ENV_VAR}")
+        return StrategyDecision(global_env, DecisionLayer.ENV_GLOBAL, variable=GLOBAL_ENV_VAR)
     if user_global is not None:
-        return StrategyDecision(user_global, f"config {global_where}")
-    return StrategyDecision(Strategy.ENABLED, "default")
+        return StrategyDecision(
+            user_global, DecisionLayer.GLOBAL_CONFIG, yaml_path=GLOBAL_CONFIG_PATH
+        )
+    return StrategyDecision(Strategy.ENABLED, DecisionLayer.DEFAULT)

@@ -1,4 +1,8 @@
-"""Preparing a domain directory and opening its disk cache safely.
+"""The disk layout of a cache root: preparing a domain directory, opening its database
+safely, and listing the tags that have one.
+
+Layout: ``<root>/<tag>/cache.db`` per tag; a damaged domain directory is moved aside to
+``<root>/<tag>.corrupt-<UTC stamp>-<pid>`` (never deleted).
 
 Values are unpickled from disk, so whoever can write the cache directory can run code in
 this process. Directories are therefore created private (0700) and an existing root that
@@ -15,14 +19,15 @@ import time
 from pathlib import Path
 
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
+from glovebox.core.cache_v2.models import CacheSettings
+from glovebox.errors import UnusableStorageError
 
-__all__ = ["UnusableStorageError", "open_disk_cache", "prepare_directory"]
+__all__ = ["CACHE_DB_NAME", "CORRUPT_MARKER", "list_tags", "open_disk_cache", "prepare_directory"]
 
 logger = logging.getLogger(__name__)
 
-
-class UnusableStorageError(Exception):
-    """The directory cannot hold a cache; the message says why and how to fix it."""
+CACHE_DB_NAME = "cache.db"
+CORRUPT_MARKER = ".corrupt-"
 
 
 def _check_private(path: Path) -> None:
@@ -61,39 +66,40 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     return not isinstance(exc, sqlite3.OperationalError)
 
 
-def open_disk_cache(
-    directory: Path,
-    *,
-    tag: str,
-    max_size_gb: float,
-    timeout: float,
-    default_ttl: float | None = None,
-    serializer: str = "pickle",
-) -> DiskCacheManager:
+def list_tags(root: Path) -> list[str]:
+    """Sorted names of the directories under ``root`` holding a cache database.
+
+    Directories moved aside as corrupt are left out; a missing root has no tags.
+    """
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return []
+    return sorted(
+        entry.name
+        for entry in entries
+        if CORRUPT_MARKER not in entry.name and entry.is_dir() and (entry / CACHE_DB_NAME).is_file()
+    )
+
+
+def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
     """Open the cache in ``directory``; a damaged database is moved aside, never deleted."""
 
     def attempt() -> DiskCacheManager:
-        return DiskCacheManager(
-            directory,
-            tag=tag,
-            max_size_gb=max_size_gb,
-            timeout=timeout,
-            default_ttl=default_ttl,
-            serializer=serializer,
-        )
+        return DiskCacheManager(directory, tag=tag, settings=settings)
 
     try:
         return attempt()
     except sqlite3.DatabaseError as exc:
         if not _is_corruption(exc):
-            raise UnusableStorageError(f"cannot open {directory / 'cache.db'}: {exc}") from exc
+            raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        aside = directory.with_name(f"{directory.name}.corrupt-{stamp}-{os.getpid()}")
+        aside = directory.with_name(f"{directory.name}{CORRUPT_MARKER}{stamp}-{os.getpid()}")
         logger.warning(
             "cache %r: %s is not a usable database (%s); moved the directory to %s and "
             "started an empty cache",
             tag,
-            directory / "cache.db",
+            directory / CACHE_DB_NAME,
             exc,
             aside,
         )

@@ -1,4 +1,6 @@
-"""Caches looked up by tag name, for code that only knows the tag at run time (the CLI)."""
+"""A tag -> cache lookup, for code that only knows the tag at run time (the CLI).
+
+``KNOWN_DOMAINS`` names the standard domain tags that are always listed."""
 
 from __future__ import annotations
 
@@ -14,14 +16,14 @@ from glovebox.core.cache_v2 import (
 )
 from glovebox.core.cache_v2.policy import validate_tag
 
-__all__ = ["KNOWN_DOMAINS", "DomainCaches"]
+__all__ = ["KNOWN_DOMAINS", "TaggedCaches"]
 
 logger = logging.getLogger(__name__)
 
 KNOWN_DOMAINS: tuple[str, ...] = ("compilation", "layout", "metrics", "moergo")
 
 
-class DomainCaches:
+class TaggedCaches:
     """The cache of any tag under one user configuration.
 
     Tags in ``providers`` (``"default"`` stands for ``None``) are answered by those
