@@ -45,7 +45,7 @@ from glovebox.compilation.cache import (  # noqa: E402
     ZmkWorkspaceCacheService,
     workspace_key,
 )
-from glovebox.core.cache_v2 import create_diskcache_manager  # noqa: E402
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager  # noqa: E402
 from glovebox.errors import GloveboxError, WorkspaceError  # noqa: E402
 
 GLOVEBOX = Path(sys.executable).parent / "glovebox"
@@ -136,10 +136,10 @@ def expected_value(key: str) -> dict[str, str]:
 
 WRITER = """
 import sys, threading
-from glovebox.core.cache_v2 import create_diskcache_manager
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
 from glovebox.errors import GloveboxError
 root, proc, threads, writes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-cache = create_diskcache_manager(root, "load", timeout=30)
+cache = create_diskcache_manager(root, "load", settings=CacheSettings(timeout=30))
 out = threading.Lock()
 def work(t):
     for i in range(writes):
@@ -174,7 +174,7 @@ def acknowledged(output: str) -> tuple[list[str], list[str]]:
 
 def read_back(root: Path, tag: str, keys: Sequence[str]) -> tuple[int, int]:
     """(missing, wrong) among ``keys`` when read by a fresh cache handle."""
-    cache = create_diskcache_manager(root, tag, timeout=30)
+    cache = create_diskcache_manager(root, tag, settings=CacheSettings(timeout=30))
     try:
         found = cache.get_many(keys)
     finally:
@@ -251,7 +251,7 @@ def sigkill_writers(fig: Figures, base: Path, rounds: int = 3) -> None:
         fig.writes_acknowledged += len(acks)
         fig.lost_writes += missing
         fig.wrong_values_served += wrong
-        cache = create_diskcache_manager(root, "load", timeout=30)
+        cache = create_diskcache_manager(root, "load", settings=CacheSettings(timeout=30))
         try:
             cache.set("after-kill", 1)
             usable = cache.get("after-kill") == 1
@@ -275,12 +275,12 @@ time.sleep(float(sys.argv[2]))
 
 LOCKED_OP = """
 import json, sys, time
-from glovebox.core.cache_v2 import create_diskcache_manager
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
 from glovebox.errors import GloveboxError
 root, op, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 started = time.monotonic()
 try:
-    cache = create_diskcache_manager(root, "locked", timeout=timeout)
+    cache = create_diskcache_manager(root, "locked", settings=CacheSettings(timeout=timeout))
     if op == "get":
         result = repr(cache.get("k"))
     elif op == "set":
@@ -320,7 +320,7 @@ def _hold_lock(db: Path, seconds: float, env: dict[str, str]) -> subprocess.Pope
 def lock_holder(fig: Figures, base: Path) -> None:
     root = base / "locked"
     env = isolated_env(base / "locked-env")
-    seed = create_diskcache_manager(root, "locked", timeout=30)
+    seed = create_diskcache_manager(root, "locked", settings=CacheSettings(timeout=30))
     seed.set("k", 1)
     seed.close()
     db = root / "locked" / "cache.db"
@@ -373,8 +373,8 @@ def lock_holder(fig: Figures, base: Path) -> None:
 
 CHECK_USABLE = """
 import json, sys
-from glovebox.core.cache_v2 import create_diskcache_manager
-cache = create_diskcache_manager(sys.argv[1], sys.argv[2], timeout=5)
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
+cache = create_diskcache_manager(sys.argv[1], sys.argv[2], settings=CacheSettings(timeout=5))
 for i in range(50):
     cache.set(f"new-{i}", i)
 ok = all(cache.get(f"new-{i}") == i for i in range(50))
@@ -391,7 +391,7 @@ def _usable_in_new_process(root: Path, tag: str, env: dict[str, str]) -> tuple[b
 
 
 def _seed(root: Path, tag: str, count: int = 300) -> Path:
-    cache = create_diskcache_manager(root, tag, timeout=30)
+    cache = create_diskcache_manager(root, tag, settings=CacheSettings(timeout=30))
     cache.set_many({f"seed-{i}": "v" * 200 for i in range(count)})
     cache.close()
     return root / tag / "cache.db"
@@ -421,9 +421,9 @@ def corrupt_files(fig: Figures, base: Path) -> None:
 
 TRUNCATE_CHILD = """
 import sys, time
-from glovebox.core.cache_v2 import create_diskcache_manager
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
 from glovebox.errors import GloveboxError
-cache = create_diskcache_manager(sys.argv[1], "shrunk", timeout=2)
+cache = create_diskcache_manager(sys.argv[1], "shrunk", settings=CacheSettings(timeout=2))
 cache.set_many({f"k{i}": "v" * 500 for i in range(500)})
 print("ready", flush=True)
 deadline = time.monotonic() + 2
@@ -470,7 +470,7 @@ def truncate_under_open_cache(fig: Figures, base: Path) -> None:
 
 def truncated_value_file(fig: Figures, base: Path) -> None:
     root = base / "values"
-    cache = create_diskcache_manager(root, "values", timeout=30)
+    cache = create_diskcache_manager(root, "values", settings=CacheSettings(timeout=30))
     payload = os.urandom(256 * 1024)
     cache.set("blob", payload)
     cache.close()
@@ -480,7 +480,7 @@ def truncated_value_file(fig: Figures, base: Path) -> None:
         return
     with open(files[0], "r+b") as handle:
         handle.truncate(len(payload) // 2)
-    cache = create_diskcache_manager(root, "values", timeout=30)
+    cache = create_diskcache_manager(root, "values", settings=CacheSettings(timeout=30))
     try:
         got = cache.get("blob")
     except GloveboxError as exc:
@@ -513,9 +513,9 @@ def _umount(target: Path) -> None:
 
 FILL_CHILD = """
 import json, sys
-from glovebox.core.cache_v2 import create_diskcache_manager
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
 from glovebox.errors import GloveboxError
-cache = create_diskcache_manager(sys.argv[1], "full", timeout=5)
+cache = create_diskcache_manager(sys.argv[1], "full", settings=CacheSettings(timeout=5))
 acked, error = [], ""
 for i in range(20000):
     try:
@@ -565,11 +565,11 @@ def full_disk(fig: Figures, base: Path) -> None:
 
 RO_CHILD = """
 import json, sys
-from glovebox.core.cache_v2 import create_diskcache_manager
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
 from glovebox.errors import GloveboxError
 report = {}
 try:
-    cache = create_diskcache_manager(sys.argv[1], "ro", timeout=2)
+    cache = create_diskcache_manager(sys.argv[1], "ro", settings=CacheSettings(timeout=2))
     report["get"] = repr(cache.get("k"))
     try:
         cache.set("k2", 2); report["set"] = "stored"
@@ -589,7 +589,7 @@ def read_only_mount(fig: Figures, base: Path) -> None:
         fig.skip("fault", "read-only mount", "mounting a tmpfs needs root")
         return
     try:
-        seed = create_diskcache_manager(mnt, "ro", timeout=5)
+        seed = create_diskcache_manager(mnt, "ro", settings=CacheSettings(timeout=5))
         seed.set("k", 1)
         seed.close()
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True, capture_output=True)
@@ -646,8 +646,8 @@ from pathlib import Path
 from glovebox.compilation.cache import (
     WorkspaceCacheSettings, WorkspaceConfig, ZmkWorkspaceCacheService,
 )
-from glovebox.core.cache_v2 import create_diskcache_manager
-cache = create_diskcache_manager(sys.argv[1], "compilation", timeout=30)
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
+cache = create_diskcache_manager(sys.argv[1], "compilation", settings=CacheSettings(timeout=30))
 service = ZmkWorkspaceCacheService(cache, Path(sys.argv[2]), WorkspaceCacheSettings(30, 1, False))
 print("start", flush=True)
 config = WorkspaceConfig(repository="zmkfirmware/zmk", revision="v0.3.0")
@@ -665,7 +665,9 @@ def make_tree(root: Path, files: int) -> Path:
 
 
 def workspace_service(base: Path, lock_timeout: float = 600.0) -> ZmkWorkspaceCacheService:
-    cache = create_diskcache_manager(base / "cache", "compilation", timeout=30)
+    cache = create_diskcache_manager(
+        base / "cache", "compilation", settings=CacheSettings(timeout=30)
+    )
     settings = WorkspaceCacheSettings(30, 1, False, lock_timeout=lock_timeout)
     return ZmkWorkspaceCacheService(cache, base / "cache" / "compilation" / "workspace", settings)
 
@@ -709,8 +711,8 @@ WS_HOLDER = """
 import sys, time
 from pathlib import Path
 from glovebox.compilation.cache import WorkspaceCacheSettings, ZmkWorkspaceCacheService
-from glovebox.core.cache_v2 import create_diskcache_manager
-cache = create_diskcache_manager(sys.argv[1], "compilation", timeout=30)
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
+cache = create_diskcache_manager(sys.argv[1], "compilation", settings=CacheSettings(timeout=30))
 service = ZmkWorkspaceCacheService(cache, Path(sys.argv[2]), WorkspaceCacheSettings(30, 1, False))
 with service.store.lock(sys.argv[3]):
     print("held", flush=True)
@@ -1021,7 +1023,7 @@ def api_bad_inputs(fig: Figures, base: Path) -> None:
     root = base / "api"
 
     def cache_with(**settings: Any) -> Callable[[], Any]:
-        return lambda: create_diskcache_manager(root, "api", **settings)
+        return lambda: create_diskcache_manager(root, "api", settings=CacheSettings(**settings))
 
     for label, value in (
         ("inf", float("inf")),
@@ -1036,7 +1038,7 @@ def api_bad_inputs(fig: Figures, base: Path) -> None:
         refused(fig, f"timeout={label}", cache_with(timeout=value), ["timeout"])
     for tag in ("GLOBAL", "Global", "", "../x", "a b"):
         refused(fig, f"tag {tag!r}", partial(create_diskcache_manager, root, tag), ["tag"])
-    cache = create_diskcache_manager(root, "keys", timeout=30)
+    cache = create_diskcache_manager(root, "keys", settings=CacheSettings(timeout=30))
     try:
         refused(fig, "key with a lone surrogate", lambda: cache.set("bad\udcff", 1), ["key"])
         refused(fig, "empty key", lambda: cache.set("", 1), ["key"])
@@ -1047,7 +1049,7 @@ def api_bad_inputs(fig: Figures, base: Path) -> None:
         kinds = {type(key).__name__ for key in cache.keys()}
     finally:
         cache.close()
-    fresh = create_diskcache_manager(root, "keys", timeout=30)
+    fresh = create_diskcache_manager(root, "keys", settings=CacheSettings(timeout=30))
     try:
         one_entry = fresh.keys().count("red") == 1 and fresh.get(Color.RED) == "plain"
     finally:
