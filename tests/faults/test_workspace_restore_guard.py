@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from glovebox.compilation.cache import ZmkWorkspaceCacheService, workspace_key
+from glovebox.compilation.zmk_west_service import create_default_zmk_west_service
 from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
+from tests import fake_west
 from tests.workspace_helpers import ZMK_V03, make_workspace, service_for
 
 
@@ -91,3 +93,18 @@ def test_restoring_next_to_the_cache_is_still_allowed(
     result = service.restore_workspace(ZMK_V03, dest)
     assert result is not None
     assert (dest / "zmk" / "app" / "src").is_dir()
+
+
+def test_a_build_into_the_cache_is_refused_before_west_runs(
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_west.install(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    log = tmp_path / "west-calls.jsonl"
+    monkeypatch.setenv("FAKE_WEST_LOG", str(log))
+    west = create_default_zmk_west_service(isolated_config)
+    dest = isolated_config.cache_path / "layout" / "build-here"
+    with pytest.raises(WorkspaceError, match="inside the cache"):
+        west.prepare_workspace(ZMK_V03, dest)
+    assert fake_west.calls(log) == []
+    assert not dest.exists()
