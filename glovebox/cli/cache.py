@@ -67,8 +67,29 @@ def _stats_row(stats: CacheStats) -> list[str]:
         str(stats.hits),
         str(stats.misses),
         format_hit_rate(stats.hit_rate),
-        str(stats.directory or "-"),
+        str(stats.directory or stats.location or "-"),
     ]
+
+
+def _print_servers(caches: list[CacheManager]) -> None:
+    """One line per shared server behind ``caches``: its version and memory in use."""
+    seen: set[str] = set()
+    for cache in caches:
+        server_info = getattr(cache, "server_info", None)
+        server = getattr(cache, "server", None)
+        if not callable(server_info) or not isinstance(server, str) or server in seen:
+            continue
+        seen.add(server)
+        try:
+            info = server_info()
+        except GloveboxError as exc:
+            console.print(f"Redis server {escape(server)}: unreachable ({escape(str(exc))})")
+            continue
+        console.print(
+            f"Redis server {escape(server)}: version {escape(str(info['version']))}, "
+            f"memory in use {format_size(int(info['used_memory']))}; hit rates of its "
+            "domains are shared by every machine using it"
+        )
 
 
 @cache_app.command()
@@ -80,9 +101,11 @@ def stats(tag: TagOption = None) -> None:
     table = Table(title=f"Glovebox caches in {_cache_root()}")
     for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
         table.add_column(column)
-    for name in tags:
-        table.add_row(*_stats_row(_open(name).get_stats()))
+    opened = [_open(name) for name in tags]
+    for cache in opened:
+        table.add_row(*_stats_row(cache.get_stats()))
     console.print(table)
+    _print_servers(opened)
 
 
 def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
@@ -104,10 +127,11 @@ def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
     return shown
 
 
-def _short_path(directory: Path | None, root: Path) -> str:
+def _short_path(stats: CacheStats, root: Path) -> str:
     """The directory relative to the root in the title (absolute if it is elsewhere)."""
+    directory = stats.directory
     if directory is None:
-        return "-"
+        return stats.location or "-"
     try:
         return f"{directory.relative_to(root.resolve())}/"
     except ValueError:
@@ -133,12 +157,14 @@ def show() -> None:
         table.add_column(column, overflow="fold")
     # Domains named in the configuration are shown even before they hold anything.
     configured = set(getattr(getattr(user_config, "cache", None), "domains", None) or ())
+    opened: list[CacheManager] = []
     for name in sorted(set(known_tags(root)) | configured):
         try:
             decision = resolve_user_config_strategy(
                 user_config, None if name == DEFAULT_TAG else name
             )
-            stats = _open(name).get_stats()
+            cache = _open(name)
+            stats = cache.get_stats()
         except GloveboxError as exc:
             raise fail(str(exc)) from exc
         table.add_row(
@@ -146,13 +172,15 @@ def show() -> None:
             decision.strategy.value,
             format_decision(decision, user_config),
             stats.backend,
-            _short_path(stats.directory, root),
+            _short_path(stats, root),
             str(stats.entries),
             format_size(stats.size_bytes),
             format_hit_rate(stats.hit_rate),
         )
+        opened.append(cache)
     # Piped output (scripts, CI logs) is not squeezed into 80 columns.
     (console if console.is_terminal else Console(width=160)).print(table)
+    _print_servers(opened)
 
 
 @cache_app.command()

@@ -24,6 +24,7 @@ from glovebox.core.cache_v2.policy import (
     resolve_strategy,
     validate_tag,
 )
+from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
 from glovebox.errors import ConfigError
 
@@ -121,6 +122,12 @@ def _decide(
     )
 
 
+def _redis_settings(section: Any) -> RedisSettings | None:
+    """The config's ``cache.redis`` record (None: the backend reads the environment)."""
+    redis = getattr(section, "redis", None)
+    return redis if isinstance(redis, RedisSettings) else None
+
+
 def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> CacheManager:
     """The shared cache for ``tag`` as ``user_config`` (and the environment) configure it.
 
@@ -145,6 +152,7 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
         max_size_gb=pick("max_size_gb", DEFAULT_SETTINGS.max_size_gb),
         timeout=pick("timeout", DEFAULT_SETTINGS.timeout),
         default_ttl=getattr(domain, "default_ttl", None),
+        redis=_redis_settings(section) if decision.strategy is Strategy.REDIS else None,
     )
     cache_path = getattr(user_config, "cache_path", None)
     root = default_cache_root() if cache_path is None else Path(cache_path)
