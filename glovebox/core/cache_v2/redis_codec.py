@@ -34,6 +34,7 @@ __all__ = [
     "DELETE_SCRIPT",
     "HEADER_LENGTH",
     "RELEASE_SCRIPT",
+    "SET_MANY_SCRIPT",
     "TOUCH_SCRIPT",
     "InvalidValueError",
     "Signer",
@@ -264,6 +265,19 @@ else redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
 )
+
+# KEYS: entries; ARGV[1]: expiry in ms ("0": none); ARGV[i + 1]: the value of KEYS[i].
+# Nothing else runs on the server while a script runs, so readers see all the new
+# values or none; and SET with a valid expiry cannot fail part-way (on a server out of
+# memory the first SET is refused, before anything is written).
+SET_MANY_SCRIPT = """
+local px = ARGV[1]
+for i, key in ipairs(KEYS) do
+  if px == '0' then redis.call('SET', key, ARGV[i + 1])
+  else redis.call('SET', key, ARGV[i + 1], 'PX', px) end
+end
+return #KEYS
+"""
 
 # KEYS[1]: lock; ARGV[1]: the holder's token. Deletes the lock only if still held by it.
 RELEASE_SCRIPT = """

@@ -28,6 +28,7 @@ __all__ = [
     "coalesce",
     "pack_command",
     "pack_get",
+    "pack_script",
     "pack_set",
 ]
 
@@ -66,6 +67,25 @@ def pack_command(args: Sequence[bytes]) -> bytes:
         parts.append(arg)
         parts.append(_CRLF)
     return b"".join(parts)
+
+
+def pack_script(
+    command: bytes, script: bytes, head: Sequence[bytes], values: Sequence[bytes]
+) -> list[bytes]:
+    """``EVAL``/``EVALSHA script numkeys keys... args...`` whose trailing arguments are
+    ``values`` taken in pairs (header, payload), each pair sent as one argument."""
+    parts = [
+        b"*%d\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n"
+        % (2 + len(head) + len(values) // 2, len(command), command, len(script), script)
+    ]
+    for arg in head:
+        parts.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+    for index in range(0, len(values), 2):
+        header, payload = values[index], values[index + 1]
+        parts.append(b"$%d\r\n%b" % (len(header) + len(payload), header))
+        parts.append(payload)
+        parts.append(_CRLF)
+    return coalesce(parts)
 
 
 def coalesce(pieces: list[bytes]) -> list[bytes]:
