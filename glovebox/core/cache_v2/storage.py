@@ -15,9 +15,9 @@ import logging
 import os
 import sqlite3
 import stat
-import time
 from pathlib import Path
 
+from glovebox.core.cache_v2.disk_store import CACHE_DB_NAME, CORRUPT_MARKER, move_aside
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.errors import UnusableStorageError
@@ -25,9 +25,6 @@ from glovebox.errors import UnusableStorageError
 __all__ = ["CACHE_DB_NAME", "CORRUPT_MARKER", "list_tags", "open_disk_cache", "prepare_directory"]
 
 logger = logging.getLogger(__name__)
-
-CACHE_DB_NAME = "cache.db"
-CORRUPT_MARKER = ".corrupt-"
 
 
 def _check_private(path: Path) -> None:
@@ -93,18 +90,7 @@ def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> Di
     except sqlite3.DatabaseError as exc:
         if not _is_corruption(exc):
             raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        aside = directory.with_name(f"{directory.name}{CORRUPT_MARKER}{stamp}-{os.getpid()}")
-        logger.warning(
-            "cache %r: %s is not a usable database (%s); moved the directory to %s and "
-            "started an empty cache",
-            tag,
-            directory / CACHE_DB_NAME,
-            exc,
-            aside,
-        )
-        directory.rename(aside)
-        directory.mkdir(mode=0o700)
+        move_aside(directory, tag, exc)
         return attempt()
     except OSError as exc:
         raise UnusableStorageError(f"cannot open cache in {directory}: {exc}") from exc
