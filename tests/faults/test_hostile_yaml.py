@@ -6,8 +6,6 @@ expansion shows up as ``TimeoutExpired``, never as a wall-clock assertion.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +16,8 @@ from glovebox.config import load_user_config
 from glovebox.config.yaml_reader import MAX_DEPTH, MAX_NODES
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
-from tests.helpers import REPO_ROOT
+from tests.helpers import GLOVEBOX, run_child
 
-GLOVEBOX = Path(sys.executable).parent / "glovebox"
 CHILD_TIMEOUT = 20.0
 
 
@@ -89,25 +86,12 @@ def _assert_one_clean_line(text: str, path: Path) -> None:
     assert len(lines[0]) < len(str(path)) + 400
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_file_fails_cleanly_through_the_python_api(
     isolated_config: IsolatedConfig, tmp_path: Path, name: str
 ) -> None:
     path = _write(tmp_path, name)
-    result = subprocess.run(
-        [sys.executable, "-c", PYTHON_CHILD, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        env=_env(),
-        check=False,
-    )
+    result = run_child([sys.executable, "-c", PYTHON_CHILD, path], timeout=CHILD_TIMEOUT)
     assert result.returncode == 3, result.stdout + result.stderr[-2000:]
     assert result.stderr == ""
     _assert_one_clean_line(result.stdout, path)
@@ -118,14 +102,7 @@ def test_hostile_file_fails_cleanly_through_the_cli(
     isolated_config: IsolatedConfig, tmp_path: Path, name: str
 ) -> None:
     path = _write(tmp_path, name)
-    result = subprocess.run(
-        [str(GLOVEBOX), "--config", str(path), "cache", "show"],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        env=_env(),
-        check=False,
-    )
+    result = run_child([GLOVEBOX, "--config", path, "cache", "show"], timeout=CHILD_TIMEOUT)
     assert result.returncode == 2, result.stdout + result.stderr[-2000:]
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
