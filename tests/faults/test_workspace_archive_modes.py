@@ -48,6 +48,13 @@ def import_archive(service: ZmkWorkspaceCacheService, archive: Path) -> Path:
     return result.entry.path
 
 
+def assert_import_refused(service: ZmkWorkspaceCacheService, archive: Path, reason: str) -> None:
+    """Importing ``archive`` fails with ``reason`` and leaves no workspace cached."""
+    with pytest.raises(WorkspaceError, match=reason):
+        service.import_workspace(archive, ZMK_MAIN)
+    assert service.list_workspaces() == []
+
+
 @pytest.mark.parametrize("suffix", [".zip", ".tar", ".tar.gz", ".tar.xz"])
 def test_round_trip_keeps_permission_bits(
     isolated_config: IsolatedConfig, tmp_path: Path, suffix: str
@@ -126,9 +133,7 @@ def test_hostile_tar_members_are_refused_and_nothing_is_cached(
 ) -> None:
     service = service_for(isolated_config)
     archive = tar_with(tmp_path / "evil.tar.gz", file_member("ws/ok.c"), member)
-    with pytest.raises(WorkspaceError, match=reason):
-        service.import_workspace(archive, ZMK_MAIN)
-    assert service.list_workspaces() == []
+    assert_import_refused(service, archive, reason)
     assert not (tmp_path / "evil").exists()
     assert [p.name for p in service.root.iterdir() if not p.name.startswith(".locks")] == []
 
@@ -207,9 +212,7 @@ def test_hostile_zip_members_are_refused_before_anything_is_written(
     archive = zip_with(
         tmp_path / "evil.zip", ("ws/ok.c", stat.S_IFREG | 0o644, b"x"), (name, mode, b"/etc")
     )
-    with pytest.raises(WorkspaceError, match=reason):
-        service.import_workspace(archive, ZMK_MAIN)
-    assert service.list_workspaces() == []
+    assert_import_refused(service, archive, reason)
     assert not (tmp_path / "evil").exists()
 
 
@@ -222,6 +225,4 @@ def test_a_zip_whose_members_collide_is_refused_cleanly(
         ("ws/a", stat.S_IFREG | 0o644, b"x"),
         ("ws/a/b", stat.S_IFREG | 0o644, b"y"),
     )
-    with pytest.raises(WorkspaceError, match="cannot extract"):
-        service.import_workspace(archive, ZMK_MAIN)
-    assert service.list_workspaces() == []
+    assert_import_refused(service, archive, "cannot extract")
