@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,16 +93,12 @@ def test_an_overridden_compilation_cache_reaches_the_workspace_service(
 
 
 def test_second_build_through_the_container_runs_no_west_update(
-    container: ApplicationContainer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    container: ApplicationContainer, tmp_path: Path, west_log: Path
 ) -> None:
-    fake_west.install(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    log = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("FAKE_WEST_LOG", str(log))
     container.zmk_west_service().compile(ZMK_V03, tmp_path / "one", board="nice_nano_v2")
     container.reset_singletons()  # a new process would start like this
     second = container.zmk_west_service().compile(ZMK_V03, tmp_path / "two", board="nice_nano_v2")
-    assert [argv[0] for argv in fake_west.calls(log)] == ["init", "update", "build", "build"]
+    assert [argv[0] for argv in fake_west.calls(west_log)] == ["init", "update", "build", "build"]
     assert second.workspace.source == "cache"
     assert second.workspace.restore is not None
     assert second.workspace.restore.used in (RestoreStrategy.HARDLINK, RestoreStrategy.COPY)
