@@ -15,7 +15,7 @@ from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
 from glovebox.testing.plugin import isolate_environment
 from tests.helpers import GLOVEBOX, env_without_glovebox, run_child
-from tests.workspace_helpers import ZMK_V03, make_workspace, service_for
+from tests.workspace_helpers import ZMK_V03, cache_sample, service_for
 
 # "{tmp}" stands for the test's own directory, so an absolute key stays inside it.
 HOSTILE_KEYS = ["../../../../ESCAPED", "../ESCAPED", "{tmp}/ESCAPED", "a/../../ESCAPED", "..", ""]
@@ -66,8 +66,7 @@ def test_a_record_naming_another_key_is_never_served_nor_followed(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    cached = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert cached is not None
+    cache_sample(service, tmp_path)
     key = workspace_key(ZMK_V03)
     record = service.cache.get(metadata_key(key))
     assert isinstance(record, dict)
@@ -98,8 +97,7 @@ def test_the_files_the_store_creates_are_owner_only(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    cached = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert cached is not None
+    cache_sample(service, tmp_path)
     entry_dir = service.root / workspace_key(ZMK_V03)
     created = [
         service.root,
@@ -130,5 +128,5 @@ def test_a_lock_directory_replaced_by_a_symlink_is_refused(
     (service.root / ".locks").rmdir()
     os.symlink(elsewhere, service.root / ".locks")
     with pytest.raises(WorkspaceError, match="symlink"):
-        service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
+        cache_sample(service, tmp_path)
     assert list(elsewhere.iterdir()) == []

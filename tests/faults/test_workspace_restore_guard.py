@@ -12,12 +12,12 @@ from glovebox.compilation.zmk_west_service import create_default_zmk_west_servic
 from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
 from tests import fake_west
-from tests.workspace_helpers import ZMK_V03, make_workspace, service_for
+from tests.workspace_helpers import ZMK_V03, cache_sample, service_for
 
 
 def cached_service(isolated_config: IsolatedConfig, tmp_path: Path) -> ZmkWorkspaceCacheService:
     service = service_for(isolated_config)
-    assert service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03) is not None
+    cache_sample(service, tmp_path)
     return service
 
 
