@@ -105,6 +105,12 @@ def run_threads(
         raise errors[0]
 
 
+def write_yaml(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` as UTF-8 (a configuration file for the test); return ``path``."""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 class CliResult(NamedTuple):
     exit_code: int
     stdout: str

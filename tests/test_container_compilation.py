@@ -19,18 +19,18 @@ from glovebox.core.cache_v2 import DisabledCache
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
 from tests import fake_west
+from tests.helpers import write_yaml
 from tests.workspace_helpers import ZMK_V03
 
 
 @pytest.fixture
 def container(isolated_config: IsolatedConfig, tmp_path: Path) -> Iterator[ApplicationContainer]:
-    config = tmp_path / "glovebox.yaml"
-    config.write_text(
+    config = write_yaml(
+        tmp_path / "glovebox.yaml",
         "compilation:\n"
         "  workspace_restore_strategy: hardlink\n"
         "  workspace_ttl_revision_days: 7\n"
         "  workspace_download_timeout: 120\n",
-        encoding="utf-8",
     )
     app = bootstrap(config)
     yield app
@@ -60,9 +60,9 @@ def test_yaml_settings_reach_the_compilation_service(container: ApplicationConta
 def test_docker_runner_is_selected_from_yaml(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    config = tmp_path / "docker.yaml"
-    config.write_text(
-        "compilation:\n  west_runner: docker\n  docker_image: example/zmk:1\n", encoding="utf-8"
+    config = write_yaml(
+        tmp_path / "docker.yaml",
+        "compilation:\n  west_runner: docker\n  docker_image: example/zmk:1\n",
     )
     app = bootstrap(config)
     try:
@@ -76,8 +76,9 @@ def test_docker_runner_is_selected_from_yaml(
 def test_bad_compilation_settings_name_file_and_path(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    config = tmp_path / "bad.yaml"
-    config.write_text("compilation:\n  workspace_restore_strategy: symlink\n", encoding="utf-8")
+    config = write_yaml(
+        tmp_path / "bad.yaml", "compilation:\n  workspace_restore_strategy: symlink\n"
+    )
     with pytest.raises(ConfigError, match=r"bad\.yaml:2: compilation\.workspace_restore_strategy"):
         bootstrap(config)
 

@@ -16,7 +16,7 @@ from glovebox.config import load_user_config
 from glovebox.config.yaml_reader import MAX_DEPTH, MAX_NODES
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
-from tests.helpers import GLOVEBOX, run_child
+from tests.helpers import GLOVEBOX, run_child, write_yaml
 
 CHILD_TIMEOUT = 20.0
 
@@ -77,6 +77,11 @@ def _write(tmp_path: Path, name: str) -> Path:
     return path
 
 
+def write_nested_lists(path: Path, depth: int) -> Path:
+    """``cache_path:`` holding ``depth`` nested flow lists around one scalar."""
+    return write_yaml(path, "cache_path: " + "[" * depth + "x" + "]" * depth + "\n")
+
+
 def _assert_one_clean_line(text: str, path: Path) -> None:
     assert "Traceback" not in text
     assert "RecursionError" not in text
@@ -113,9 +118,7 @@ def test_nesting_just_inside_the_bound_loads_to_a_validation_error(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     # cache_path plus MAX_DEPTH - 2 lists plus the scalar: exactly MAX_DEPTH levels.
-    depth = MAX_DEPTH - 2
-    path = tmp_path / "deep-ok.yaml"
-    path.write_text("cache_path: " + "[" * depth + "x" + "]" * depth + "\n", encoding="utf-8")
+    path = write_nested_lists(tmp_path / "deep-ok.yaml", depth=MAX_DEPTH - 2)
     with pytest.raises(ConfigError, match="cache_path") as caught:
         load_user_config(path)
     assert "YAML refused" not in str(caught.value)
@@ -124,9 +127,7 @@ def test_nesting_just_inside_the_bound_loads_to_a_validation_error(
 def test_nesting_one_past_the_bound_is_refused(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    depth = MAX_DEPTH - 1
-    path = tmp_path / "deep.yaml"
-    path.write_text("cache_path: " + "[" * depth + "x" + "]" * depth + "\n", encoding="utf-8")
+    path = write_nested_lists(tmp_path / "deep.yaml", depth=MAX_DEPTH - 1)
     with pytest.raises(ConfigError, match=f"nested more than {MAX_DEPTH} levels"):
         load_user_config(path)
 
@@ -134,8 +135,9 @@ def test_nesting_one_past_the_bound_is_refused(
 def test_expansion_past_the_node_bound_is_refused_even_without_aliases(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "wide.yaml"
-    path.write_text("cache_path: [" + ", ".join(["1"] * MAX_NODES) + "]\n", encoding="utf-8")
+    path = write_yaml(
+        tmp_path / "wide.yaml", "cache_path: [" + ", ".join(["1"] * MAX_NODES) + "]\n"
+    )
     with pytest.raises(ConfigError, match=f"more than {MAX_NODES:,} nodes"):
         load_user_config(path)
 
@@ -143,11 +145,10 @@ def test_expansion_past_the_node_bound_is_refused_even_without_aliases(
 def test_anchors_and_aliases_within_the_bounds_still_work(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "shared.yaml"
-    path.write_text(
+    path = write_yaml(
+        tmp_path / "shared.yaml",
         "cache:\n  domains:\n    layout: &fast {strategy: memory, timeout: 5}\n"
         "    metrics: *fast\n    moergo:\n      <<: *fast\n      default_ttl: 60\n",
-        encoding="utf-8",
     )
     domains = load_user_config(path).cache.domains
     assert domains["metrics"].strategy == "memory"
@@ -158,10 +159,9 @@ def test_anchors_and_aliases_within_the_bounds_still_work(
 def test_an_error_under_an_alias_names_a_line(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "alias-error.yaml"
-    path.write_text(
+    path = write_yaml(
+        tmp_path / "alias-error.yaml",
         "cache:\n  domains:\n    layout: &bad {timeout: -1}\n    metrics: *bad\n",
-        encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
         load_user_config(path)
@@ -172,8 +172,7 @@ def test_an_error_under_an_alias_names_a_line(
 def test_exponent_without_a_dot_is_a_number(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "exp.yaml"
-    path.write_text("cache:\n  timeout: 1e2\n  max_size_gb: 5E-1\n", encoding="utf-8")
+    path = write_yaml(tmp_path / "exp.yaml", "cache:\n  timeout: 1e2\n  max_size_gb: 5E-1\n")
     cache = load_user_config(path).cache
     assert (cache.timeout, cache.max_size_gb) == (100.0, 0.5)
 
