@@ -77,9 +77,9 @@ def _write(tmp_path: Path, name: str) -> Path:
     return path
 
 
-def write_nested_lists(path: Path, depth: int) -> Path:
+def nested_lists(depth: int) -> str:
     """``cache_path:`` holding ``depth`` nested flow lists around one scalar."""
-    return write_yaml(path, "cache_path: " + "[" * depth + "x" + "]" * depth + "\n")
+    return "cache_path: " + "[" * depth + "x" + "]" * depth + "\n"
 
 
 def _assert_one_clean_line(text: str, path: Path) -> None:
@@ -118,27 +118,32 @@ def test_nesting_just_inside_the_bound_loads_to_a_validation_error(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     # cache_path plus MAX_DEPTH - 2 lists plus the scalar: exactly MAX_DEPTH levels.
-    path = write_nested_lists(tmp_path / "deep-ok.yaml", depth=MAX_DEPTH - 2)
+    path = write_yaml(tmp_path / "deep-ok.yaml", nested_lists(MAX_DEPTH - 2))
     with pytest.raises(ConfigError, match="cache_path") as caught:
         load_user_config(path)
     assert "YAML refused" not in str(caught.value)
 
 
-def test_nesting_one_past_the_bound_is_refused(
-    isolated_config: IsolatedConfig, tmp_path: Path
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        pytest.param(
+            nested_lists(MAX_DEPTH - 1),
+            f"nested more than {MAX_DEPTH} levels",
+            id="nesting-one-past-the-bound",
+        ),
+        pytest.param(
+            "cache_path: [" + ", ".join(["1"] * MAX_NODES) + "]\n",
+            f"more than {MAX_NODES:,} nodes",
+            id="expansion-past-the-node-bound-without-aliases",
+        ),
+    ],
+)
+def test_a_file_past_a_bound_is_refused(
+    isolated_config: IsolatedConfig, tmp_path: Path, text: str, refusal: str
 ) -> None:
-    path = write_nested_lists(tmp_path / "deep.yaml", depth=MAX_DEPTH - 1)
-    with pytest.raises(ConfigError, match=f"nested more than {MAX_DEPTH} levels"):
-        load_user_config(path)
-
-
-def test_expansion_past_the_node_bound_is_refused_even_without_aliases(
-    isolated_config: IsolatedConfig, tmp_path: Path
-) -> None:
-    path = write_yaml(
-        tmp_path / "wide.yaml", "cache_path: [" + ", ".join(["1"] * MAX_NODES) + "]\n"
-    )
-    with pytest.raises(ConfigError, match=f"more than {MAX_NODES:,} nodes"):
+    path = write_yaml(tmp_path / "bounded.yaml", text)
+    with pytest.raises(ConfigError, match=refusal):
         load_user_config(path)
 
 
