@@ -286,6 +286,19 @@ def _read_balanced(text: str, i: int, opener: str, closer: str) -> int:
     return len(text)
 
 
+def _outside_parentheses(raw: str, start: int, stop: str) -> int:
+    """Index of the first ``stop`` at or after ``start`` not inside ``( )``, else ``len(raw)``."""
+    depth = 0
+    end = start
+    while end < len(raw) and not (raw[end] == stop and depth == 0):
+        if raw[end] == "(":
+            depth += 1
+        elif raw[end] == ")":
+            depth -= 1
+        end += 1
+    return end
+
+
 def _parse_value(raw: str) -> PropValue:
     strings: list[str] = []
     cell_tokens: list[str] = []
@@ -299,25 +312,11 @@ def _parse_value(raw: str) -> PropValue:
             strings.append(raw[i + 1 : end - 1])
             i = end
         elif c == "<":
-            end = i + 1
-            depth = 0
-            while end < len(raw) and not (raw[end] == ">" and depth == 0):
-                if raw[end] == "(":
-                    depth += 1
-                elif raw[end] == ")":
-                    depth -= 1
-                end += 1
+            end = _outside_parentheses(raw, i + 1, ">")
             cell_tokens.extend(_tokens(raw[i + 1 : end]))
             i = end + 1
         else:
-            end = i
-            depth = 0
-            while end < len(raw) and not (raw[end] == "," and depth == 0):
-                if raw[end] == "(":
-                    depth += 1
-                elif raw[end] == ")":
-                    depth -= 1
-                end += 1
+            end = _outside_parentheses(raw, i, ",")
             cell_tokens.append(_collapse(raw[i:end]))
             i = end
     if strings and not cell_tokens:
