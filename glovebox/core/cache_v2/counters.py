@@ -11,6 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+from glovebox.core.cache_v2.models import CacheStats
 
 __all__ = ["Counters", "CountersSnapshot"]
 
@@ -87,3 +90,30 @@ class Counters:
     def snapshot(self) -> CountersSnapshot:
         with self._lock:
             return CountersSnapshot(self._hits, self._misses, self._evictions, self._errors)
+
+    def stats(
+        self,
+        backend: str,
+        tag: str,
+        *,
+        stored_hits: int,
+        stored_misses: int,
+        entries: int,
+        size_bytes: int,
+        directory: Path | None = None,
+        location: str | None = None,
+    ) -> CacheStats:
+        """Statistics of a cache: the stored totals plus this process's pending counts."""
+        counts = self.snapshot()
+        return CacheStats(
+            backend=backend,
+            tag=tag,
+            directory=directory,
+            location=location,
+            hits=stored_hits + counts.pending_hits,
+            misses=stored_misses + counts.pending_misses,
+            entries=entries,
+            size_bytes=size_bytes,
+            evictions=counts.evictions,
+            errors=counts.errors,
+        )

@@ -202,10 +202,6 @@ class DiskCacheManager(BaseCache):
         self._cache.close()
 
     @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
     def directory(self) -> Path:
         return self._directory
 
@@ -328,17 +324,14 @@ class DiskCacheManager(BaseCache):
                 "reading statistics", "reported zero entries, size and stored hits/misses", exc
             )
             hits = misses = entries = size = 0
-        counts = self._counters.snapshot()
-        return CacheStats(
-            backend=self.backend,
-            tag=self._tag,
+        return self._counters.stats(
+            self.backend,
+            self._tag,
             directory=self._directory,
-            hits=hits + counts.pending_hits,
-            misses=misses + counts.pending_misses,
+            stored_hits=hits,
+            stored_misses=misses,
             entries=entries,
             size_bytes=size,
-            evictions=counts.evictions,
-            errors=counts.errors,
         )
 
     # -- writes --------------------------------------------------------------------
