@@ -121,11 +121,6 @@ class BaseCache(ClosedOnExit):
     def tag(self) -> str:
         return self._tag
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has been called (a backend holding nothing is never closed)."""
-        return self._closed
-
     # Primitives each backend defines (declared for the type checker).
     def get(self, key: str, default: Any = None) -> Any:
         raise NotImplementedError

@@ -202,6 +202,10 @@ class DiskCacheManager(BaseCache):
         self._cache.close()
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def directory(self) -> Path:
         return self._directory
 

@@ -286,6 +286,10 @@ class RedisCache(BaseCache):
         self._client.connection_pool.disconnect()
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def settings(self) -> RedisSettings:
         return self._settings
 
