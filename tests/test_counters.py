@@ -71,11 +71,11 @@ def test_stats_add_the_pending_counts_to_the_stored_totals() -> None:
     stats = counters.stats(
         "disk",
         "layout",
+        Path("/somewhere"),
         stored_hits=10,
         stored_misses=20,
         entries=3,
         size_bytes=400,
-        directory=Path("/somewhere"),
     )
     assert stats == CacheStats(
         backend="disk",
@@ -88,3 +88,13 @@ def test_stats_add_the_pending_counts_to_the_stored_totals() -> None:
         evictions=2,
         errors=1,
     )
+    remote = counters.stats(
+        "redis",
+        "layout",
+        "redis://host/0 gb:layout:*",
+        stored_hits=0,
+        stored_misses=0,
+        entries=0,
+        size_bytes=0,
+    )
+    assert (remote.directory, remote.location) == (None, "redis://host/0 gb:layout:*")

@@ -239,6 +239,11 @@ def replay_signature(cache: RedisCache, raw: redis.Redis, key: str, payload: byt
     raw.set(name, forged_value(cache, payload, genuine[SIGNATURE_AT:HEADER_LENGTH]))
 
 
+def copy_stored(raw: redis.Redis, cache: RedisCache, source: str, target: str) -> None:
+    """Store ``source``'s value, header and signature included, under ``target``."""
+    raw.set(name_of(cache, target), raw.get(name_of(cache, source)) or b"")
+
+
 @pytest.fixture
 def warnings_of_cache(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.WARNING, logger="glovebox.core.cache_v2.redis_cache")
@@ -277,7 +282,7 @@ def test_a_signed_value_replayed_under_another_key_is_rejected(
     cache: RedisCache, raw: redis.Redis
 ) -> None:
     cache.set("price", 10)
-    raw.set(name_of(cache, "cost"), raw.get(name_of(cache, "price")) or b"")
+    copy_stored(raw, cache, "price", "cost")
     assert cache.get("cost") is None
     assert cache.get("price") == 10
 
@@ -371,7 +376,7 @@ def test_exists_rejects_a_value_replayed_under_another_key(
     cache: RedisCache, raw: redis.Redis
 ) -> None:
     cache.set("price", 10)
-    raw.set(name_of(cache, "cost"), raw.get(name_of(cache, "price")) or b"")
+    copy_stored(raw, cache, "price", "cost")
     assert cache.exists("price") is True
     assert cache.exists("cost") is False
 

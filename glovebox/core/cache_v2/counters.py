@@ -95,21 +95,24 @@ class Counters:
         self,
         backend: str,
         tag: str,
+        where: Path | str,
         *,
         stored_hits: int,
         stored_misses: int,
         entries: int,
         size_bytes: int,
-        directory: Path | None = None,
-        location: str | None = None,
     ) -> CacheStats:
-        """Statistics of a cache: the stored totals plus this process's pending counts."""
+        """Statistics of a cache: the stored totals plus this process's pending counts.
+
+        ``where`` is the cache's directory, or a description of where a backend without
+        one keeps its entries.
+        """
         counts = self.snapshot()
         return CacheStats(
             backend=backend,
             tag=tag,
-            directory=directory,
-            location=location,
+            directory=where if isinstance(where, Path) else None,
+            location=where if isinstance(where, str) else None,
             hits=stored_hits + counts.pending_hits,
             misses=stored_misses + counts.pending_misses,
             entries=entries,

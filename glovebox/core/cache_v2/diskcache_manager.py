@@ -331,7 +331,7 @@ class DiskCacheManager(BaseCache):
         return self._counters.stats(
             self.backend,
             self._tag,
-            directory=self._directory,
+            self._directory,
             stored_hits=hits,
             stored_misses=misses,
             entries=entries,

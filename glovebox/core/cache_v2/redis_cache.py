@@ -568,7 +568,7 @@ class RedisCache(BaseCache):
         return self._counters.stats(
             self.backend,
             self._tag,
-            location=f"{self._server} {self.namespace}*",
+            f"{self._server} {self.namespace}*",
             stored_hits=hits,
             stored_misses=misses,
             entries=entries,
