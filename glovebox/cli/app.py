@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from glovebox.cli.cache import cache_app
-from glovebox.cli.formatting import error_line, fail
+from glovebox.cli.formatting import OUTPUT, error_line, fail
 from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
@@ -58,9 +58,18 @@ def root(
             dir_okay=False,
         ),
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only results and errors (no notes, no bars)."),
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Do not draw progress bars.")
+    ] = False,
 ) -> None:
     """Glovebox command line."""
     configure_logging(debug)
+    OUTPUT.quiet = quiet
+    OUTPUT.progress = not no_progress
     startup = ctx.obj
     if not callable(startup):
         # The commands get their caches from the container; only the composition root
