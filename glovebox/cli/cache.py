@@ -321,11 +321,12 @@ def delete(key: str, tag: TagOption = None) -> None:
     say(f"deleted {key}")
 
 
-def _confirm(question: str, yes: bool) -> None:
+def _confirm(question: str, yes: bool, declined: str) -> None:
+    """Ask unless ``yes``; on "no", say ``declined`` and exit 1."""
     if yes:
         return
     if not typer.confirm(question, default=False):
-        typer.echo("nothing was removed", err=True)
+        typer.echo(declined, err=True)
         raise typer.Exit(1)
 
 
@@ -358,7 +359,7 @@ def clear(
     summary = "; ".join(
         f"{name!r}: {entries} entries, {format_size(used)} on disk" for name, entries, used in plan
     )
-    _confirm(f"Remove everything in {summary}?", yes)
+    _confirm(f"Remove everything in {summary}?", yes, "nothing was cleared")
     for name in names:
         _disabled_note(found, name)
         with found.stored(name) as cache:
@@ -406,7 +407,7 @@ def remove(
         if not matching:
             raise fail(f"no key in {name!r} matches {pattern!r}", code=1)
         typer.echo(f"{len(matching)} keys in {name!r} match {pattern!r}", err=True)
-        _confirm(f"Remove {len(matching)} keys from {name!r}?", yes)
+        _confirm(f"Remove {len(matching)} keys from {name!r}?", yes, "nothing was removed")
         assert cache is not None
         removed = cache.delete_many(matching)
     say(f"removed {removed} keys from {name!r}")

@@ -102,6 +102,7 @@ def print_table(
     rows: Sequence[Sequence[str]],
     *,
     whole: Sequence[str] = (),
+    console: Console | None = None,
 ) -> None:
     """Print rows under ``columns``; cells of the ``whole`` columns are never cut or wrapped.
 
@@ -109,13 +110,11 @@ def print_table(
     wrapping a tag, key or path; when stdout is not a terminal it is plain text: a title
     line, then space-aligned columns, one row per line.
     """
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console() if console is None else console
     if not console.is_terminal:
-        typer.echo(title)
-        typer.echo(plain_columns(columns, rows))
+        console.file.write(f"{title}\n{plain_columns(columns, rows)}\n")
         return
     table = Table(title=title)
     for index, name in enumerate(columns):
@@ -127,7 +126,9 @@ def print_table(
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     needed = console.measure(table).minimum
-    (console if needed <= console.width else Console(width=needed)).print(table)
+    if needed > console.width:  # wider than the terminal rather than cut or wrapped
+        console = Console(file=console.file, width=needed, force_terminal=True)
+    console.print(table)
 
 
 def plain_columns(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -120,10 +120,35 @@ def disk_usage(path: Path) -> int:
     return total
 
 
+def _wait_for_writer(database: Path, timeout: float) -> None:
+    """Wait at most ``timeout`` seconds for another process's write transaction to end.
+
+    diskcache retries its own start-up writes for a fixed minute whatever the timeout;
+    this bounded check makes a lock held past the configured timeout fail the open
+    (``UnusableStorageError`` saying the database is locked) instead.
+    """
+    if not database.is_file():
+        return
+    connection = sqlite3.connect(database, timeout=timeout, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise UnusableStorageError(
+                f"{database} is locked by another process and stayed locked for the "
+                f"{timeout:g} s timeout (setting cache.timeout)"
+            ) from exc
+        raise
+    finally:
+        connection.close()
+
+
 def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
     """Open the cache in ``directory``; a damaged database is moved aside, never deleted."""
 
     def attempt() -> DiskCacheManager:
+        _wait_for_writer(directory / CACHE_DB_NAME, settings.timeout)
         return DiskCacheManager(directory, tag=tag, settings=settings)
 
     try:
