@@ -38,6 +38,7 @@ from glovebox.cli.formatting import (
 )
 from glovebox.cli.workspace import workspace_app
 from glovebox.core.cache_v2 import CacheManager, DiskCacheManager, Strategy
+from glovebox.core.cache_v2.cache_manager import validate_key
 from glovebox.core.cache_v2.policy import DecisionLayer, validate_tag
 from glovebox.core.cache_v2.storage import disk_usage
 
@@ -245,6 +246,13 @@ def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
         typer.echo(key)
 
 
+def _check_key(key: str) -> None:
+    try:
+        validate_key(key)
+    except (ValueError, TypeError) as exc:
+        raise fail(str(exc)) from exc
+
+
 def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -256,6 +264,7 @@ def _json_value(value: Any) -> Any:
 @cache_app.command()
 def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     """Print the value stored under KEY (exit code 1 if it is not cached)."""
+    _check_key(key)
     found = domains()
     name = found.require(tag)
     decision = found.decision(name)
@@ -312,6 +321,7 @@ def set_(
 @cache_app.command()
 def delete(key: str, tag: TagOption = None) -> None:
     """Remove KEY (exit code 1 if it was not cached)."""
+    _check_key(key)
     found = domains()
     name = found.require(tag)
     with found.stored(name) as cache:

@@ -25,6 +25,7 @@ from glovebox.compilation.cache import (
     is_valid_key,
     workspace_key,
 )
+from glovebox.compilation.cache.archive import archive_format
 from glovebox.core.cache_v2 import Strategy
 from glovebox.core.cache_v2.storage import disk_usage
 from glovebox.errors import GloveboxError
@@ -35,6 +36,8 @@ __all__ = ["workspace_app"]
 workspace_app = typer.Typer(
     help="ZMK west workspaces cached for compilation.", no_args_is_help=True
 )
+# Where progress bars are drawn (None: a console on stderr, made when a bar is needed).
+err_console: Any = None
 
 KeyArgument = Annotated[
     str | None,
@@ -133,7 +136,7 @@ def _progress_bar(label: str) -> Iterator[ProgressCallback | None]:
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=err_console if err_console is not None else Console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -326,9 +329,13 @@ def export(
     if output is None:
         raise fail("give the archive to write: export KEY OUTPUT (or OUTPUT with --repository)")
     selected = _select(key, repository, branch, revision)
+    try:
+        archive_format(output)
+    except GloveboxError as exc:
+        raise fail(str(exc)) from exc
     with _inspected() as service:
         if service is None:
-            raise fail(f"workspace {selected} is not cached", code=1)
+            raise fail(f"workspace {selected} is not cached; see 'glovebox cache workspace list'")
         try:
             with _progress_bar("exporting") as progress:
                 service.export_by_key(selected, output, include_git=include_git, progress=progress)
