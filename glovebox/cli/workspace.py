@@ -45,6 +45,7 @@ KeyArgument = Annotated[
         help="Entry key as shown by 'list' (or select with --repository).",
         autocompletion=complete_workspace_keys,
         show_default=False,
+        metavar="KEY",
     ),
 ]
 JsonOption = Annotated[
@@ -311,7 +312,9 @@ def export(
     output: Annotated[
         Path | None,
         typer.Argument(
-            help="Archive to write (.zip, .tar, .tar.gz, .tgz, .tar.xz).", show_default=False
+            help="Archive to write (.zip, .tar, .tar.gz, .tgz, .tar.xz).",
+            show_default=False,
+            metavar="OUTPUT",
         ),
     ] = None,
     *,

@@ -100,6 +100,16 @@ def extract_archive(
                 total = os.fstat(raw.fileno()).st_size
                 source = cast(BinaryIO, _ReadProgress(raw, total, progress))
             _extract(source, archive, fmt, target)
+            if progress is not None:  # the end of an archive (padding) is never read
+                progress(
+                    WorkspaceProgress(
+                        operation="extract",
+                        files_done=0,
+                        files_total=0,
+                        bytes_done=total,
+                        bytes_total=total,
+                    )
+                )
     except tarfile.FilterError as exc:
         raise WorkspaceError(
             f"{archive}: refused, a member escapes the archive root ({exc})"
