@@ -2,11 +2,21 @@
 
 ``glovebox`` never imports this package; code there refers to providers by string id
 (``Provide["layout_cache"]``) and is wired by :func:`bootstrap`.
+
+The names below are imported on first use, so ``containers.cli`` (the ``glovebox``
+script) starts without loading dependency-injector or the configuration models; a
+command loads them when it first needs its caches.
 """
 
-from containers.application import ApplicationContainer
-from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES, bootstrap, shutdown
-from containers.providers import DomainCachesSingleton, TaggedCacheSingleton
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from containers.application import ApplicationContainer
+    from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES, bootstrap, shutdown
+    from containers.providers import DomainCachesSingleton, TaggedCacheSingleton
 
 __all__ = [
     "WIRED_MODULES",
@@ -17,3 +27,26 @@ __all__ = [
     "bootstrap",
     "shutdown",
 ]
+
+_HOMES = {
+    "ApplicationContainer": "containers.application",
+    "WIRED_MODULES": "containers.bootstrap",
+    "WIRED_PACKAGES": "containers.bootstrap",
+    "bootstrap": "containers.bootstrap",
+    "shutdown": "containers.bootstrap",
+    "DomainCachesSingleton": "containers.providers",
+    "TaggedCacheSingleton": "containers.providers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'containers' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

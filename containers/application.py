@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from containers.deferred import Deferred
 from containers.providers import DomainCachesSingleton, TaggedCacheSingleton
-from glovebox.compilation.cache import (
-    WorkspaceCacheSettings,
-    ZmkWorkspaceCacheService,
-    workspace_cache_root,
-)
-from glovebox.compilation.west_adapter import DockerWestAdapter, NativeWestAdapter
-from glovebox.compilation.zmk_west_service import ZmkWestService
-from glovebox.config import user_config_from_mapping
-from glovebox.layout import LayoutService
-from glovebox.metrics import MetricsService
-from glovebox.moergo import MoergoClient, UrllibFetcher
 
 __all__ = ["ApplicationContainer"]
 
@@ -28,11 +18,15 @@ class ApplicationContainer(containers.DeclarativeContainer):
     ``bootstrap()`` fills ``config`` from the YAML layers and sets ``user_config`` to the
     loaded ``UserConfig`` (so errors and ``cache show`` can name files). Without bootstrap,
     ``config.from_dict(...)`` is enough: ``user_config`` then validates that dict.
+
+    Services are named by import path (:class:`~containers.deferred.Deferred`) and
+    imported when first resolved, so a command that needs one cache does not load the
+    compilation stack.
     """
 
     # Configuration
     config = providers.Configuration()
-    user_config = providers.Singleton(user_config_from_mapping, config)
+    user_config = providers.Singleton(Deferred("glovebox.config:user_config_from_mapping"), config)
     compilation_section = user_config.provided.compilation
 
     # Caches: one coordinated instance per domain tag
@@ -53,31 +47,43 @@ class ApplicationContainer(containers.DeclarativeContainer):
     )
 
     # Gateways
-    moergo_fetch = providers.Singleton(UrllibFetcher, MOERGO_API_URL)
+    moergo_fetch = providers.Singleton(Deferred("glovebox.moergo:UrllibFetcher"), MOERGO_API_URL)
     west_adapter = providers.Selector(
         compilation_section.west_runner,
-        native=providers.Singleton(NativeWestAdapter),
-        docker=providers.Singleton(DockerWestAdapter, image=compilation_section.docker_image),
+        native=providers.Singleton(Deferred("glovebox.compilation.west_adapter:NativeWestAdapter")),
+        docker=providers.Singleton(
+            Deferred("glovebox.compilation.west_adapter:DockerWestAdapter"),
+            image=compilation_section.docker_image,
+        ),
     )
 
     # Services (factories: an override of a cache reaches the next service built)
-    layout_service = providers.Factory(LayoutService, cache=layout_cache)
-    metrics_service = providers.Factory(MetricsService, cache=metrics_cache)
-    moergo_client = providers.Factory(MoergoClient, cache=moergo_cache, fetch=moergo_fetch)
+    layout_service = providers.Factory(
+        Deferred("glovebox.layout:LayoutService"), cache=layout_cache
+    )
+    metrics_service = providers.Factory(
+        Deferred("glovebox.metrics:MetricsService"), cache=metrics_cache
+    )
+    moergo_client = providers.Factory(
+        Deferred("glovebox.moergo:MoergoClient"), cache=moergo_cache, fetch=moergo_fetch
+    )
     workspace_cache_settings = providers.Factory(
-        WorkspaceCacheSettings,
+        Deferred("glovebox.compilation.cache:WorkspaceCacheSettings"),
         revision_ttl_days=compilation_section.workspace_ttl_revision_days,
         branch_ttl_days=compilation_section.workspace_ttl_branch_days,
         exclude_git=compilation_section.workspace_exclude_git,
     )
     workspace_cache_service = providers.Factory(
-        ZmkWorkspaceCacheService,
+        Deferred("glovebox.compilation.cache:ZmkWorkspaceCacheService"),
         cache=compilation_cache,
-        root=providers.Callable(workspace_cache_root, user_config.provided.cache_path),
+        root=providers.Callable(
+            Deferred("glovebox.compilation.cache:workspace_cache_root"),
+            user_config.provided.cache_path,
+        ),
         settings=workspace_cache_settings,
     )
     zmk_west_service = providers.Factory(
-        ZmkWestService,
+        Deferred("glovebox.compilation.zmk_west_service:ZmkWestService"),
         adapter=west_adapter,
         workspace_service=workspace_cache_service,
         restore_strategy=compilation_section.workspace_restore_strategy,

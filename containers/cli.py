@@ -1,21 +1,29 @@
-"""The ``glovebox`` console script: bootstrap the container, wire the CLI, run it."""
+"""The ``glovebox`` console script: bootstrap the container, wire the CLI, run it.
+
+Only the typer application is imported up front; the container (dependency-injector,
+the configuration models, the cache engine) is imported by :func:`startup`, which the
+CLI calls just before a command runs, so ``glovebox --help`` never loads it.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from containers.application import ApplicationContainer
-from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES, bootstrap, shutdown
 from glovebox.cli.app import Startup, run
-from glovebox.errors import ConfigError
+
+if TYPE_CHECKING:
+    from containers.application import ApplicationContainer
 
 __all__ = ["attach", "main", "startup"]
 
 
 def startup(config_path: Path | None) -> Callable[[], None]:
     """Bootstrap from the layers (``--config`` first) and return the shutdown function."""
+    from containers.bootstrap import bootstrap, shutdown
+
     container = bootstrap(config_path)
     return lambda: shutdown(container)
 
@@ -28,6 +36,9 @@ def attach(container: ApplicationContainer) -> Startup:
     """
 
     def start(config_path: Path | None) -> Callable[[], None]:
+        from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES
+        from glovebox.errors import ConfigError
+
         if config_path is not None:
             raise ConfigError(
                 f"--config {config_path}: this CLI runs on an existing container whose "

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dependency_injector.wiring import Provide, Provider, inject
 
-from glovebox.layout import CompiledLayout, LayoutResult, LayoutService, compile_layout
-from glovebox.metrics import MetricsService
+# Wiring imports this module at start-up: the services are imported by the container
+# when it builds them (and compile_layout by the function that uses it), not here.
+if TYPE_CHECKING:
+    from glovebox.layout import CompiledLayout, LayoutResult, LayoutService
+    from glovebox.metrics import MetricsService
 
 __all__ = ["compile_layout_file", "process_layout_file"]
 
@@ -42,5 +46,7 @@ def compile_layout_file(
     With ``use_cache=False`` no cache is opened, read or written.
     """
     if not use_cache:
+        from glovebox.layout import compile_layout
+
         return compile_layout(path)
     return layout_service().compile(path)

@@ -21,6 +21,8 @@ from containers import ApplicationContainer, bootstrap, shutdown
 from glovebox.testing import IsolatedConfig
 from tests.helpers import FakeClock
 
+pytest_plugins = ["tests.redis_fixtures"]
+
 REAL_HOME = Path(os.path.expanduser("~")).resolve()
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _PATH_EVENTS = {

@@ -56,7 +56,7 @@ def as_json(*args: str) -> dict[str, Any]:
 # --json -----------------------------------------------------------------------------------
 
 DOMAIN_FIELDS = {
-    "tag", "strategy", "decided_by", "disabled_by", "backend", "directory", "entries",
+    "tag", "strategy", "decided_by", "disabled_by", "backend", "directory", "location", "entries",
     "entries_bytes", "disk_bytes", "workspace_bytes", "size_limit_bytes", "hits", "misses",
     "hit_rate", "evictions", "errors", "unusable",
 }  # fmt: skip

@@ -1,4 +1,4 @@
-"""The CacheManager contract, run against every storing backend (disk and memory)."""
+"""The CacheManager contract, run against every storing backend (disk, memory, redis)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,19 @@ from glovebox.core.cache_v2 import (
     DiskCacheManager,
     MemoryCache,
 )
+from glovebox.core.cache_v2.redis_cache import RedisCache
 from glovebox.errors import CacheError
 from tests.helpers import FakeClock, run_threads
+from tests.redis_fixtures import new_redis_settings
 
-BACKENDS = ["disk", "memory"]
+BACKENDS = ["disk", "memory", "redis"]
 
 
 def make_backend(kind: str, tmp_path: Path) -> CacheManager:
     if kind == "disk":
         return DiskCacheManager(tmp_path / "contract", tag="contract")
+    if kind == "redis":
+        return RedisCache(new_redis_settings(), tag="contract")
     return MemoryCache("contract")
 
 
@@ -37,7 +41,12 @@ def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CacheManag
 
 
 def test_every_backend_satisfies_the_protocol(tmp_path: Path) -> None:
-    for instance in (make_backend("disk", tmp_path), MemoryCache(), DisabledCache()):
+    for instance in (
+        make_backend("disk", tmp_path),
+        make_backend("redis", tmp_path),
+        MemoryCache(),
+        DisabledCache(),
+    ):
         assert isinstance(instance, CacheManager)
         instance.close()
 
@@ -270,6 +279,16 @@ def test_close_is_idempotent(cache: CacheManager) -> None:
     cache.close()
     if isinstance(cache, MemoryCache):
         assert cache.get("k") == "v"  # nothing to release: entries stay
+        return
+    if isinstance(cache, RedisCache):
+        assert cache.closed
+        with pytest.raises(CacheError, match="closed"):
+            cache.get("k")
+        with pytest.raises(CacheError, match="closed"):
+            cache.set("k", "other")
+        with RedisCache(cache.settings, tag="contract") as reopened:
+            assert reopened.get("k") == "v"  # closing never removes entries
+            assert reopened.get_stats().hits == 2  # the first lookup, flushed at close
         return
     assert isinstance(cache, DiskCacheManager)
     assert cache.closed

@@ -1,4 +1,4 @@
-"""Stateful property test: the disk and memory backends behave like a plain dict with expiry."""
+"""Stateful property test: every storing backend behaves like a plain dict with expiry."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from glovebox.core.cache_v2 import CacheManager, DiskCacheManager, MemoryCache
+from glovebox.core.cache_v2.redis_cache import RedisCache
 from tests.helpers import FakeClock
+from tests.redis_fixtures import new_redis_settings
 
 keys = st.sampled_from(["a", "b", "c", "layout:1", "ключ", "x" * 50])
 values = st.one_of(
@@ -133,8 +135,15 @@ class MemoryCacheModel(CacheModel):
         return MemoryCache("stateful", max_entries=1000)
 
 
+class RedisCacheModel(CacheModel):
+    def make_cache(self) -> CacheManager:
+        return RedisCache(new_redis_settings(), tag="stateful")
+
+
 stateful_settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
 TestDiskCacheAgainstDict = DiskCacheModel.TestCase
 TestDiskCacheAgainstDict.settings = stateful_settings
 TestMemoryCacheAgainstDict = MemoryCacheModel.TestCase
 TestMemoryCacheAgainstDict.settings = stateful_settings
+TestRedisCacheAgainstDict = RedisCacheModel.TestCase
+TestRedisCacheAgainstDict.settings = stateful_settings

@@ -17,14 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from glovebox.cli.completion import complete_tags
-from glovebox.cli.domains import (
-    Domains,
-    DomainView,
-    describe_decision,
-    domains,
-    format_decision,
-    known_tags,
-)
 from glovebox.cli.formatting import (
     emit_json,
     fail,
@@ -37,15 +29,30 @@ from glovebox.cli.formatting import (
     say,
 )
 from glovebox.cli.workspace import workspace_app
-from glovebox.core.cache_v2 import CacheManager, DiskCacheManager, Strategy
-from glovebox.core.cache_v2.cache_manager import validate_key
-from glovebox.core.cache_v2.policy import DecisionLayer, validate_tag
-from glovebox.core.cache_v2.storage import disk_usage
 
+# Start-up: the engine, the configuration and rich are imported by the commands that use
+# them (see glovebox/cli/app.py); glovebox.cli.domains pulls in the engine.
 if TYPE_CHECKING:
+    from glovebox.cli.domains import Domains, DomainView
     from glovebox.compilation.cache import CleanupResult
+    from glovebox.core.cache_v2 import CacheManager, StrategyDecision
 
 __all__ = ["cache_app", "format_decision", "known_tags"]
+
+
+def known_tags(root: Path) -> list[str]:
+    """The standard domains plus any other tag that has a cache under ``root``."""
+    from glovebox.cli.domains import known_tags as listed
+
+    return listed(root)
+
+
+def format_decision(decision: StrategyDecision, user_config: Any) -> str:
+    """Who decided a domain's strategy, for the "decided by" column (see glovebox.cli.domains)."""
+    from glovebox.cli.domains import format_decision as formatted
+
+    return formatted(decision, user_config)
+
 
 cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
 cache_app.add_typer(workspace_app, name="workspace")
@@ -76,6 +83,9 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 
 def _global_note(found: Domains, views: list[DomainView]) -> None:
     """Say once on stderr that caching is off by the global switch (what is shown is on disk)."""
+    from glovebox.cli.domains import describe_decision
+    from glovebox.core.cache_v2.policy import DecisionLayer
+
     for view in views:
         if view.disabled and view.decision.layer is DecisionLayer.ENV_GLOBAL:
             note(
@@ -87,6 +97,9 @@ def _global_note(found: Domains, views: list[DomainView]) -> None:
 
 
 def _disabled_note(found: Domains, tag: str) -> None:
+    from glovebox.cli.domains import describe_decision
+    from glovebox.core.cache_v2 import Strategy
+
     decision = found.decision(tag)
     if decision.strategy is Strategy.DISABLED:
         note(
@@ -96,6 +109,8 @@ def _disabled_note(found: Domains, tag: str) -> None:
 
 
 def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
+    from glovebox.cli.domains import describe_decision
+
     stats = view.stats
     return {
         "tag": view.tag,
@@ -106,6 +121,7 @@ def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
         ),
         "backend": view.backend,
         "directory": str(view.directory),
+        "location": view.stats.location,
         "entries": stats.entries,
         "entries_bytes": stats.size_bytes,
         "disk_bytes": view.disk_bytes,
@@ -118,6 +134,40 @@ def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
         "errors": stats.errors,
         "unusable": view.unusable,
     }
+
+
+def _where(view: DomainView) -> str:
+    """The directory, or where a backend without one keeps the data (a server, masked)."""
+    stats = view.stats
+    if stats.directory is None and stats.location:
+        return stats.location
+    return str(view.directory)
+
+
+def _print_servers(found: Domains, views: list[DomainView]) -> None:
+    """One line per shared server behind the shown domains: its version and memory in use."""
+    from glovebox.errors import GloveboxError
+
+    seen: set[str] = set()
+    for view in views:
+        if view.backend in ("disk", "memory", "disabled") or view.unusable is not None:
+            continue
+        cache = found.active(view.tag)
+        server_info = getattr(cache, "server_info", None)
+        server = getattr(cache, "server", None)
+        if not callable(server_info) or not isinstance(server, str) or server in seen:
+            continue
+        seen.add(server)
+        try:
+            info = server_info()
+        except GloveboxError as exc:
+            say(f"Redis server {server}: unreachable ({exc})")
+            continue
+        say(
+            f"Redis server {server}: version {info['version']}, memory in use "
+            f"{format_size(int(info['used_memory']))}; hit rates of its domains are shared "
+            "by every machine using it"
+        )
 
 
 def _size_cell(view: DomainView) -> str:
@@ -136,6 +186,8 @@ def stats(
     ] = False,
 ) -> None:
     """Entries, disk usage against the size limit, and hits per domain (all unless --tag)."""
+    from glovebox.cli.domains import domains
+
     found = domains()
     tags = [found.require(tag)] if tag is not None else found.known()
     if zero:
@@ -158,18 +210,21 @@ def stats(
             str(v.stats.hits),
             str(v.stats.misses),
             format_hit_rate(v.stats.hit_rate),
-            str(v.directory),
+            _where(v),
         ]
         for v in views
     ]
     columns = ("tag", "backend", "entries", "disk usage", "hits", "misses", "hit rate", "path")
     print_table(f"Glovebox caches in {found.root}", columns, rows, whole=("tag", "path"))
+    _print_servers(found, views)
     for view in views:
         if view.unusable is not None:
             note(f"note: the {view.tag!r} cache could not be opened: {view.unusable}")
 
 
 def _zero(found: Domains, tags: list[str]) -> None:
+    from glovebox.core.cache_v2 import DiskCacheManager
+
     zeroed = []
     for name in tags:
         with found.stored(name) as cache:
@@ -189,6 +244,8 @@ def _short_path(directory: Path, root: Path) -> str:
 @cache_app.command()
 def show(json_: JsonOption = False) -> None:
     """Every domain: strategy and what decided it, backend, path, entries, disk usage, hits."""
+    from glovebox.cli.domains import domains
+
     found = domains()
     user_config = found.user_config
     files = ", ".join(str(path) for path in getattr(user_config, "files", ())) or "none"
@@ -210,7 +267,7 @@ def show(json_: JsonOption = False) -> None:
             v.decision.strategy.value,
             format_decision(v.decision, user_config),
             v.backend if v.unusable is None else "unusable",
-            _short_path(v.directory, found.root),
+            _short_path(v.directory, found.root) if v.stats.location is None else _where(v),
             str(v.stats.entries),
             _size_cell(v),
             format_hit_rate(v.stats.hit_rate),
@@ -229,11 +286,14 @@ def show(json_: JsonOption = False) -> None:
     )
     title = f"Glovebox caches in {found.root} (configuration: {files})"
     print_table(title, columns, rows, whole=("tag", "path"))
+    _print_servers(found, views)
 
 
 @cache_app.command()
 def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
     """List the live keys of one domain's cache."""
+    from glovebox.cli.domains import domains
+
     found = domains()
     name = found.require(tag)
     _disabled_note(found, name)
@@ -247,6 +307,8 @@ def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
 
 
 def _check_key(key: str) -> None:
+    from glovebox.core.cache_v2.cache_manager import validate_key
+
     try:
         validate_key(key)
     except (ValueError, TypeError) as exc:
@@ -264,6 +326,9 @@ def _json_value(value: Any) -> Any:
 @cache_app.command()
 def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     """Print the value stored under KEY (exit code 1 if it is not cached)."""
+    from glovebox.cli.domains import describe_decision, domains
+    from glovebox.core.cache_v2 import Strategy
+
     _check_key(key)
     found = domains()
     name = found.require(tag)
@@ -307,6 +372,9 @@ def set_(
 
     A new --tag creates that cache. Exit code 2 when nothing could be stored.
     """
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.policy import validate_tag
+
     found = domains()
     if value == "-":
         value = sys.stdin.read()
@@ -321,6 +389,8 @@ def set_(
 @cache_app.command()
 def delete(key: str, tag: TagOption = None) -> None:
     """Remove KEY (exit code 1 if it was not cached)."""
+    from glovebox.cli.domains import domains
+
     _check_key(key)
     found = domains()
     name = found.require(tag)
@@ -357,6 +427,9 @@ def clear(
     Asks first, showing what will go, unless --yes. Works on what is on disk even while
     caching is disabled.
     """
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.storage import disk_usage
+
     found = domains()
     if all_ and tag is not None:
         raise fail("give --tag or --all, not both")
@@ -387,6 +460,7 @@ def clear(
 def _clear_workspaces(found: Domains, cache: CacheManager) -> str:
     """Remove the workspaces whose records were just cleared; say what remains, and why."""
     from glovebox.compilation.cache import workspace_cache_root
+    from glovebox.core.cache_v2.storage import disk_usage
 
     root = workspace_cache_root(found.root)
     before = disk_usage(root)
@@ -410,6 +484,8 @@ def remove(
     yes: YesOption = False,
 ) -> None:
     """Remove the keys matching PATTERN (shows how many first; asks unless --yes)."""
+    from glovebox.cli.domains import domains
+
     found = domains()
     name = found.require(tag)
     with found.stored(name) as cache:
@@ -435,6 +511,8 @@ def _age_option(value: str | None) -> float | None:
 @cache_app.command()
 def cleanup(tag: AllTagsOption = None, json_: JsonOption = False) -> None:
     """Remove expired entries and enforce size limits (all domains unless --tag)."""
+    from glovebox.cli.domains import domains
+
     found = domains()
     tags = [found.require(tag)] if tag is not None else found.known()
     results = []
@@ -462,6 +540,8 @@ def prune(
     ] = None,
 ) -> None:
     """Remove expired entries, orphaned workspaces and (with --older-than) old entries."""
+    from glovebox.cli.domains import domains
+
     age = _age_option(older_than)
     found = domains()
     tags = [found.require(tag)] if tag is not None else found.known()
@@ -494,6 +574,8 @@ def prune(
 @cache_app.command("dir")
 def dir_(tag: AllTagsOption = None) -> None:
     """Print the cache root, or one domain's directory (even before it exists)."""
+    from glovebox.cli.domains import domains
+
     found = domains()
     if tag is None:
         typer.echo(str(found.root))
@@ -504,6 +586,9 @@ def dir_(tag: AllTagsOption = None) -> None:
 @cache_app.command()
 def info(json_: JsonOption = False) -> None:
     """The cache root, configuration files in order, total disk usage and per-domain limits."""
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.storage import disk_usage
+
     found = domains()
     files = [str(path) for path in getattr(found.user_config, "files", ())]
     total = disk_usage(found.root)

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dependency_injector.wiring import Provide, inject
-
 from glovebox.cache_lookup import KNOWN_DOMAINS, TaggedCaches
 from glovebox.cli.formatting import fail
 from glovebox.core.cache_v2 import (
@@ -261,11 +259,8 @@ class Domains:
         )
 
 
-@inject
-def _tagged_caches(caches: TaggedCaches = Provide["domain_caches"]) -> TaggedCaches:
-    return caches
-
-
 def domains() -> Domains:
-    """The domains of the container the CLI was started with."""
-    return Domains(_tagged_caches())
+    """The domains of the container the CLI was started with (overrides included)."""
+    from glovebox.cli.injected import domain_caches
+
+    return Domains(domain_caches())

@@ -6,11 +6,14 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+from glovebox.cli.console import LazyConsole, escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "OUTPUT",
@@ -29,7 +32,7 @@ __all__ = [
     "say",
 ]
 
-_err_console = Console(stderr=True)
+_err_console = LazyConsole(stderr=True)
 
 
 def format_size(size: int) -> str:
@@ -110,6 +113,7 @@ def print_table(
     wrapping a tag, key or path; when stdout is not a terminal it is plain text: a title
     line, then space-aligned columns, one row per line.
     """
+    from rich.console import Console
     from rich.table import Table
 
     console = Console() if console is None else console

@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
+from glovebox.cli.console import LazyConsole
 from glovebox.cli.formatting import error_line, fail
 from glovebox.errors import GloveboxError
 
 __all__ = ["layout_app"]
 
-console = Console(markup=False)  # layout names and titles are printed verbatim
-err_console = Console(stderr=True)
+console = LazyConsole(markup=False)  # layout names and titles are printed verbatim
+err_console = LazyConsole(stderr=True)
 
 
 class _ShowByDefault(TyperGroup):

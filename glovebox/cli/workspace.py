@@ -6,30 +6,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from dependency_injector.wiring import Provide, inject
 
 from glovebox.cli.completion import complete_workspace_keys
-from glovebox.cli.domains import domains
 from glovebox.cli.formatting import OUTPUT, emit_json, fail, format_size, print_table, say
-from glovebox.compilation.cache import (
-    CleanupResult,
-    ProgressCallback,
-    WorkspaceConfig,
-    WorkspaceEntry,
-    WorkspaceProgress,
-    ZmkWorkspaceCacheService,
-    create_zmk_workspace_cache_service,
-    is_valid_key,
-    workspace_key,
-)
-from glovebox.compilation.cache.archive import archive_format
-from glovebox.core.cache_v2 import Strategy
-from glovebox.core.cache_v2.storage import disk_usage
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
+
+# Start-up: the compilation stack, the engine and rich are imported by the commands that
+# use them (see glovebox/cli/app.py).
+if TYPE_CHECKING:
+    from glovebox.compilation.cache import (
+        ProgressCallback,
+        WorkspaceConfig,
+        WorkspaceEntry,
+        WorkspaceProgress,
+        ZmkWorkspaceCacheService,
+    )
 
 __all__ = ["workspace_app"]
 
@@ -60,24 +55,24 @@ RevisionOption = Annotated[
 ]
 
 
-@inject
-def _service(
-    service: ZmkWorkspaceCacheService = Provide["workspace_cache_service"],
-) -> ZmkWorkspaceCacheService:
+def _service() -> ZmkWorkspaceCacheService:
     """The container's workspace service (over its, possibly overridden, compilation cache)."""
-    return service
+    from glovebox.cli.injected import workspace_cache_service
+
+    return workspace_cache_service()
 
 
 def _config(repository: str | None, branch: str | None, revision: str | None) -> WorkspaceConfig:
+    from glovebox.compilation.cache import WorkspaceConfig
+
     if repository is None:
         raise fail("give an entry KEY, or --repository with --branch or --revision")
     try:
         return WorkspaceConfig(repository=repository, branch=branch, revision=revision)
     except ValueError as exc:
-        details = "; ".join(
-            str(err.get("msg", err)).removeprefix("Value error, ")
-            for err in getattr(exc, "errors", lambda: [])()
-        )
+        from glovebox.cli.errors import validation_message
+
+        details = validation_message(exc)
         raise fail(f"invalid workspace selection: {details or exc}") from exc
 
 
@@ -88,6 +83,8 @@ def _select(
     revision: str | None,
 ) -> str:
     """The entry key named by KEY or by the repository options."""
+    from glovebox.compilation.cache import is_valid_key, workspace_key
+
     if key is not None:
         if repository is not None:
             raise fail("give either KEY or --repository, not both")
@@ -116,6 +113,8 @@ def _expires(entry: WorkspaceEntry) -> str:
 def _progress_bar(label: str) -> Iterator[ProgressCallback | None]:
     """A progress bar on stderr fed by the service's reports (by bytes), labelled with
     the elapsed time and the estimated time left; none with --no-progress or --quiet."""
+    from glovebox.cli.console import real_console
+
     if not OUTPUT.progress or OUTPUT.quiet:
         yield None
         return
@@ -137,7 +136,7 @@ def _progress_bar(label: str) -> Iterator[ProgressCallback | None]:
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=err_console if err_console is not None else Console(stderr=True),
+        console=real_console(err_console) if err_console is not None else Console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -163,6 +162,10 @@ def _inspected() -> Iterator[ZmkWorkspaceCacheService | None]:
     Creates nothing. While caching is disabled it reads what is on disk through a private
     handle, so the workspaces stored earlier are still listed and managed.
     """
+    from glovebox.cli.domains import domains
+    from glovebox.compilation.cache import create_zmk_workspace_cache_service
+    from glovebox.core.cache_v2 import Strategy
+
     found = domains()
     with found.stored("compilation") as cache:
         if cache is None:
@@ -193,6 +196,8 @@ def _entry_record(entry: WorkspaceEntry, disk_bytes: int) -> dict[str, Any]:
 @workspace_app.command("list")
 def list_command(json_: JsonOption = False) -> None:
     """Cached workspaces: key, repository, revision, disk usage, files, age and expiry."""
+    from glovebox.core.cache_v2.storage import disk_usage
+
     with _inspected() as service:
         entries = [] if service is None else service.list_workspaces()
         root = None if service is None else service.root
@@ -231,6 +236,8 @@ def show(
     json_: JsonOption = False,
 ) -> None:
     """Details of one cached workspace (exit code 1 if it is not cached)."""
+    from glovebox.core.cache_v2.storage import disk_usage
+
     selected = _select(key, repository, branch, revision)
     with _inspected() as service:
         entry = None if service is None else service.get_workspace_by_key(selected)
@@ -268,6 +275,9 @@ def add(
     ] = False,
 ) -> None:
     """Cache a workspace from a directory or an archive (exit code 2 if nothing was stored)."""
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.storage import disk_usage
+
     config = _config(repository, branch, revision)
     domains().writable("compilation", "no workspace was stored")
     service = _service()
@@ -326,6 +336,8 @@ def export(
     ] = True,
 ) -> None:
     """Write a cached workspace to an archive: export KEY OUTPUT, or export OUTPUT -r REPO ..."""
+    from glovebox.compilation.cache.archive import archive_format
+
     if output is None and repository is not None and key is not None:
         output = Path(key)  # the one argument given is the archive
         key = None
@@ -350,6 +362,8 @@ def export(
 @workspace_app.command()
 def cleanup(json_: JsonOption = False) -> None:
     """Remove expired, orphaned, modified and half-written workspaces."""
+    from glovebox.compilation.cache import CleanupResult
+
     with _inspected() as service:
         result = CleanupResult() if service is None else service.cleanup()
     if json_:

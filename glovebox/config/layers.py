@@ -20,6 +20,7 @@ from glovebox.text import QUOTE_LIMIT, quote
 
 __all__ = [
     "ENV_SETTING_PREFIX",
+    "REDIS_ENV_SETTINGS",
     "ConfigLayer",
     "environment_layer",
     "leaf_paths",
@@ -161,10 +162,24 @@ def read_yaml_layer(path: Path) -> ConfigLayer:
     return ConfigLayer(label, data, path, locations)
 
 
+# Short names for the settings a shared deployment sets per machine (docs/redis.md).
+REDIS_ENV_SETTINGS = {
+    "GLOVEBOX_CACHE_REDIS_URL": ("cache", "redis", "url"),
+    "GLOVEBOX_CACHE_REDIS_SECRET": ("cache", "redis", "secret"),
+}
+
+
 def environment_layer(environ: Mapping[str, str]) -> ConfigLayer:
-    """Settings from ``GLOVEBOX__<SECTION>__<KEY>`` variables (segments lower-cased)."""
+    """Settings from ``GLOVEBOX__<SECTION>__<KEY>`` variables (segments lower-cased), and
+    ``GLOVEBOX_CACHE_REDIS_URL``/``GLOVEBOX_CACHE_REDIS_SECRET`` (``cache.redis.url``/``secret``).
+    """
     data: dict[str, Any] = {}
     locations: dict[str, int | str] = {}
+    for name, (section, group, key) in REDIS_ENV_SETTINGS.items():
+        value = environ.get(name)
+        if value is not None and value.strip():
+            data.setdefault(section, {}).setdefault(group, {})[key] = value.strip()
+            locations[f"{section}.{group}.{key}"] = name
     for name in sorted(environ):
         if not name.startswith(ENV_SETTING_PREFIX):
             continue

@@ -36,6 +36,7 @@ from glovebox.config.models import (
     SettingValueError,
 )
 from glovebox.config.user_config import UserConfig
+from glovebox.core.cache_v2.redis_settings import RedisSettingError, RedisSettings
 from glovebox.errors import ConfigError
 from glovebox.text import quote
 
@@ -86,7 +87,12 @@ def find_user_config_file(
 _ACCEPTED_KEYS: dict[str, type[BaseModel]] = {
     "": GloveboxConfig,
     "cache": CacheSection,
+    "cache.redis": RedisSettings,
 }
+
+
+# Settings that may hold a password or the signing secret.
+_SECRET_PATHS = frozenset({"cache.redis.url", "cache.redis.secret"})
 
 
 def _accepted_keys(parent: tuple[Any, ...]) -> str:
@@ -103,7 +109,7 @@ def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
         loc = tuple(error["loc"])
         path = ".".join(str(part) for part in loc)
         cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, SettingValueError):
+        if isinstance(cause, SettingValueError | RedisSettingError):
             messages.append(f"{layer.describe(path)}: {cause}")
         elif isinstance(cause, ConfigError):
             messages.append(str(cause))  # already names the location and accepted words
@@ -114,6 +120,9 @@ def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
             )
         elif error["type"] == "value_error" and cause is not None:
             messages.append(str(cause))
+        elif path in _SECRET_PATHS:  # a credential: never echoed, whatever was wrong
+            shown = f"a {type(error['input']).__name__} (not shown)"
+            messages.append(f"{layer.describe(path)}: {error['msg']}, got {shown}")
         else:
             messages.append(f"{layer.describe(path)}: {error['msg']}, got {quote(error['input'])}")
     if len(messages) == 1:

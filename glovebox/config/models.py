@@ -31,6 +31,7 @@ from glovebox.core.cache_v2.models import (
     MAX_TIMEOUT,
 )
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
+from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.text import quote
 
 __all__ = [
@@ -147,6 +148,8 @@ class CacheSection(BaseModel):
     )
     timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
+    # The shared server of domains whose strategy is ``redis`` (docs/redis.md).
+    redis: RedisSettings = Field(default_factory=RedisSettings)
 
     @field_validator("max_size_gb", "timeout", mode="before")
     @classmethod

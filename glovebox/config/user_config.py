@@ -66,8 +66,16 @@ class UserConfig:
         return self._origins.get(yaml_path, "built-in default")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (paths as strings, strategies as words), e.g. for ``Configuration``."""
-        return self._config.model_dump(mode="json")
+        """Plain data (paths as strings, strategies as words), e.g. for ``Configuration``.
+
+        The data is complete, so it includes ``cache.redis.secret``: it is for building
+        objects, never for display.
+        """
+        data = self._config.model_dump(mode="json")
+        secret = self._config.cache.redis.secret
+        if secret is not None:
+            data["cache"]["redis"]["secret"] = secret.get_secret_value()
+        return data
 
     def __repr__(self) -> str:
         files = ", ".join(str(path) for path in self._files) or "no files"

@@ -40,6 +40,7 @@ BACKENDS: dict[str, BackendOpener] = {}
 STRATEGY_BACKENDS: dict[Strategy, str] = {
     Strategy.ENABLED: "disk",
     Strategy.MEMORY: "memory",
+    Strategy.REDIS: "redis",
 }
 
 
@@ -78,4 +79,17 @@ def _open_memory(root: Path, name: str, settings: CacheSettings) -> CacheManager
 
 
 register_backend("disk", _open_disk)
+
+
+def _open_redis(root: Path, name: str, settings: CacheSettings) -> CacheManager:
+    # Imported on first use: processes that never use Redis do not load redis-py.
+    from glovebox.core.cache_v2.redis_cache import RedisCache, settings_from_environment
+
+    redis = settings.redis if settings.redis is not None else settings_from_environment()
+    return RedisCache(
+        redis, tag=name, default_ttl=settings.default_ttl, serializer=settings.serializer
+    )
+
+
 register_backend("memory", _open_memory)
+register_backend("redis", _open_redis)

@@ -24,6 +24,7 @@ from glovebox.core.cache_v2.policy import (
     resolve_strategy,
     validate_tag,
 )
+from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
 from glovebox.errors import ConfigError
 
@@ -122,6 +123,12 @@ def _decide(
     )
 
 
+def _redis_settings(section: Any) -> RedisSettings | None:
+    """The config's ``cache.redis`` record (None: the backend reads the environment)."""
+    redis = getattr(section, "redis", None)
+    return redis if isinstance(redis, RedisSettings) else None
+
+
 def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> CacheManager:
     """The shared cache for ``tag`` as ``user_config`` (and the environment) configure it.
 
@@ -152,6 +159,7 @@ def _settings(section: Any, domain: Any, strategy: Strategy) -> CacheSettings:
         max_size_gb=pick("max_size_gb", DEFAULT_SETTINGS.max_size_gb),
         timeout=pick("timeout", DEFAULT_SETTINGS.timeout),
         default_ttl=getattr(domain, "default_ttl", None),
+        redis=_redis_settings(section) if decision.strategy is Strategy.REDIS else None,
     )
 
 

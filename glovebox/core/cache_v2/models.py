@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.errors import ConfigError
 
 __all__ = [
@@ -85,6 +86,8 @@ class CacheSettings:
     timeout: float = DEFAULT_TIMEOUT
     default_ttl: float | None = None
     serializer: Serializer = DEFAULT_SERIALIZER
+    # The server of backend "redis"; None: from GLOVEBOX_CACHE_REDIS_URL/SECRET.
+    redis: RedisSettings | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.backend, str) or not self.backend:
@@ -100,6 +103,11 @@ class CacheSettings:
                 f"cache setting serializer: invalid value {self.serializer!r}; "
                 f"accepted: {', '.join(SERIALIZERS)}"
             )
+        if self.redis is not None and not isinstance(self.redis, RedisSettings):
+            raise ConfigError(
+                f"cache setting redis: invalid value of type {type(self.redis).__name__}; "
+                "accepted: a RedisSettings record, or None"
+            )
 
     @property
     def size_limit_bytes(self) -> int:
@@ -109,6 +117,7 @@ class CacheSettings:
         return (
             f"backend={self.backend} max_size_gb={self.max_size_gb} timeout={self.timeout} "
             f"default_ttl={self.default_ttl} serializer={self.serializer}"
+            + ("" if self.redis is None else f" redis={self.redis.masked_url}")
         )
 
 
@@ -128,6 +137,8 @@ class CacheStats(BaseModel):
     backend: str
     tag: str
     directory: Path | None = None
+    # Where a backend without a directory keeps its entries (Redis: masked URL and namespace).
+    location: str | None = None
     hits: int = 0
     misses: int = 0
     entries: int = 0

@@ -53,19 +53,25 @@ class Strategy(StrEnum):
     ENABLED = "enabled"  # persistent disk backend (diskcache, SQLite)
     DISABLED = "disabled"  # DisabledCache: stores nothing
     MEMORY = "memory"  # in-process backend, gone when the process exits
+    REDIS = "redis"  # a shared Redis server (docs/redis.md)
 
 
 _SWITCH_WORDS: dict[str, Strategy] = {
     **dict.fromkeys(("disabled", "false", "0", "off", "no"), Strategy.DISABLED),
     **dict.fromkeys(("enabled", "true", "1", "on", "yes", "shared"), Strategy.ENABLED),
 }
+# Words accepted globally (GLOVEBOX_CACHE_GLOBAL, cache_strategy): "memory" is per domain
+# only, but every domain may share one Redis server.
+_GLOBAL_WORDS: dict[str, Strategy] = {**_SWITCH_WORDS, "redis": Strategy.REDIS}
 _DOMAIN_WORDS: dict[str, Strategy] = {
-    **_SWITCH_WORDS,
+    **_GLOBAL_WORDS,
     "memory": Strategy.MEMORY,
     "disk": Strategy.ENABLED,
 }
+# Tags whose GLOVEBOX_CACHE_<TAG> variable is a setting of its own, not a strategy switch.
+_RESERVED_VARIABLE_TAGS = frozenset({"redis_url", "redis_secret"})
 
-ACCEPTED_SWITCH_WORDS: tuple[str, ...] = tuple(_SWITCH_WORDS)
+ACCEPTED_SWITCH_WORDS: tuple[str, ...] = tuple(_GLOBAL_WORDS)
 ACCEPTED_DOMAIN_WORDS: tuple[str, ...] = tuple(_DOMAIN_WORDS)
 
 
@@ -110,7 +116,7 @@ def parse_strategy(value: object, *, where: str, allow_memory: bool = True) -> S
     point at it. Words are case-insensitive; surrounding whitespace is ignored. Booleans
     (YAML ``true``/``false``) are accepted as their words.
     """
-    words = _DOMAIN_WORDS if allow_memory else _SWITCH_WORDS
+    words = _DOMAIN_WORDS if allow_memory else _GLOBAL_WORDS
     if isinstance(value, bool):
         value = "true" if value else "false"
     if isinstance(value, Strategy) and (allow_memory or value is not Strategy.MEMORY):
@@ -140,6 +146,12 @@ def validate_tag(tag: str | None) -> str:
         raise ValueError(
             f"invalid cache tag {quote(tag)}: a tag is 1-64 characters from [A-Za-z0-9_.-], "
             "not '.', '..' or 'global' in any case (reserved for GLOVEBOX_CACHE_GLOBAL)"
+        )
+    if re.sub(r"[^A-Za-z0-9]", "_", tag).lower() in _RESERVED_VARIABLE_TAGS:
+        raise ValueError(
+            f"invalid cache tag {quote(tag)}: its variable "
+            f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is the Redis setting of "
+            "that name, not a strategy switch; choose another tag"
         )
     return tag if type(tag) is str else str.__str__(tag)
 

@@ -1,0 +1,1 @@
+"""Runnable benchmarks (each file is a script; see its docstring)."""

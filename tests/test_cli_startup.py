@@ -1,0 +1,311 @@
+"""Start-up and global options of the installed ``glovebox`` script (no timing).
+
+What a command imports is checked in a fresh interpreter: ``--help`` must not load the
+container, the configuration models or rich; ``cache get`` must not load the
+compilation stack or rich. Everything else runs the console script in a subprocess
+with HOME and the XDG directories below the test's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from glovebox.testing import IsolatedConfig
+from tests.helpers import REPO_ROOT
+
+GLOVEBOX = Path(sys.executable).parent / "glovebox"
+TIMEOUT = 60.0
+
+# Never needed to show help: the container (dependency-injector pulls in asyncio), the
+# configuration models (pydantic, yaml), the cache engine and rich.
+HELP_FORBIDDEN = (
+    "asyncio",
+    "dependency_injector",
+    "pydantic",
+    "yaml",
+    "rich",
+    "diskcache",
+    "glovebox.compilation",
+    "glovebox.config",
+    "glovebox.core",
+    "glovebox.layout",
+    "glovebox.metrics",
+    "glovebox.moergo",
+    "containers.application",
+    "containers.bootstrap",
+)
+# Never needed to read one key: the compilation stack, the other domains' services, rich.
+GET_FORBIDDEN = (
+    "rich",
+    "glovebox.compilation.cache",
+    "glovebox.compilation.west_adapter",
+    "glovebox.compilation.zmk_west_service",
+    "glovebox.layout",
+    "glovebox.metrics",
+    "glovebox.moergo",
+)
+
+
+def env_for(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOVEBOX")}
+    env.update(
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+    )
+    env.update(extra)
+    return env
+
+
+def glovebox(home: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GLOVEBOX), *args],
+        env=env_for(home),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def modules_after(home: Path, *args: str) -> tuple[list[str], str]:
+    """The modules loaded by running ``glovebox ARGS`` in a fresh interpreter, and stdout."""
+    code = textwrap.dedent(
+        """
+        import io, json, sys, contextlib
+        from containers.cli import main
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                main(sys.argv[1:])
+            except SystemExit:
+                pass
+        print(json.dumps({"modules": sorted(sys.modules), "out": out.getvalue()}))
+        """
+    )
+    env = env_for(home, PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    data = json.loads(result.stdout.splitlines()[-1])
+    return data["modules"], data["out"]
+
+
+def loaded(modules: list[str], forbidden: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden)]
+
+
+@pytest.fixture
+def home(isolated_config: IsolatedConfig, tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def test_importing_the_entry_point_loads_no_container(home: Path) -> None:
+    code = "import json, sys, containers.cli; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env_for(home, PYTHONPATH=str(REPO_ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    assert loaded(json.loads(result.stdout), HELP_FORBIDDEN) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("-h",), ("cache", "--help"), ("cache", "get", "--help"), ("--version",)],
+)
+def test_help_and_version_load_nothing_heavy(home: Path, args: tuple[str, ...]) -> None:
+    modules, out = modules_after(home, *args)
+    assert out.strip()
+    assert loaded(modules, HELP_FORBIDDEN) == []
+    assert not (home / ".cache" / "glovebox").exists()
+
+
+def test_cache_get_reads_without_compilation_stack_or_rich(home: Path) -> None:
+    assert glovebox(home, "cache", "set", "greeting", "hello").returncode == 0
+    modules, out = modules_after(home, "cache", "get", "greeting")
+    assert out == "hello\n"
+    assert loaded(modules, GET_FORBIDDEN) == []
+    # The container still builds the cache: the value came through dependency-injector.
+    assert "dependency_injector.wiring" in modules
+
+
+def test_version_prints_package_version(home: Path) -> None:
+    result = glovebox(home, "--version")
+    assert (result.returncode, result.stdout) == (0, f"glovebox {version('glovebox')}\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [(), ("cache",), ("cache", "get"), ("cache", "workspace"), ("cache", "workspace", "add")],
+)
+def test_dash_h_is_help_everywhere(home: Path, command: tuple[str, ...]) -> None:
+    short = glovebox(home, *command, "-h")
+    long = glovebox(home, *command, "--help")
+    assert short.returncode == long.returncode == 0
+    assert short.stdout == long.stdout
+    assert "-h, --help" in short.stdout
+
+
+def all_commands(home: Path, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command path, found by reading the help of each group."""
+    yield prefix
+    out = glovebox(home, *prefix, "--help").stdout
+    if "Commands:" not in out:
+        return
+    for line in out.split("Commands:", 1)[1].splitlines():
+        match = re.match(r"^  (\S+)", line)
+        if match:
+            yield from all_commands(home, (*prefix, match.group(1)))
+
+
+def test_help_shows_no_type_tags_and_capital_metavars(home: Path) -> None:
+    paths = list(all_commands(home))
+    assert ("cache", "workspace", "add") in paths
+    for path in paths:
+        out = glovebox(home, *path, "--help").stdout
+        assert not re.search(r"<(bool|str|path|file|float|int)>", out), (path, out)
+        usage = out.splitlines()[0]
+        assert "{" not in usage, usage
+    get_help = glovebox(home, "cache", "get", "-h").stdout
+    assert "Usage: glovebox cache get [OPTIONS] KEY\n" in get_help
+    show_help = glovebox(home, "layout", "show", "-h").stdout
+    assert "Usage: glovebox layout show [OPTIONS] FILE\n" in show_help
+    root = glovebox(home, "--help").stdout
+    assert re.search(r"^  --debug +Show", root, re.MULTILINE)
+    assert "-c, --config FILE" in root
+    assert "-t, --tag TAG" in get_help
+
+
+def test_config_directory_is_a_one_line_error(home: Path) -> None:
+    result = glovebox(home, "--config", str(home), "cache", "get", "k")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --config {home}: is a directory; give a YAML configuration file"
+    ]
+
+
+def test_help_of_a_group_works_with_a_broken_configuration(home: Path) -> None:
+    bad = home / "bad.yaml"
+    bad.write_text("cache: [\n", encoding="utf-8")
+    assert glovebox(home, "--config", str(bad), "cache", "--help").returncode == 0
+    result = glovebox(home, "--config", str(bad), "cache", "get", "k")
+    assert result.returncode == 2
+    assert "bad.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validation_errors_have_no_pydantic_prefix(home: Path) -> None:
+    result = glovebox(home, "cache", "workspace", "show", "-r", "bad repo", "-b", "main")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: invalid workspace selection: repository 'bad repo'")
+    assert "Value error" not in result.stderr
+    both = glovebox(home, "cache", "workspace", "show", "-r", "zmkfirmware/zmk")
+    assert both.returncode == 2
+    assert "Value error" not in both.stderr
+    assert "exactly one of 'branch'" in both.stderr
+
+
+def wait_for(condition: object, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not callable(condition) or not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_ctrl_c_at_a_prompt_exits_130_with_one_line(home: Path) -> None:
+    assert glovebox(home, "cache", "set", "k", "v").returncode == 0
+    process = subprocess.Popen(
+        [str(GLOVEBOX), "cache", "clear"],
+        env=env_for(home),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        first = process.stdout.read(len("Remove all entries"))
+        assert first == "Remove all entries"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
+    assert process.returncode == 130
+    assert err.strip().splitlines() == ["glovebox: interrupted"]
+    assert glovebox(home, "cache", "get", "k").stdout == "v\n"
+
+
+SELECT = ("-r", "zmkfirmware/zmk", "-b", "main")
+SLOW_EXTRACT = """
+import os, tarfile, time
+_extractall = tarfile.TarFile.extractall
+def _slow(self, *args, **kwargs):
+    _extractall(self, *args, **kwargs)
+    open(os.environ["GLOVEBOX_TEST_MARKER"], "w").close()
+    time.sleep(120)
+tarfile.TarFile.extractall = _slow
+"""
+
+
+def test_ctrl_c_during_a_workspace_import_caches_nothing(home: Path, tmp_path: Path) -> None:
+    import tarfile
+
+    source = tmp_path / "ws"
+    (source / "zmk").mkdir(parents=True)
+    (source / "zmk" / "README").write_text("zmk\n", encoding="utf-8")
+    archive = tmp_path / "ws.tar"
+    with tarfile.open(archive, "w") as tf:
+        tf.add(source, arcname="ws")
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(SLOW_EXTRACT, encoding="utf-8")
+    marker = tmp_path / "extracting"
+    env = env_for(home, PYTHONPATH=str(hooks), GLOVEBOX_TEST_MARKER=str(marker))
+    process = subprocess.Popen(
+        [str(GLOVEBOX), "cache", "workspace", "add", str(archive), *SELECT],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(marker.exists, "the import to reach extraction")
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
+    assert process.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == (
+        "glovebox: interrupted: nothing was cached (the partial workspace was removed)"
+    )
+    assert "Traceback" not in err
+    listing = glovebox(home, "cache", "workspace", "list")
+    assert listing.returncode == 0
+    assert "ZMK workspaces (0)" in listing.stdout
