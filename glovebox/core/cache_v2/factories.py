@@ -159,7 +159,7 @@ def _settings(section: Any, domain: Any, strategy: Strategy) -> CacheSettings:
         max_size_gb=pick("max_size_gb", DEFAULT_SETTINGS.max_size_gb),
         timeout=pick("timeout", DEFAULT_SETTINGS.timeout),
         default_ttl=getattr(domain, "default_ttl", None),
-        redis=_redis_settings(section) if decision.strategy is Strategy.REDIS else None,
+        redis=_redis_settings(section) if strategy is Strategy.REDIS else None,
     )
 
 
