@@ -207,9 +207,10 @@ class Domains:
     def usable(self, tag: str) -> CacheManager:
         """The live cache, or exit 2 saying why it could not be opened."""
         cache = self.active(tag)
-        if isinstance(cache, DisabledCache):
-            reason = cache.reason or "it is disabled"
-            raise fail(f"the {tag!r} cache could not be opened: {reason}")
+        # A DisabledCache without a reason is one put there on purpose (an override in a
+        # test or an embedding application): it answers, with misses.
+        if isinstance(cache, DisabledCache) and cache.reason is not None:
+            raise fail(f"the {tag!r} cache could not be opened: {cache.reason}")
         return cache
 
     def writable(self, tag: str, doing: str = "nothing was stored") -> CacheManager:
@@ -222,7 +223,12 @@ class Domains:
             )
         cache = self.active(tag)
         if isinstance(cache, DisabledCache):
-            raise fail(f"the {tag!r} cache could not be opened: {cache.reason}; {doing}")
+            why = (
+                f"could not be opened: {cache.reason}"
+                if cache.reason is not None
+                else "is a DisabledCache (replaced in the container)"
+            )
+            raise fail(f"the {tag!r} cache {why}; {doing}")
         return cache
 
     def view(self, tag: str) -> DomainView:
@@ -238,8 +244,8 @@ class Domains:
         live = None
         if decision.strategy is not Strategy.DISABLED and self.on_disk(tag):
             live = self.active(tag)
-        if isinstance(live, DisabledCache):
-            unusable = live.reason or "it could not be opened"
+        if isinstance(live, DisabledCache) and live.reason is not None:
+            unusable = live.reason
         else:
             with self.stored(tag) as cache:
                 if cache is not None:
