@@ -243,7 +243,7 @@ def test_disabled_workspace_cache_still_lists_what_is_on_disk(
 # A cache that could not be opened ----------------------------------------------------------
 
 
-def test_lock_held_past_the_timeout_fails_set_and_get(isolated_config: IsolatedConfig) -> None:
+def test_lock_held_past_the_timeout_fails_set_but_not_get(isolated_config: IsolatedConfig) -> None:
     ok("cache", "set", "k", "v")
     database = isolated_config.cache_path / "default" / "cache.db"
     holder = subprocess.Popen(
@@ -266,10 +266,8 @@ def test_lock_held_past_the_timeout_fails_set_and_get(isolated_config: IsolatedC
         assert stored.returncode == 2
         assert "locked" in stored.stderr
         assert "nothing was stored" in stored.stderr
-        got = run("cache", "get", "k", env=fast)
-        assert got.returncode == 2
-        assert "could not be opened" in got.stderr
-        assert "miss" not in got.stderr
+        got = run("cache", "get", "k", env=fast)  # readers pass a writer (SQLite WAL)
+        assert (got.returncode, got.stdout) == (0, "v\n"), got.stderr
     finally:
         holder.communicate(input="", timeout=30)
     assert ok("cache", "get", "k").stdout == "v\n"

@@ -234,8 +234,8 @@ def test_recovered_failures_say_what_failed_and_what_was_answered(
     cache.get("absent")  # a pending miss, so get_stats() has counts to save
 
     def broken(*args: object, **kwargs: object) -> None:
-        # Not an OperationalError: diskcache's transact(retry=True) retries those.
-        raise sqlite3.DatabaseError("database disk image is malformed")
+        # An I/O error: a malformed database would be moved aside instead (tests/faults).
+        raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 1)
     monkeypatch.setattr(diskcache.Cache, "_sql", property(lambda self: broken))
@@ -251,7 +251,7 @@ def test_recovered_failures_say_what_failed_and_what_was_answered(
         monkeypatch.setattr(cache._cache, "set", lambda *args, **kwargs: None)
         cache.set("another", 2)  # the periodic size check runs and fails
     lines = [record.getMessage() for record in caplog.records]
-    cause = "failed (DatabaseError: database disk image is malformed); "
+    cause = "failed (OperationalError: disk I/O error); "
     expected = [
         f"reading key 'k' {cause}answered as a miss",
         f"checking key 'k' {cause}answered as not cached",

@@ -374,6 +374,7 @@ def set_(
     """
     from glovebox.cli.domains import domains
     from glovebox.core.cache_v2.policy import validate_tag
+    from glovebox.errors import GloveboxError
 
     found = domains()
     if value == "-":
@@ -383,7 +384,11 @@ def set_(
         name = validate_tag(tag)
     except (ValueError, TypeError) as exc:
         raise fail(str(exc)) from exc
-    found.writable(name).set(key, value, ttl=ttl)
+    cache = found.writable(name)
+    try:
+        cache.set(key, value, ttl=ttl)
+    except GloveboxError as exc:
+        raise fail(f"{exc}; nothing was stored") from exc
 
 
 @cache_app.command()

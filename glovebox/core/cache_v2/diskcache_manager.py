@@ -11,6 +11,15 @@ Guarantees
   culling is switched off so that evictions can be counted).
 - The manager is fork-safe: after ``fork()`` the child opens its own SQLite connection
   on first use and never touches (or closes) the parent's.
+- Every wait for the database lock ends after the configured timeout (see
+  :mod:`glovebox.core.cache_v2.disk_store`): a write then raises ``CacheError`` saying the
+  database is locked and how long we waited; statistics are saved without waiting on the
+  read path and within the timeout by ``close()``, or else kept (or, at close, dropped
+  with a WARNING) but never counted twice.
+- Damage is contained: a database found malformed during use is moved aside like one
+  found at open and the operation is tried once more on a fresh database; a value file
+  whose size changed is a miss and its entry is dropped; when the disk is full, a
+  deletion frees the space reserve and is tried once more.
 
 Use of diskcache internals
 - The hot read path (:meth:`get`) calls diskcache's public ``Cache.get`` directly, skipping
@@ -31,10 +40,10 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar
 
 import diskcache
 
@@ -46,6 +55,23 @@ from glovebox.core.cache_v2.cache_manager import (
     validate_ttl,
 )
 from glovebox.core.cache_v2.counters import Counters
+from glovebox.core.cache_v2.disk_store import (
+    CACHE_DB_NAME,
+    DamagedValue,
+    DiskStore,
+    LockWaitExpired,
+    PrivateDisk,
+    PrivateJSONDisk,
+    current_identity,
+    is_disk_full,
+    is_locked,
+    is_malformed,
+    move_aside,
+    prepare_files,
+    recovery_lock,
+    release_reserve,
+    unwrap,
+)
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import (
     DEFAULT_SETTINGS,
@@ -54,9 +80,11 @@ from glovebox.core.cache_v2.models import (
     CacheStats,
     timestamp_to_datetime,
 )
-from glovebox.errors import CacheError
+from glovebox.errors import CacheError, UnusableStorageError
 
 __all__ = ["DiskCacheManager"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -105,18 +133,27 @@ class DiskCacheManager(BaseCache):
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def _open(self) -> diskcache.Cache:
+    def _open(self) -> DiskStore:
         self._generation = _ForkGeneration.value
-        disk = diskcache.JSONDisk if self._settings.serializer == "json" else diskcache.Disk
-        return diskcache.Cache(
-            str(self._directory),
-            timeout=float(self._settings.timeout),
-            disk=disk,
-            size_limit=self._size_limit,
-            cull_limit=0,
-            statistics=0,
-            eviction_policy="least-recently-stored",
-        )
+        disk = PrivateJSONDisk if self._settings.serializer == "json" else PrivateDisk
+        prepare_files(self._directory)
+        try:
+            store = DiskStore(
+                str(self._directory),
+                timeout=float(self._settings.timeout),
+                disk=disk,
+                size_limit=self._size_limit,
+                cull_limit=0,
+                statistics=0,
+                eviction_policy="least-recently-stored",
+            )
+        except LockWaitExpired as exc:
+            raise UnusableStorageError(
+                f"cannot open cache {self._tag!r}: {self._directory / CACHE_DB_NAME} {exc} "
+                f"(the configured timeout is {self._settings.timeout} s)"
+            ) from exc
+        self._identity = current_identity(self._directory)
+        return store
 
     def _reset_counters(self) -> None:
         self._counters = Counters()
@@ -150,7 +187,17 @@ class DiskCacheManager(BaseCache):
         self._adopt_after_fork()
         if self._closed:
             return
-        self._flush_stats()
+        hits, misses = self._counters.take_pending()
+        if (hits or misses) and not self._save_counts(hits, misses, wait=True):
+            logger.warning(
+                "cache %r (%s): %d hits and %d misses of this process were not saved "
+                "(the database stayed busy or failing for the %s s timeout)",
+                self._tag,
+                self._directory,
+                hits,
+                misses,
+                self._settings.timeout,
+            )
         self._closed = True
         self._cache.close()
 
@@ -176,12 +223,11 @@ class DiskCacheManager(BaseCache):
             try:
                 value = self._cache.get(key, _MISSING)
             except Exception as exc:  # any failure to produce the value is a miss
-                self._record_error(f"reading key {key!r}", "answered as a miss", exc)
-                value = _MISSING
+                value = self._read_failed(key, exc)
         else:
             value = self._read(key)
         if self._counters.record_lookup(value is not _MISSING):
-            self._flush_stats()
+            self._flush_stats(wait=False)
         return default if value is _MISSING else value
 
     def _read(self, key: str) -> Any:
@@ -189,8 +235,36 @@ class DiskCacheManager(BaseCache):
         try:
             return db.get(key, _MISSING)
         except Exception as exc:  # any failure to produce the value is a miss
+            return self._read_failed(key, exc)
+
+    def _read_failed(self, key: str, exc: Exception) -> Any:
+        """Log a failed read and deal with damage it revealed; the read is a miss."""
+        if isinstance(exc, DamagedValue):
+            self._record_error(f"reading key {key!r}", "answered as a miss, entry dropped", exc)
+            self._drop_damaged(key, exc.filename)
+        else:
             self._record_error(f"reading key {key!r}", "answered as a miss", exc)
-            return _MISSING
+            if is_malformed(exc):
+                self._recover_damaged(exc)
+        return _MISSING
+
+    def _drop_damaged(self, key: str, filename: str) -> None:
+        """Remove the entry of ``key`` that points at the damaged value file ``filename``."""
+        db = self._connection()
+
+        def drop() -> None:
+            db_key, raw = db._disk.put(key)
+            with db.transact():
+                db._sql(
+                    "DELETE FROM Cache WHERE key = ? AND raw = ? AND filename = ?",
+                    (db_key, raw, filename),
+                )
+            db._disk.remove(filename)
+
+        try:
+            db.retry_while_locked(drop)
+        except Exception as exc:
+            self._record_error(f"dropping the damaged entry of key {key!r}", "left in place", exc)
 
     def _peek(self, key: str) -> Any:
         return self._read(key)
@@ -241,7 +315,7 @@ class DiskCacheManager(BaseCache):
         )
 
     def get_stats(self) -> CacheStats:
-        self._flush_stats()
+        self._flush_stats(wait=True)
         db = self._connection()
         try:
             hits, misses = int(db.reset("hits")), int(db.reset("misses"))
@@ -287,36 +361,30 @@ class DiskCacheManager(BaseCache):
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         key = validate_key(key)
         expire = self._ttl(ttl)
-        db = self._connection()
-        try:
-            db.set(key, value, expire=expire)
-        except Exception as exc:
-            raise self._write_error("store", key, exc) from exc
+        self._write("store", key, lambda db: db.set(key, value, expire=expire))
         self._after_writes(1)
 
     def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store every item in one transaction: all are written, or none."""
         checked = {validate_key(key): value for key, value in items.items()}
         expire = self._ttl(ttl)
-        db = self._connection()
-        key = "<none>"
-        try:
-            with db.transact(retry=True):
+
+        current = ["<none>"]  # the key being stored when a failure happens
+
+        def store(db: DiskStore) -> None:
+            with db.transact():
                 for key, value in checked.items():
+                    current[0] = key
                     db.set(key, value, expire=expire)
-        except Exception as exc:
-            raise self._write_error("store (set_many)", key, exc) from exc
+
+        self._write("store (set_many)", lambda: current[0], store)
         self._after_writes(len(items))
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give a live entry a new expiry (``None``: the default TTL). False if absent."""
         key = validate_key(key)
         expire = self._ttl(ttl)
-        db = self._connection()
-        try:
-            return bool(db.touch(key, expire=expire, retry=True))
-        except Exception as exc:
-            raise self._write_error("touch", key, exc) from exc
+        return bool(self._write("touch", key, lambda db: db.touch(key, expire=expire)))
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if a live entry was removed."""
@@ -326,36 +394,34 @@ class DiskCacheManager(BaseCache):
     def delete_many(self, keys: Iterable[str]) -> int:
         """Remove ``keys`` in one transaction; returns how many live entries were removed."""
         key_list = [validate_key(key) for key in keys]
-        db = self._connection()
-        removed = 0
-        key = "<none>"
-        try:
-            with db.transact(retry=True):
+
+        current = ["<none>"]
+
+        def remove(db: DiskStore) -> int:
+            removed = 0
+            with db.transact():
                 for key in key_list:
+                    current[0] = key
                     # diskcache deletes live rows only; expired ones are cleanup()'s job.
-                    removed += bool(db.delete(key, retry=True))
-        except Exception as exc:
-            raise self._write_error("delete", key, exc) from exc
-        return removed
+                    removed += bool(db.delete(key))
+            return removed
+
+        return self._write("delete", lambda: current[0], remove, frees_space=True)
 
     def clear(self) -> None:
         """Remove every entry. Hit/miss totals are kept: they describe the cache's history."""
-        db = self._connection()
-        try:
-            db.clear(retry=True)
-        except Exception as exc:
-            raise self._write_error("clear", "*", exc) from exc
+        self._write("clear", "*", lambda db: db.clear(), frees_space=True)
 
     def cleanup(self) -> int:
         """Remove expired entries, then cull to the size limit. Returns how many went."""
-        db = self._connection()
-        try:
+
+        def clean(db: DiskStore) -> tuple[int, int]:
             # diskcache expires strictly before ``now``; an entry expiring exactly now is
             # already invisible to reads, so it must go too.
-            expired = int(db.expire(math.nextafter(time.time(), math.inf), retry=True))
-            culled = int(db.cull(retry=True))
-        except Exception as exc:
-            raise self._write_error("cleanup", "*", exc) from exc
+            expired = int(db.expire(math.nextafter(time.time(), math.inf)))
+            return expired, int(db.cull())
+
+        expired, culled = self._write("cleanup", "*", clean, frees_space=True)
         self._counters.add_evictions(culled)
         return expired + culled
 
@@ -373,7 +439,7 @@ class DiskCacheManager(BaseCache):
         db = self._connection()
         try:
             if db.volume() > self._size_limit:
-                culled = int(db.cull(retry=True))
+                culled = int(db.retry_while_locked(db.cull))
                 self._counters.add_evictions(culled)
         except Exception as exc:
             self._record_error(
@@ -382,24 +448,106 @@ class DiskCacheManager(BaseCache):
                 exc,
             )
 
-    def _flush_stats(self) -> None:
-        """Add this process's pending hit/miss counts to the database's totals."""
-        hits, misses = self._counters.take_pending()
-        if not (hits or misses) or self._closed:
+    def _flush_stats(self, *, wait: bool) -> None:
+        """Add this process's pending hit/miss counts to the database's totals.
+
+        ``wait=False`` (the read path) tries once without waiting for the lock; counts
+        that could not be saved are kept for the next attempt.
+        """
+        if self._closed:
             return
+        hits, misses = self._counters.take_pending()
+        if (hits or misses) and not self._save_counts(hits, misses, wait=wait):
+            self._counters.give_back(hits, misses)
+
+    def _save_counts(self, hits: int, misses: int, *, wait: bool) -> bool:
+        """Add ``hits``/``misses`` to the stored totals in one transaction; False if not done."""
         db = self._connection()
-        try:
-            with db.transact(retry=True):
+
+        def add() -> None:
+            with db.transact():
                 db.reset("hits", int(db.reset("hits")) + hits)
                 db.reset("misses", int(db.reset("misses")) + misses)
+
+        try:
+            if wait:
+                db.retry_while_locked(add)
+            else:
+                db.set_busy_timeout(0)
+                try:
+                    add()
+                finally:
+                    db.set_busy_timeout(self._settings.timeout)
         except Exception as exc:
-            # Keep the counts for the next attempt rather than losing them.
-            self._counters.give_back(hits, misses)
-            self._record_error("saving hit/miss counts", "kept in memory for the next attempt", exc)
+            if isinstance(exc, LockWaitExpired) or is_locked(exc):
+                logger.debug("cache %r: hit/miss counts not saved yet: %s", self._tag, exc)
+            else:
+                self._record_error(
+                    "saving hit/miss counts", "kept in memory for the next attempt", exc
+                )
+            return False
+        return True
+
+    def _write(
+        self,
+        operation: str,
+        key: str | Callable[[], str],
+        call: Callable[[DiskStore], T],
+        *,
+        frees_space: bool = False,
+    ) -> T:
+        """Run a write with the lock wait bounded; raise ``CacheError`` saying what failed.
+
+        A malformed database is moved aside and the write tried once more on a fresh one;
+        a deletion (``frees_space``) that finds the disk full frees the space reserve and
+        is tried once more.
+        """
+        retried = False
+        while True:
+            db = self._connection()
+            try:
+                return db.retry_while_locked(lambda db=db: call(db))  # type: ignore[no-any-return]
+            except Exception as exc:
+                if not retried and is_malformed(exc):
+                    self._recover_damaged(exc)
+                elif not retried and frees_space and is_disk_full(exc):
+                    if not release_reserve(self._directory):
+                        raise self._write_error(operation, key, exc) from exc
+                    logger.warning(
+                        "cache %r: the disk holding %s is full; released the space reserve to %s",
+                        self._tag,
+                        self._directory,
+                        operation,
+                    )
+                else:
+                    raise self._write_error(operation, key, exc) from exc
+                retried = True
+
+    def _recover_damaged(self, exc: BaseException) -> None:
+        """Move a malformed database aside (once, whichever thread or process sees it first)."""
+        with recovery_lock():
+            if self._closed:
+                return
+            if current_identity(self._directory) == self._identity:
+                try:
+                    move_aside(self._directory, self._tag, exc)
+                except OSError as move_error:
+                    logger.warning(
+                        "cache %r: could not move the damaged %s aside: %s",
+                        self._tag,
+                        self._directory,
+                        move_error,
+                    )
+                    return
+            # Another thread or process already replaced it: use the new database.
+            self._cache.close()
+            self._key_locks = KeyLocks(self._directory / "locks")
+            self._cache = self._open()
 
     def _record_error(self, failure: str, outcome: str, exc: BaseException) -> None:
         """Count and log a failure the caller recovers from; ``outcome`` says how."""
         self._counters.add_error()
+        exc = unwrap(exc)
         logger.warning(
             "cache %r (%s): %s failed (%s: %s); %s",
             self._tag,
@@ -410,12 +558,24 @@ class DiskCacheManager(BaseCache):
             outcome,
         )
 
-    def _write_error(self, operation: str, key: str, exc: BaseException) -> CacheError:
+    def _write_error(
+        self, operation: str, key: str | Callable[[], str], exc: BaseException
+    ) -> CacheError:
         self._counters.add_error()
-        return CacheError(
-            f"cache {self._tag!r} ({self._directory}): could not {operation} key {key!r}: "
-            f"{type(exc).__name__}: {exc}"
-        )
+        key = key if isinstance(key, str) else key()
+        where = f"cache {self._tag!r} ({self._directory}): could not {operation} key {key!r}"
+        if isinstance(exc, LockWaitExpired):
+            return CacheError(
+                f"{where}: {self._directory / CACHE_DB_NAME} is locked by another process; "
+                f"waited {exc.waited:.1f} s (the configured timeout is {self._settings.timeout} s)"
+            )
+        if is_disk_full(exc):
+            return CacheError(
+                f"{where}: the disk is full: no space left for {self._directory}; free space "
+                "there or remove entries (glovebox cache clear / cleanup)"
+            )
+        cause = unwrap(exc)
+        return CacheError(f"{where}: {type(cause).__name__}: {cause}")
 
     def _compute_lock(self, key: str) -> AbstractContextManager[None]:
         self._adopt_after_fork()  # a forked child must not hold the parent's locks

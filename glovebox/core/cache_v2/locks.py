@@ -50,7 +50,8 @@ class KeyLocks:
             lock = self._file_locks.get(stripe)
             if lock is None:
                 self._directory.mkdir(mode=0o700, exist_ok=True)
-                lock = filelock.FileLock(str(self._directory / f"{stripe:02x}.lock"))
+                # Owner-only, like every file of the cache (the umask is left alone).
+                lock = filelock.FileLock(str(self._directory / f"{stripe:02x}.lock"), mode=0o600)
                 self._file_locks[stripe] = lock
             with lock:
                 yield

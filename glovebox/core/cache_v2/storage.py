@@ -15,9 +15,9 @@ import logging
 import os
 import sqlite3
 import stat
-import time
 from pathlib import Path
 
+from glovebox.core.cache_v2.disk_store import CACHE_DB_NAME, CORRUPT_MARKER, move_aside
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.errors import UnusableStorageError
@@ -32,9 +32,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-CACHE_DB_NAME = "cache.db"
-CORRUPT_MARKER = ".corrupt-"
 
 
 def _check_private(path: Path) -> None:
@@ -120,35 +117,10 @@ def disk_usage(path: Path) -> int:
     return total
 
 
-def _wait_for_writer(database: Path, timeout: float) -> None:
-    """Wait at most ``timeout`` seconds for another process's write transaction to end.
-
-    diskcache retries its own start-up writes for a fixed minute whatever the timeout;
-    this bounded check makes a lock held past the configured timeout fail the open
-    (``UnusableStorageError`` saying the database is locked) instead.
-    """
-    if not database.is_file():
-        return
-    connection = sqlite3.connect(database, timeout=timeout, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        connection.execute("COMMIT")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise UnusableStorageError(
-                f"{database} is locked by another process and stayed locked for the "
-                f"{timeout:g} s timeout (setting cache.timeout)"
-            ) from exc
-        raise
-    finally:
-        connection.close()
-
-
 def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
     """Open the cache in ``directory``; a damaged database is moved aside, never deleted."""
 
     def attempt() -> DiskCacheManager:
-        _wait_for_writer(directory / CACHE_DB_NAME, settings.timeout)
         return DiskCacheManager(directory, tag=tag, settings=settings)
 
     try:
@@ -156,18 +128,7 @@ def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> Di
     except sqlite3.DatabaseError as exc:
         if not _is_corruption(exc):
             raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        aside = directory.with_name(f"{directory.name}{CORRUPT_MARKER}{stamp}-{os.getpid()}")
-        logger.warning(
-            "cache %r: %s is not a usable database (%s); moved the directory to %s and "
-            "started an empty cache",
-            tag,
-            directory / CACHE_DB_NAME,
-            exc,
-            aside,
-        )
-        directory.rename(aside)
-        directory.mkdir(mode=0o700)
+        move_aside(directory, tag, exc)
         return attempt()
     except OSError as exc:
         raise UnusableStorageError(f"cannot open cache in {directory}: {exc}") from exc
