@@ -46,9 +46,13 @@ HELP_FORBIDDEN = (
     "containers.application",
     "containers.bootstrap",
 )
-# Never needed to read one key: the compilation stack, the other domains' services, rich.
+# Never needed to read one key: the compilation stack, the other domains' services, rich,
+# the lock library (only get_or_set locks) and typer's pydantic coercion.
 GET_FORBIDDEN = (
     "rich",
+    "filelock",
+    "pydantic.type_adapter",
+    "typer._adapters",
     "glovebox.compilation.cache",
     "glovebox.compilation.west_adapter",
     "glovebox.compilation.zmk_west_service",
@@ -56,6 +60,22 @@ GET_FORBIDDEN = (
     "glovebox.metrics",
     "glovebox.moergo",
 )
+
+
+# Never needed to serve an already compiled layout: its input model, the compiler, rich.
+COMPILE_HIT_FORBIDDEN = (
+    "rich",
+    "filelock",
+    "glovebox.layout.models",
+    "glovebox.layout.compiler",
+    "glovebox.layout.keymap",
+    "glovebox.layout.render",
+    "glovebox.compilation.cache",
+    "pydantic.type_adapter",
+    "typer._adapters",
+)
+# The cache engine itself: no pydantic models (the Redis settings load with a server).
+ENGINE_FORBIDDEN = ("pydantic.main", "filelock", "glovebox.core.cache_v2.redis_settings")
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
@@ -150,6 +170,51 @@ def test_cache_get_reads_without_compilation_stack_or_rich(home: Path) -> None:
     assert loaded(modules, GET_FORBIDDEN) == []
     # The container still builds the cache: the value came through dependency-injector.
     assert "dependency_injector.wiring" in modules
+
+
+def test_a_cached_layout_compile_loads_no_compiler_or_rich(home: Path) -> None:
+    layout = home / "mine.json"
+    layout.write_bytes((REPO_ROOT / "docs/examples/glove80-example.json").read_bytes())
+    out = home / "out"
+    assert glovebox(home, "layout", "compile", str(layout), str(out)).returncode == 0
+    modules, printed = modules_after(home, "layout", "compile", str(layout), str(out))
+    assert printed == f"{layout} -> {out / 'mine.keymap'}, {out / 'mine.conf'} (from cache)\n"
+    assert loaded(modules, COMPILE_HIT_FORBIDDEN) == []
+    assert "dependency_injector.wiring" in modules
+
+
+def test_importing_the_cache_engine_loads_no_pydantic_models(home: Path) -> None:
+    code = (
+        "import json, sys, glovebox.core.cache_v2 as engine; "
+        "engine.CacheStats(backend='disk', tag='t'); "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env_for(home, PYTHONPATH=str(REPO_ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    assert loaded(json.loads(result.stdout), ENGINE_FORBIDDEN) == []
+
+
+def test_every_module_that_injects_is_wired() -> None:
+    from containers.bootstrap import WIRED_MODULES, WIRED_PACKAGES
+
+    injecting = {
+        ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+        for path in (REPO_ROOT / "glovebox").rglob("*.py")
+        if "Provide[" in path.read_text(encoding="utf-8")
+    }
+    assert "glovebox.cli.injected" in injecting
+    unwired = {
+        name
+        for name in injecting
+        if name not in WIRED_MODULES and not name.startswith(tuple(WIRED_PACKAGES))
+    }
+    assert unwired == set()
 
 
 def test_version_prints_package_version(home: Path) -> None:

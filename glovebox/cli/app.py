@@ -105,10 +105,35 @@ def _metavar(param: Any) -> str:
     return str(param.name or "value").upper().replace("-", "_")
 
 
-def _coerce_directly(param: Any) -> Any:
-    """Let plain ``str`` and ``bool`` parameters skip typer's pydantic-based coercion.
+def _as_paths(value: Any) -> Any:
+    """A command line path (or several) as ``Path`` objects; click has checked the text."""
+    if isinstance(value, list | tuple):
+        return [Path(item) for item in value]
+    return Path(value)
 
-    A command line value is already a ``str`` (a flag already a ``bool``, or None);
+
+def _path_runtime_param(descriptor: Any) -> Any:
+    """typer's runtime coercion object for a ``Path`` or ``list[Path]`` parameter, or None."""
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # pragma: no cover - another typer version
+        return None
+
+    class PathRuntimeParam(PassThroughRuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            return _as_paths(value)
+
+    return PathRuntimeParam(
+        parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
+    )
+
+
+def _coerce_directly(param: Any) -> Any:
+    """Let plain ``str``, ``bool``, ``Path`` and ``list[Path]`` parameters skip typer's
+    pydantic-based coercion.
+
+    A command line value is already a ``str`` (a flag already a ``bool``, or None), and
+    a path is that text as a ``Path`` (click's path type has already checked it);
     building a pydantic ``TypeAdapter`` for it (and importing pydantic) costs more
     start-up time than ``cache get`` itself. Other types keep typer's coercion. If
     typer's internals differ from what this expects, nothing is changed.
@@ -117,7 +142,14 @@ def _coerce_directly(param: Any) -> Any:
     if descriptor is None or getattr(param, "_runtime_param", "absent") is not None:
         return param
     annotation = descriptor.annotation
-    if annotation not in (str, bool) or descriptor.is_choice or descriptor.is_list:
+    if descriptor.is_choice or descriptor.file_annotation is not None:
+        return param
+    if annotation is Path or (descriptor.is_list and annotation == list[Path]):
+        runtime = _path_runtime_param(descriptor)
+        if runtime is not None:
+            param._runtime_param = runtime
+        return param
+    if annotation not in (str, bool) or descriptor.is_list:
         return param
     try:
         from typer._coercion import PassThroughRuntimeParam

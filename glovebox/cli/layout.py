@@ -74,7 +74,8 @@ def compile_command(
         raise fail(str(exc), code=1) from exc
     for (path, result), (keymap, conf) in zip(compiled, written, strict=True):
         origin = "from cache" if result.from_cache else "compiled"
-        console.print(f"{path} -> {keymap}, {conf} ({origin})", highlight=False, soft_wrap=True)
+        # Plain text: one whole line per layout (never wrapped), and no rich to import.
+        typer.echo(f"{path} -> {keymap}, {conf} ({origin})")
 
 
 @layout_app.command("show")

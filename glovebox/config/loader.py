@@ -13,7 +13,6 @@ error names the file and line (or variable) that holds the bad value. Loading on
 
 from __future__ import annotations
 
-import importlib.resources
 import logging
 import os
 from collections.abc import Mapping
@@ -56,12 +55,19 @@ _DEFAULTS_NAME = "default.yaml"
 
 def default_config_file() -> Path:
     """The built-in defaults: package data in an installed wheel, ``config/`` in a checkout."""
-    packaged = importlib.resources.files("glovebox.config").joinpath(_DEFAULTS_NAME)
-    if packaged.is_file():
-        return Path(str(packaged))
+    # A wheel installs the file beside this module; a checkout keeps it in config/. Only
+    # an installation that is not plain files (a zip) needs importlib.resources.
+    beside = Path(__file__).with_name(_DEFAULTS_NAME)
+    if beside.is_file():
+        return beside
     checkout = Path(__file__).resolve().parents[2] / "config" / _DEFAULTS_NAME
     if checkout.is_file():
         return checkout
+    import importlib.resources
+
+    packaged = importlib.resources.files("glovebox.config").joinpath(_DEFAULTS_NAME)
+    if packaged.is_file():
+        return Path(str(packaged))
     raise ConfigError(
         f"built-in defaults {_DEFAULTS_NAME} not found in the glovebox.config package "
         f"nor at {checkout}; the installation is incomplete"

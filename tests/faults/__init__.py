@@ -1,0 +1,1 @@
+"""Fault and bad-input tests: hostile keys, paths, archives and processes."""

@@ -1,9 +1,12 @@
 """Reading and writing workspace archives (.zip, .tar, .tar.gz/.tgz, .tar.xz).
 
 Extraction refuses members that would land outside the target (absolute paths, ``..``,
-links pointing out): tar uses the standard library's ``data`` filter, zip names are
-checked before anything is written. Writing goes to a hidden sibling then is renamed, so
-an interrupted export never leaves a truncated archive under the requested name.
+links pointing out) and special files (devices, fifos): tar goes through the standard
+library's ``data`` filter, zip members are checked before anything is written (zip
+symlinks are refused: export never writes them). Permission bits survive a round trip
+in both formats, except setuid, setgid and sticky, which are never extracted. Writing goes
+to a hidden sibling then is renamed, so an interrupted export never leaves a truncated
+archive under the requested name.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import shutil
+import stat
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -111,11 +116,12 @@ def extract_archive(
                     )
                 )
     except tarfile.FilterError as exc:
-        raise WorkspaceError(
-            f"{archive}: refused, a member escapes the archive root ({exc})"
-        ) from exc
+        reason = f"{_filter_reason(exc)} ({_flat(exc)})"
+        raise WorkspaceError(f"{archive}: refused, {reason}") from exc
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-        raise WorkspaceError(f"{archive}: not a readable {fmt} archive ({exc})") from exc
+        raise WorkspaceError(f"{archive}: not a readable {fmt} archive ({_flat(exc)})") from exc
+    except OSError as exc:
+        raise WorkspaceError(f"{archive}: cannot extract into {target}: {_flat(exc)}") from exc
     children = list(target.iterdir())
     if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
         return children[0]
@@ -125,14 +131,79 @@ def extract_archive(
 def _extract(source: BinaryIO, archive: Path, fmt: str, target: Path) -> None:
     if fmt == ".zip":
         with zipfile.ZipFile(source) as zf:
-            for name in zf.namelist():
-                parts = PurePosixPath(name).parts
-                if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-                    raise WorkspaceError(f"{archive}: member {name!r} escapes the archive root")
-            zf.extractall(target)
+            _extract_zip(zf, archive, target)
     else:
         with tarfile.open(fileobj=source, mode="r:*") as tf:
-            tf.extractall(target, filter="data")
+            tf.extractall(target, filter=_keep_permissions)
+
+
+def _flat(exc: BaseException, limit: int = 300) -> str:
+    """``exc`` as one line of bounded length (tarfile lists every method it tried)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+
+
+def _keep_permissions(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """The ``data`` filter's safety checks, with the member's own permission bits kept.
+
+    The ``data`` filter also rewrites modes (0444 and 0664 both come out 0644); a workspace
+    needs its read-only and group-writable files back as they were. Setuid, setgid and
+    sticky bits are still dropped.
+    """
+    safe = tarfile.data_filter(member, dest)
+    if safe is None or not (safe.isreg() or safe.isdir()):
+        return safe
+    return safe.replace(mode=member.mode & 0o777 & ~_SPECIAL_BITS, deep=False)
+
+
+def _filter_reason(exc: tarfile.FilterError) -> str:
+    if isinstance(exc, tarfile.SpecialFileError):
+        return "a member is a device or other special file"
+    if isinstance(exc, tarfile.AbsolutePathError | tarfile.AbsoluteLinkError):
+        return "a member has an absolute path"
+    return "a member escapes the archive root"
+
+
+def _extract_zip(zf: zipfile.ZipFile, archive: Path, target: Path) -> None:
+    """Extract every member of ``zf`` into ``target`` with its permission bits.
+
+    All names and types are checked before anything is written. Directory modes are set
+    last, so a read-only directory is filled first.
+    """
+    members: list[tuple[zipfile.ZipInfo, Path, int, bool]] = []
+    for info in zf.infolist():
+        name = info.filename
+        parts = PurePosixPath(name).parts
+        if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]) or "\0" in name:
+            raise WorkspaceError(f"{archive}: refused, member {name!r} escapes the archive root")
+        unix_mode = info.external_attr >> 16 if info.create_system == 3 else 0
+        kind = stat.S_IFMT(unix_mode)
+        if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+            what = "a symlink" if kind == stat.S_IFLNK else "a device or other special file"
+            raise WorkspaceError(
+                f"{archive}: refused, member {name!r} is {what}; a zip workspace holds only "
+                "files and directories (use .tar.gz for symlinks)"
+            )
+        is_dir = info.is_dir() or kind == stat.S_IFDIR
+        default = 0o755 if is_dir else 0o644
+        mode = (stat.S_IMODE(unix_mode) or default) & ~_SPECIAL_BITS
+        members.append((info, target.joinpath(*parts), mode, is_dir))
+    directories: list[tuple[Path, int]] = []
+    for info, path, mode, is_dir in members:
+        if is_dir:
+            path.mkdir(parents=True, exist_ok=True)
+            directories.append((path, mode))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with zf.open(info) as source, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out)
+        os.chmod(path, mode)
+    for path, mode in reversed(directories):
+        os.chmod(path, mode)
 
 
 def write_archive(

@@ -34,13 +34,17 @@ __all__ = [
     "is_valid_key",
     "manifest_hash",
     "metadata_key",
+    "normalize_repository",
     "workspace_key",
 ]
 
 # "owner/name" (GitHub style) or a URL / local path to a git repository.
 _REPOSITORY = re.compile(
-    r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$|^(https?|ssh|git|file)://\S+$|^git@\S+$"
+    r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$|^(https?|ssh|git|file)://\S+$|^git@\S+$",
+    re.IGNORECASE,
 )
+_GITHUB_HTTPS = re.compile(r"^https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/*$", re.IGNORECASE)
+_URL_HEAD = re.compile(r"^([A-Za-z]+://)([^/]*)(.*)$")
 # git refuses these in ref names; rejecting them here beats a failure deep inside west.
 _BAD_REF = re.compile(r"(^[-/.])|(\.\.)|([\s~^:?*\[\\])|(@\{)|([/.]$)|(\.lock$)")
 _HEX = re.compile(r"^[0-9a-f]{8,128}$")
@@ -64,12 +68,7 @@ class WorkspaceConfig(BaseModel):
     @field_validator("repository")
     @classmethod
     def _check_repository(cls, value: str) -> str:
-        if not _REPOSITORY.match(value):
-            raise ValueError(
-                f"repository {value!r} is not 'owner/name' (e.g. 'zmkfirmware/zmk') "
-                "nor a git URL (https://, ssh://, git://, file:// or git@host:path)"
-            )
-        return value
+        return normalize_repository(value)
 
     @field_validator("branch", "revision")
     @classmethod
@@ -104,6 +103,46 @@ class WorkspaceConfig(BaseModel):
     @property
     def is_branch(self) -> bool:
         return self.branch is not None
+
+
+def normalize_repository(value: str) -> str:
+    """The one spelling of a repository that keys its workspaces (ValueError if invalid).
+
+    ``owner/name``, ``owner/name.git``, ``owner/name/`` and ``https://github.com/owner/name``
+    (any case of scheme and host, with or without ``.git`` and trailing slashes) are one
+    repository, spelt ``owner/name``. Other URLs keep their path; only the case of their
+    scheme and host and trailing slashes are normalised. A ``.`` or ``..`` path segment
+    is refused: west would fetch from somewhere else than the name says.
+    """
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    if not _REPOSITORY.match(value.rstrip("/")):
+        raise ValueError(
+            f"repository {shown!r} is not 'owner/name' (e.g. 'zmkfirmware/zmk') "
+            "nor a git URL (https://, ssh://, git://, file:// or git@host:path)"
+        )
+    github = _GITHUB_HTTPS.match(value)
+    if github is not None:
+        candidate = f"{github.group(1)}/{github.group(2)}"
+    elif "://" in value:
+        head = _URL_HEAD.match(value)
+        if head is None or not head.group(3).strip("/"):
+            raise ValueError(f"repository {shown!r} names a host but no repository path on it")
+        scheme, host, path = head.groups()
+        user, at, hostname = host.rpartition("@")  # user names keep their case
+        candidate = f"{scheme.lower()}{user}{at}{hostname.lower()}{path.rstrip('/')}"
+    elif value.startswith("git@"):
+        candidate = value.rstrip("/")
+    else:
+        owner, name = value.rstrip("/").split("/")
+        candidate = f"{owner}/{name.removesuffix('.git')}"
+    path = candidate.split("://", 1)[-1].split(":", 1)[-1]
+    segments = path.split("/")
+    if any(segment in (".", "..") for segment in segments) or not segments[-1]:
+        raise ValueError(
+            f"repository {shown!r} has a '.' or '..' (or empty) path segment; give "
+            "'owner/name' (e.g. 'zmkfirmware/zmk') or the repository's full git URL"
+        )
+    return candidate
 
 
 # Keys ---------------------------------------------------------------------------------

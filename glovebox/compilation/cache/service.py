@@ -76,6 +76,28 @@ class ZmkWorkspaceCacheService:
     def enabled(self) -> bool:
         return self.cache.persistent
 
+    @property
+    def cache_root(self) -> Path:
+        """The directory nothing may be restored or exported into.
+
+        For the usual layout (``<cache_path>/compilation/workspace``) that is the whole
+        cache, ``<cache_path>``: its other domains are no place for a workspace either.
+        For any other root it is the root itself.
+        """
+        root = self.root
+        if root.name == "workspace" and root.parent.name == "compilation":
+            return root.parent.parent
+        return root
+
+    def _refuse_inside_cache(self, target: Path, what: str) -> None:
+        """Refuse ``target`` if it lies in the cache (where nothing would ever clean it up)."""
+        guarded = self.cache_root.resolve()
+        if _is_within(_resolve_new(target), guarded):
+            raise WorkspaceError(
+                f"cannot {what} {target}: it is inside the cache ({guarded}); "
+                "choose a location outside it"
+            )
+
     @contextmanager
     def hold(self, config: WorkspaceConfig, *, timeout: float | None = None) -> Iterator[None]:
         """Hold the lock of ``config``'s entry across several calls of this thread.
@@ -209,6 +231,7 @@ class ZmkWorkspaceCacheService:
         target = Path(archive)
         archive_format(target)
         self.store.entry_dir(key)  # validates the key's shape
+        self._refuse_inside_cache(target, "export to")
         with self.store.lock(key):
             entry = self._lookup(key, verify=True, locked=True) if self.enabled else None
             if entry is None:
@@ -305,6 +328,7 @@ class ZmkWorkspaceCacheService:
         """
         chosen = RestoreStrategy.parse(strategy)
         dest = Path(destination)
+        self._refuse_inside_cache(dest, "restore into")
         check_destination(dest)
         if not self.enabled:
             return None
@@ -371,6 +395,11 @@ class ZmkWorkspaceCacheService:
         if not self.enabled:
             return CleanupResult()
         return collect_garbage(self.store)
+
+
+def _resolve_new(path: Path) -> Path:
+    """``path`` resolved as it would be once created (symlinks in existing parents followed)."""
+    return Path(os.path.realpath(path))
 
 
 def _is_within(path: Path, root: Path) -> bool:

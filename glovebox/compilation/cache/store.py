@@ -140,14 +140,19 @@ class WorkspaceStore:
         self._held = threading.local()
 
     def ensure(self) -> None:
-        (self.root / LOCKS_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the root and its lock directory (owner-only); refuse a linked lock dir."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        locks = self.root / LOCKS_DIR
+        locks.mkdir(exist_ok=True, mode=0o700)
+        if locks.is_symlink():
+            raise WorkspaceError(
+                f"{locks} is a symlink: the workspace cache keeps its locks in a directory of "
+                "its own; remove the link and try again"
+            )
 
     def entry_dir(self, key: str) -> Path:
-        if not is_valid_key(key):
-            raise WorkspaceError(
-                f"invalid workspace key {key!r}: expected '<slug>-<20 hex digits>' as listed "
-                "by 'glovebox cache workspace list'"
-            )
+        """``key``'s entry directory; a key of any other shape is refused (never a path)."""
+        _require_valid(key)
         return self.root / key
 
     # Locks -----------------------------------------------------------------------------
@@ -165,6 +170,7 @@ class WorkspaceStore:
         may hold a key across several service calls. ``timeout`` (seconds) overrides the
         store's default wait.
         """
+        _require_valid(key)  # the lock file's name is built from the key
         held: dict[str, int] = self._held.__dict__.setdefault("counts", {})
         if held.get(key):
             held[key] += 1
@@ -175,7 +181,9 @@ class WorkspaceStore:
             return
         self.ensure()
         wait = self.lock_timeout if timeout is None else timeout
-        lock = FileLock(self.root / LOCKS_DIR / f"{key}.lock", timeout=wait if blocking else 0)
+        lock = FileLock(
+            self.root / LOCKS_DIR / f"{key}.lock", timeout=wait if blocking else 0, mode=0o600
+        )
         try:
             lock.acquire()
         except Timeout as exc:
@@ -231,7 +239,7 @@ class WorkspaceStore:
         trash = self.publish(key, staging)
         self.cache.set(metadata_key(key), record, ttl=ttl)
         publication.replaced = trash is not None
-        publication._entry = _entry_from_record(record, self.root, hardlinked=False)
+        publication._entry = _entry_from_record(record, key, self.root, hardlinked=False)
         return trash
 
     def new_staging(self, key: str) -> Path:
@@ -243,8 +251,8 @@ class WorkspaceStore:
 
     def write_entry_file(self, staging: Path, record: dict[str, Any]) -> None:
         """Write ``entry.json`` durably: it is what binds the directory to its record."""
-        target = staging / ENTRY_FILE
-        with open(target, "w", encoding="utf-8") as out:
+        fd = os.open(staging / ENTRY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as out:
             json.dump(record, out, sort_keys=True)
             out.flush()
             os.fsync(out.fileno())
@@ -286,8 +294,11 @@ class WorkspaceStore:
         return trash
 
     def purge(self, path: Path) -> None:
-        """Delete a directory that is already out of place (staging or trash)."""
-        if path.exists():
+        """Delete what is already out of place (staging or trash): normally a directory,
+        but whatever stood under an entry's name (a file, a symlink) goes too."""
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path, onerror=_make_writable_and_retry)
 
     # Checking ------------------------------------------------------------------------------
@@ -315,9 +326,11 @@ class WorkspaceStore:
             if not locked:
                 return EntryCheck(EntryState.IN_FLIGHT, reason="directory and metadata disagree")
             return EntryCheck(EntryState.ORPHAN, reason="its directory belongs to another entry")
-        entry = _entry_from_record(record, self.root, hardlinked=self.is_hardlinked(key))
+        entry = _entry_from_record(record, key, self.root, hardlinked=self.is_hardlinked(key))
         if entry is None:
             return EntryCheck(EntryState.ORPHAN, reason="its metadata is unreadable")
+        if entry.path.is_symlink() or not entry.path.is_dir():
+            return EntryCheck(EntryState.ORPHAN, reason=f"its {TREE_DIR}/ directory is missing")
         if verify and entry.hardlinked:
             difference = self.modification(key)
             if difference is not None:
@@ -349,13 +362,26 @@ class WorkspaceStore:
         )
 
     def recorded_keys(self) -> list[str]:
-        """Keys that have a record in the compilation cache (with or without a directory)."""
-        return [
-            key
-            for cache_key in self.cache.keys()
-            if cache_key.startswith(METADATA_PREFIX)
-            and is_valid_key(key := cache_key.removeprefix(METADATA_PREFIX))
-        ]
+        """Keys that have a record in the compilation cache (with or without a directory).
+
+        A record under the workspace prefix whose key has another shape was not written by
+        this store (``glovebox cache set`` can write anything): it is left alone, with a
+        WARNING, and no path is ever built from it.
+        """
+        keys = []
+        for cache_key in self.cache.keys():
+            if not cache_key.startswith(METADATA_PREFIX):
+                continue
+            key = cache_key.removeprefix(METADATA_PREFIX)
+            if is_valid_key(key):
+                keys.append(key)
+            else:
+                logger.warning(
+                    "compilation cache record %r ignored: not a workspace key "
+                    "('<slug>-<20 hex digits>'); delete it with 'glovebox cache delete'",
+                    _shorten(cache_key),
+                )
+        return keys
 
     def leftovers(self) -> list[Leftover]:
         """Staging and trash directories (in progress or abandoned: the key lock tells)."""
@@ -366,7 +392,14 @@ class WorkspaceStore:
             for prefix in (STAGE_PREFIX, TRASH_PREFIX):
                 if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False):
                     key = e.name[len(prefix) :].rsplit("-", 1)[0]
-                    found.append(Leftover(Path(e.path), key))
+                    if is_valid_key(key):
+                        found.append(Leftover(Path(e.path), key))
+                    else:
+                        logger.warning(
+                            "%s ignored: its name holds no workspace key, so no lock can "
+                            "tell whether it is in use; remove it by hand if it is stale",
+                            e.path,
+                        )
         return found
 
 
@@ -389,16 +422,20 @@ def _new_record(
     }
 
 
-def _entry_from_record(record: Any, root: Path, *, hardlinked: bool) -> WorkspaceEntry | None:
+def _entry_from_record(
+    record: Any, key: str, root: Path, *, hardlinked: bool
+) -> WorkspaceEntry | None:
     """The entry a record describes, or None if the record is not a valid one."""
     if not isinstance(record, dict):
         return None
+    if record.get("key") != key or not is_valid_key(key):
+        return None  # a record naming another (or no valid) key describes no entry here
     try:
         expires = record["expires_at"]
         return WorkspaceEntry(
-            key=record["key"],
+            key=key,
             config=WorkspaceConfig.model_validate(record["config"]),
-            path=root / record["key"] / TREE_DIR,
+            path=root / key / TREE_DIR,
             entry_id=record["entry_id"],
             size_bytes=record["size_bytes"],
             file_count=record["file_count"],
@@ -408,6 +445,18 @@ def _entry_from_record(record: Any, root: Path, *, hardlinked: bool) -> Workspac
         )
     except (KeyError, TypeError, ValueError, ValidationError):
         return None
+
+
+def _require_valid(key: str) -> None:
+    if not is_valid_key(key):
+        raise WorkspaceError(
+            f"invalid workspace key {_shorten(key)!r}: expected '<slug>-<20 hex digits>' as "
+            "listed by 'glovebox cache workspace list'"
+        )
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _make_writable_and_retry(func: Any, path: str, exc_info: Any) -> None:

@@ -170,7 +170,8 @@ _SEP = "\0"
 
 def write_manifest(listing: TreeListing, target: Path) -> None:
     """Store ``listing`` in ``target`` (one line per directory, symlink and file)."""
-    with open(target, "w", encoding="utf-8", newline="\n") as out:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8", newline="\n") as out:
         out.writelines(f"d{_SEP}{rel}\n" for rel in listing.dirs)
         out.writelines(f"l{_SEP}{rel}{_SEP}{dest}\n" for rel, dest in listing.symlinks)
         out.writelines(
@@ -255,6 +256,7 @@ class _Transfer:
         self.strategy = strategy
         self.fallback_reason: str | None = None
         self._switch = threading.Lock()
+        self._umask = _current_umask()
 
     def _fall_back(self, reason: str) -> None:
         with self._switch:
@@ -276,10 +278,11 @@ class _Transfer:
                 self._fall_back(f"hardlink refused ({errno.errorcode.get(exc.errno or 0)})")
         src_fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            dst_fd = os.open(
-                dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, record.mode & 0o7777
-            )
+            mode = record.mode & 0o7777
+            dst_fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
             try:
+                if mode & self._umask:  # the umask took bits away (0664 under umask 022)
+                    os.fchmod(dst_fd, mode)
                 if self.strategy is RestoreStrategy.REFLINK:
                     try:
                         fcntl.ioctl(dst_fd, _FICLONE, src_fd)
@@ -301,6 +304,22 @@ class _Transfer:
         for record in records:
             self.one(record)
         return len(records), sum(r.size for r in records)
+
+
+def _current_umask() -> int:
+    """The process's umask, read without changing it (another thread may create files).
+
+    Linux reports it in ``/proc/self/status``; where it cannot be read, every bit is
+    assumed masked, so every copied file gets its mode set explicitly.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o7777
 
 
 def _chunks(files: list[FileRecord]) -> Iterator[list[FileRecord]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -24,9 +24,11 @@ from glovebox.core.cache_v2.policy import (
     resolve_strategy,
     validate_tag,
 )
-from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
 from glovebox.errors import ConfigError
+
+if TYPE_CHECKING:
+    from glovebox.core.cache_v2.redis_settings import RedisSettings
 
 __all__ = [
     "create_cache_from_user_config",
@@ -125,6 +127,8 @@ def _decide(
 
 def _redis_settings(section: Any) -> RedisSettings | None:
     """The config's ``cache.redis`` record (None: the backend reads the environment)."""
+    from glovebox.core.cache_v2.redis_settings import RedisSettings  # a pydantic model
+
     redis = getattr(section, "redis", None)
     return redis if isinstance(redis, RedisSettings) else None
 

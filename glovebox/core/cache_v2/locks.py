@@ -13,8 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import filelock
+if TYPE_CHECKING:
+    import filelock
 
 __all__ = ["KeyLocks", "stripe_index"]
 
@@ -49,6 +51,8 @@ class KeyLocks:
                 return
             lock = self._file_locks.get(stripe)
             if lock is None:
+                import filelock  # only computing a value takes a lock: not needed to read
+
                 self._directory.mkdir(mode=0o700, exist_ok=True)
                 # Owner-only, like every file of the cache (the umask is left alone).
                 lock = filelock.FileLock(str(self._directory / f"{stripe:02x}.lock"), mode=0o600)

@@ -1,4 +1,9 @@
-"""The settings record of one cache instance, and typed results: statistics and metadata."""
+"""The settings record of one cache instance, and typed results: statistics and metadata.
+
+All three are frozen standard-library dataclasses: they are built by the engine from
+values it already holds (nothing here parses user input), and importing this module must
+stay cheap, because every command that reads one key imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.errors import ConfigError
+
+if TYPE_CHECKING:
+    from glovebox.core.cache_v2.redis_settings import RedisSettings
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -103,7 +108,7 @@ class CacheSettings:
                 f"cache setting serializer: invalid value {self.serializer!r}; "
                 f"accepted: {', '.join(SERIALIZERS)}"
             )
-        if self.redis is not None and not isinstance(self.redis, RedisSettings):
+        if self.redis is not None and not _is_redis_settings(self.redis):
             raise ConfigError(
                 f"cache setting redis: invalid value of type {type(self.redis).__name__}; "
                 "accepted: a RedisSettings record, or None"
@@ -121,18 +126,24 @@ class CacheSettings:
         )
 
 
+def _is_redis_settings(value: object) -> bool:
+    # Imported here: the Redis settings are a pydantic model, needed only with a server.
+    from glovebox.core.cache_v2.redis_settings import RedisSettings
+
+    return isinstance(value, RedisSettings)
+
+
 DEFAULT_SETTINGS = CacheSettings()
 
 
-class CacheStats(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheStats:
     """Counters of one cache instance.
 
     ``hits``/``misses`` of a disk cache are the totals persisted in its database (all
     processes, all runs) plus this process's counts not yet flushed. ``evictions`` and
     ``errors`` count what this process saw.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     backend: str
     tag: str
@@ -153,10 +164,9 @@ class CacheStats(BaseModel):
         return self.hits / total if total else None
 
 
-class CacheMetadata(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheMetadata:
     """What the backend stored about one entry. ``None`` means the backend does not know."""
-
-    model_config = ConfigDict(frozen=True)
 
     key: str
     stored_at: datetime | None
