@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import pickle
 import threading
@@ -16,9 +18,10 @@ import pytest
 import redis
 
 from glovebox.core.cache_v2.redis_cache import RedisCache
-from glovebox.core.cache_v2.redis_codec import HEADER_LENGTH, SIGNATURE_AT
+from glovebox.core.cache_v2.redis_codec import HEADER_LENGTH, SIGNATURE_AT, Signer
 from glovebox.core.cache_v2.redis_settings import RedisSettings
-from glovebox.errors import ConfigError
+from glovebox.core.cache_v2.redis_wire import SEND_WHOLE_LIMIT, coalesce
+from glovebox.errors import CacheError, ConfigError
 from glovebox.testing.redis_server import RedisServer
 from tests.redis_fixtures import new_redis_settings
 from tests.redis_proxy import CountingProxy
@@ -158,7 +161,8 @@ def test_each_operation_is_one_round_trip(
     items = {f"k{i}": i for i in range(20)}
     assert measure(lambda: cache.set("k", 1)) == (1, Counter(set=1))
     assert measure(lambda: cache.get("k")) == (1, Counter(get=1))
-    assert measure(lambda: cache.exists("k")) == (1, Counter(getrange=1))
+    assert measure(lambda: cache.exists("k")) == (1, Counter(get=1))
+    # set_many: one script call; the SETs run inside it on the server.
     trips, commands = measure(lambda: cache.set_many(items, ttl=60))
     assert (trips, commands["evalsha"], commands["set"]) == (1, 1, 20)
     assert measure(lambda: cache.get_many(list(items))) == (1, Counter(mget=1))
@@ -337,3 +341,133 @@ def test_bad_settings_are_refused_naming_the_setting(
         RedisSettings.model_validate({field: value})
     assert field in str(caught.value)
     assert "pw" not in str(caught.value)
+
+
+# -- exists() and get_metadata() agree with get() ------------------------------------
+
+
+def test_exists_and_metadata_say_absent_for_a_tampered_value_without_loading_it(
+    cache: RedisCache, raw: redis.Redis, tmp_path: Path, warnings_of_cache: pytest.LogCaptureFixture
+) -> None:
+    cache.set("k", "genuine")
+    assert cache.exists("k")
+    assert cache.get_metadata("k") is not None
+    name = name_of(cache, "k")
+    genuine = raw.get(name)
+    assert isinstance(genuine, bytes)
+    marker = tmp_path / "unpickled"
+    signature = genuine[SIGNATURE_AT:HEADER_LENGTH]
+    raw.set(name, forged_value(cache, pickle.dumps(_Planted(marker)), signature))
+    errors_before = cache.get_stats().errors
+    assert cache.exists("k") is False
+    assert cache.get_metadata("k") is None
+    assert cache.get("k") is None
+    assert not marker.exists()
+    assert cache.get_stats().errors == errors_before + 3
+    assert warnings_of_cache.text.count("signature") == 3
+
+
+def test_exists_rejects_a_value_replayed_under_another_key(
+    cache: RedisCache, raw: redis.Redis
+) -> None:
+    cache.set("price", 10)
+    raw.set(name_of(cache, "cost"), raw.get(name_of(cache, "price")) or b"")
+    assert cache.exists("price") is True
+    assert cache.exists("cost") is False
+
+
+def test_exists_agrees_with_get_for_unsigned_json(
+    redis_server: RedisServer, raw: redis.Redis
+) -> None:
+    cache = RedisCache(
+        new_redis_settings(redis_server, secret=None), tag="plain", serializer="json"
+    )
+    cache.set("good", [1, 2])
+    stored = raw.get(name_of(cache, "good"))
+    assert isinstance(stored, bytes)
+    raw.set(name_of(cache, "broken"), stored[:HEADER_LENGTH] + b"[1, 2")  # not JSON
+    assert (cache.exists("good"), cache.get("good")) == (True, [1, 2])
+    assert (cache.exists("broken"), cache.get("broken")) == (False, None)
+    cache.close()
+
+
+# -- signing -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [b"k" * 16, b"x" * 64, b"long secret " * 20, bytes(range(65))])
+def test_signer_computes_hmac_sha256(secret: bytes) -> None:
+    payload = pickle.dumps({"a": list(range(100))})
+    expected = hmac.new(secret, b"ns:key" + b"p" + payload, hashlib.sha256).digest()
+    signer = Signer(secret)
+    assert signer.sign(b"ns:key", b"p", payload) == expected
+    assert signer.sign(b"ns:key", b"p", memoryview(payload)) == expected  # and again
+    assert signer.sign(b"ns:kez", b"p", payload) != expected
+
+
+# -- the hot path's connections --------------------------------------------------------
+
+
+def test_large_values_round_trip_through_set_and_set_many(cache: RedisCache) -> None:
+    big = {f"big{i}": bytes([i]) * (3 * SEND_WHOLE_LIMIT + i) for i in range(3)}
+    mixed = {**big, "small": 1, "tiny": b""}
+    cache.set_many(mixed, ttl=60)
+    assert cache.get_many(list(mixed)) == mixed
+    cache.set("alone", big["big1"])
+    assert cache.get("alone") == big["big1"]
+
+
+def test_coalesce_keeps_order_and_large_pieces_whole() -> None:
+    small = [bytes([i]) * 1000 for i in range(200)]
+    large = b"L" * (SEND_WHOLE_LIMIT + 1)
+    pieces = [*small[:100], large, *small[100:]]
+    sent = coalesce(pieces)
+    assert b"".join(sent) == b"".join(pieces)
+    assert large in sent  # sent as it is, not copied into a buffer
+    assert len(sent) < 10
+    assert all(len(buffer) <= 2 * SEND_WHOLE_LIMIT for buffer in sent if buffer is not large)
+
+
+def test_a_url_asking_for_decoded_replies_still_stores_bytes(redis_server: RedisServer) -> None:
+    settings = new_redis_settings(redis_server, url=redis_server.url + "?decode_responses=True")
+    cache = RedisCache(settings, tag="decoded")
+    cache.set("k", {"bytes": b"\xff\xfe"})
+    cache.set_many({"a": 1, "b": 2})
+    assert cache.get("k") == {"bytes": b"\xff\xfe"}
+    assert cache.get_many(["a", "b"]) == {"a": 1, "b": 2}
+    assert cache.exists("k")
+    assert cache.get_stats().entries == 3
+    cache.close()
+
+
+def test_a_refused_set_many_writes_nothing_and_the_connection_stays_usable(
+    own_redis_server: RedisServer,
+) -> None:
+    cache = RedisCache(new_redis_settings(own_redis_server), tag="full")
+    admin = redis.Redis.from_url(own_redis_server.url)
+    cache.set_many({"a": "old a", "b": "old b"})
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", 1)  # every write is refused as out of memory
+    try:
+        with pytest.raises(CacheError, match=r"(?i)set_many.*memory"):
+            cache.set_many({"a": "new a", "b": "new b", "c": "new c"})
+    finally:
+        admin.config_set("maxmemory", 0)
+    # Nothing of the refused batch was written, and the same connections still answer
+    # in step (each reply of the failed transaction was consumed).
+    assert cache.get_many(["a", "b", "c"]) == {"a": "old a", "b": "old b"}
+    cache.set_many({"c": "new c"})
+    assert cache.get("c") == "new c"
+    cache.close()
+    admin.close()
+
+
+def test_set_many_reloads_its_script_after_the_server_lost_it(
+    cache: RedisCache, raw: redis.Redis
+) -> None:
+    cache.set_many({"a": 1, "b": 2}, ttl=60)
+    raw.script_flush()  # as after a restart
+    cache.set_many({"a": 3, "b": 4}, ttl=60)
+    assert cache.get_many(["a", "b"]) == {"a": 3, "b": 4}
+    assert 0 < raw.pttl(name_of(cache, "b")) <= 60_000
+    cache.set_many({"c": 5})  # loaded again: EVALSHA works from here on
+    assert raw.pttl(name_of(cache, "c")) == -1

@@ -15,6 +15,7 @@ import redis
 
 from glovebox.core.cache_v2.redis_cache import RedisCache
 from glovebox.core.cache_v2.redis_settings import RedisSettings
+from glovebox.core.cache_v2.redis_wire import pack_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 60
@@ -90,10 +91,16 @@ def test_a_crashed_lock_holder_blocks_others_only_until_the_lock_expires(
     raw.close()
 
 
+def wire_client_id(cache: RedisCache) -> int:
+    """The server's id of the connection the cache's reads and writes go through."""
+    return int(cache._wire.call([pack_command([b"CLIENT", b"ID"])]))
+
+
 def test_a_forked_child_uses_its_own_connections(redis_settings: RedisSettings) -> None:
     cache = RedisCache(redis_settings, tag="fork")
     cache.set("k", "from parent")
     parent_client_id = cache._client.client_id()
+    parent_wire_id = wire_client_id(cache)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
@@ -102,6 +109,7 @@ def test_a_forked_child_uses_its_own_connections(redis_settings: RedisSettings) 
             report = {
                 "value": cache.get("k"),
                 "client_id": cache._client.client_id(),
+                "wire_id": wire_client_id(cache),
             }
             cache.set("from-child", 1)
             cache.close()
@@ -115,7 +123,9 @@ def test_a_forked_child_uses_its_own_connections(redis_settings: RedisSettings) 
     assert os.waitstatus_to_exitcode(status) == 0
     assert report["value"] == "from parent"
     assert report["client_id"] != parent_client_id
-    # The child neither used nor closed the parent's connection.
+    assert report["wire_id"] not in (parent_wire_id, parent_client_id)
+    # The child neither used nor closed the parent's connections.
     assert cache._client.client_id() == parent_client_id
+    assert wire_client_id(cache) == parent_wire_id
     assert cache.get("from-child") == 1
     cache.close()

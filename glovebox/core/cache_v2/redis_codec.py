@@ -37,6 +37,7 @@ __all__ = [
     "SET_MANY_SCRIPT",
     "TOUCH_SCRIPT",
     "InvalidValueError",
+    "Signer",
     "Times",
     "ValueCodec",
     "deadline_field",
@@ -85,6 +86,37 @@ def is_live(times: Times, now_us: int) -> bool:
     return times.deadline_us == 0 or times.deadline_us > now_us
 
 
+_BLOCK = 64  # SHA-256's block size
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+class Signer:
+    """HMAC-SHA256 (RFC 2104) with the secret's inner and outer hash states prepared once.
+
+    Signing copies two prepared ``hashlib`` states, which costs far less than building
+    or copying an :class:`hmac.HMAC` object per value; the result is the same digest.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) > _BLOCK:
+            secret = hashlib.sha256(secret).digest()
+        block = secret.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(block.translate(_INNER_PAD))
+        self._outer = hashlib.sha256(block.translate(_OUTER_PAD))
+
+    def sign(self, name: bytes, fmt: bytes, payload: bytes | memoryview) -> bytes:
+        inner = self._inner.copy()
+        inner.update(name)
+        inner.update(fmt)
+        inner.update(payload)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 class ValueCodec:
     """Turns values into signed Redis strings and back. Thread-safe (no mutable state)."""
 
@@ -94,23 +126,18 @@ class ValueCodec:
         if serializer == "pickle" and secret is None:
             raise ValueError("pickled values need a signing secret")
         self._format = PICKLE if serializer == "pickle" else JSON
-        self._signer = None if secret is None else hmac.new(secret, digestmod=hashlib.sha256)
+        self._signer = None if secret is None else Signer(secret)
 
     @property
     def signs(self) -> bool:
         return self._signer is not None
 
-    def _sign(self, name: bytes, fmt: bytes, payload: bytes | memoryview) -> bytes:
-        assert self._signer is not None
-        mac = self._signer.copy()
-        mac.update(name)
-        mac.update(fmt)
-        mac.update(payload)
-        return mac.digest()
+    def encode_parts(
+        self, name: bytes, value: Any, stored_us: int, deadline_us: int
+    ) -> tuple[bytes, bytes]:
+        """(header, payload): the stored form of ``value`` under ``name`` is their join.
 
-    def encode(self, name: bytes, value: Any, stored_us: int, deadline_us: int) -> bytes:
-        """The stored form of ``value`` under the Redis key ``name``.
-
+        Kept apart so that the command carrying them copies the payload only once.
         Raises whatever the serializer raises for a value it cannot represent.
         """
         fmt = self._format
@@ -118,8 +145,57 @@ class ValueCodec:
             payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         else:
             payload = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
-        signature = _UNSIGNED if self._signer is None else self._sign(name, fmt, payload)
-        return b"".join((MAGIC, fmt, b"%020d%020d" % (stored_us, deadline_us), signature, payload))
+        signature = _UNSIGNED if self._signer is None else self._signer.sign(name, fmt, payload)
+        header = b"%b%b%020d%020d%b" % (MAGIC, fmt, stored_us, deadline_us, signature)
+        return header, payload
+
+    def encode(self, name: bytes, value: Any, stored_us: int, deadline_us: int) -> bytes:
+        """The stored form of ``value`` under the Redis key ``name``."""
+        header, payload = self.encode_parts(name, value, stored_us, deadline_us)
+        return header + payload
+
+    def check(self, name: bytes, blob: bytes, now_us: int) -> memoryview | None:
+        """The payload of a value that may be trusted; None if its deadline has passed.
+
+        Reads the header and verifies the signature; never deserializes anything.
+        Raises :class:`InvalidValueError` for a value that is foreign, damaged, unsigned
+        where a signature is required, or signed for other content or another key.
+        """
+        if len(blob) < HEADER_LENGTH or not blob.startswith(MAGIC):
+            raise InvalidValueError("not a Glovebox value (no header)")
+        try:
+            deadline = int(blob[DEADLINE_AT:DEADLINE_END])
+        except ValueError:
+            raise InvalidValueError("damaged header") from None
+        if deadline and deadline <= now_us:
+            return None
+        fmt = blob[3:4]
+        payload = memoryview(blob)[HEADER_LENGTH:]
+        signer = self._signer
+        if signer is not None:
+            if not hmac.compare_digest(
+                blob[SIGNATURE_AT:HEADER_LENGTH], signer.sign(name, fmt, payload)
+            ):
+                raise InvalidValueError("bad or missing signature")
+        elif fmt != JSON:
+            raise InvalidValueError("a pickled value, and no secret to verify it with")
+        if fmt not in (PICKLE, JSON):
+            raise InvalidValueError(f"unknown payload format {fmt!r}")
+        return payload
+
+    def present(self, name: bytes, blob: bytes, now_us: int) -> bool:
+        """True if ``decode`` would return a value rather than expire or reject it.
+
+        A signed payload is known good without being loaded: only this codec, holding
+        the secret, produced it from a value it had serialized. An unsigned (JSON)
+        payload is parsed, which is safe, since anyone could have written it.
+        """
+        payload = self.check(name, blob, now_us)
+        if payload is None:
+            return False
+        if self._signer is None:
+            self._load(JSON, payload)
+        return True
 
     def decode(self, name: bytes, blob: bytes, now_us: int) -> Any:
         """The value in ``blob``; ``_MISSING`` if its deadline has passed.
@@ -127,31 +203,19 @@ class ValueCodec:
         Raises :class:`InvalidValueError` for anything that is not a value this codec may
         trust; a pickle is never loaded before its signature is verified.
         """
-        if len(blob) < HEADER_LENGTH or blob[:3] != MAGIC:
-            raise InvalidValueError("not a Glovebox value (no header)")
-        try:
-            deadline = int(blob[DEADLINE_AT:DEADLINE_END])
-        except ValueError:
-            raise InvalidValueError("damaged header") from None
-        if deadline and deadline <= now_us:
+        payload = self.check(name, blob, now_us)
+        if payload is None:
             return _MISSING
-        fmt = blob[3:4]
-        view = memoryview(blob)[HEADER_LENGTH:]
-        if self._signer is not None:
-            if not hmac.compare_digest(
-                blob[SIGNATURE_AT:HEADER_LENGTH], self._sign(name, fmt, view)
-            ):
-                raise InvalidValueError("bad or missing signature")
-        elif fmt != JSON:
-            raise InvalidValueError("a pickled value, and no secret to verify it with")
+        return self._load(blob[3:4], payload)
+
+    @staticmethod
+    def _load(fmt: bytes, payload: memoryview) -> Any:
         try:
             if fmt == PICKLE:
-                return pickle.loads(view)
-            if fmt == JSON:
-                return json.loads(bytes(view))
+                return pickle.loads(payload)
+            return json.loads(bytes(payload))
         except Exception as exc:
             raise InvalidValueError(f"payload cannot be decoded: {type(exc).__name__}") from None
-        raise InvalidValueError(f"unknown payload format {fmt!r}")
 
 
 # Lua scripts; each runs atomically on the server in one round trip. Offsets are 1-based.
@@ -203,7 +267,9 @@ return 1
 )
 
 # KEYS: entries; ARGV[1]: expiry in ms ("0": none); ARGV[i + 1]: the value of KEYS[i].
-# Scripts run atomically: every value is written, or (on an error) none.
+# Nothing else runs on the server while a script runs, so readers see all the new
+# values or none; and SET with a valid expiry cannot fail part-way (on a server out of
+# memory the first SET is refused, before anything is written).
 SET_MANY_SCRIPT = """
 local px = ARGV[1]
 for i, key in ipairs(KEYS) do
