@@ -9,7 +9,7 @@ from pathlib import Path
 from dependency_injector import providers
 
 from containers.application import ApplicationContainer
-from glovebox.config import load_user_config
+from glovebox.config.loader import load_user_config
 
 __all__ = ["WIRED_MODULES", "WIRED_PACKAGES", "bootstrap", "shutdown"]
 
@@ -29,13 +29,16 @@ def bootstrap(
     environ: Mapping[str, str] | None = None,
     packages: Iterable[str] = WIRED_PACKAGES,
     modules: Iterable[str] = WIRED_MODULES,
+    snapshot: bool = False,
 ) -> ApplicationContainer:
     """A container configured from the YAML layers and wired into ``packages``/``modules``.
 
     Raises ``ConfigError`` (naming file, line and YAML path) if the configuration is bad;
     nothing has been opened or wired in that case. Pair with :func:`shutdown`.
+    ``snapshot=True`` (with ``environ=None``) lets the configuration come from its
+    validated snapshot, as the ``glovebox`` command does (:func:`load_user_config`).
     """
-    user_config = load_user_config(config_path, environ=environ)
+    user_config = load_user_config(config_path, environ=environ, snapshot=snapshot)
     container = ApplicationContainer()
     container.config.from_dict(user_config.to_dict())
     # The loaded object keeps where each setting came from; the Configuration holds the

@@ -24,7 +24,7 @@ def startup(config_path: Path | None) -> Callable[[], None]:
     """Bootstrap from the layers (``--config`` first) and return the shutdown function."""
     from containers.bootstrap import bootstrap, shutdown
 
-    container = bootstrap(config_path)
+    container = bootstrap(config_path, snapshot=True)
     return lambda: shutdown(container)
 
 

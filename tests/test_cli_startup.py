@@ -47,9 +47,14 @@ HELP_FORBIDDEN = (
     "containers.bootstrap",
 )
 # Never needed to read one key: the compilation stack, the other domains' services, rich,
-# the lock library (only get_or_set locks) and typer's pydantic coercion.
+# the lock library (only get_or_set locks), typer's pydantic coercion and, once the
+# configuration snapshot is written, the configuration models with pydantic's model
+# machinery and its plugin loader (importlib.metadata).
 GET_FORBIDDEN = (
     "rich",
+    "pydantic.main",
+    "importlib.metadata",
+    "glovebox.config.models",
     "filelock",
     "pydantic.type_adapter",
     "typer._adapters",
@@ -65,6 +70,8 @@ GET_FORBIDDEN = (
 # Never needed to serve an already compiled layout: its input model, the compiler, rich.
 COMPILE_HIT_FORBIDDEN = (
     "rich",
+    "pydantic.main",
+    "glovebox.config.models",
     "filelock",
     "glovebox.layout.models",
     "glovebox.layout.compiler",
@@ -85,6 +92,7 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
         XDG_CACHE_HOME=str(home / ".cache"),
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
     )
     env.update(extra)
     return env
@@ -170,6 +178,56 @@ def test_cache_get_reads_without_compilation_stack_or_rich(home: Path) -> None:
     assert loaded(modules, GET_FORBIDDEN) == []
     # The container still builds the cache: the value came through dependency-injector.
     assert "dependency_injector.wiring" in modules
+
+
+SNAPSHOT = Path(".local", "state", "glovebox", "config-snapshot.json")
+
+
+def test_cache_get_with_a_warm_snapshot_loads_no_pydantic_models(home: Path) -> None:
+    assert not (home / SNAPSHOT).exists()
+    assert glovebox(home, "cache", "set", "greeting", "hello").returncode == 0
+    assert (home / SNAPSHOT).is_file()  # written by the first command, outside the cache root
+    modules, out = modules_after(home, "cache", "get", "greeting")
+    assert out == "hello\n"
+    assert "pydantic.main" not in modules
+    assert "importlib.metadata" not in modules
+    assert "glovebox.config.models" not in modules
+    assert "glovebox.config.snapshot" in modules
+    cache_root = home / ".cache" / "glovebox"
+    assert sorted(p.name for p in cache_root.iterdir()) == ["default"]
+
+
+def write_config(home: Path, text: str) -> None:
+    path = home / ".config" / "glovebox" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_a_configuration_changed_between_commands_is_seen(home: Path) -> None:
+    write_config(home, f"cache_path: {home / 'one'}\n")
+    assert glovebox(home, "cache", "set", "k", "first").returncode == 0
+    assert glovebox(home, "cache", "get", "k").stdout == "first\n"
+    write_config(home, f"cache_path: {home / 'two'}\n")
+    miss = glovebox(home, "cache", "get", "k")
+    assert miss.returncode == 1
+    assert "miss" in miss.stderr
+    write_config(home, "cache_path: [\n")
+    broken = glovebox(home, "cache", "get", "k")
+    assert broken.returncode == 2
+    assert "config.yaml:2:1: malformed YAML" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    write_config(home, f"cache_path: {home / 'one'}\n")
+    assert glovebox(home, "cache", "get", "k").stdout == "first\n"
+
+
+def test_decided_by_names_the_file_line_when_served_from_the_snapshot(home: Path) -> None:
+    write_config(home, "cache:\n  domains:\n    layout:\n      strategy: disabled\n")
+    first = glovebox(home, "cache", "show")
+    assert (home / SNAPSHOT).is_file()
+    second = glovebox(home, "cache", "show")
+    assert first.returncode == second.returncode == 0
+    assert "config.yaml:4" in second.stdout
+    assert second.stdout == first.stdout
 
 
 def test_a_cached_layout_compile_loads_no_compiler_or_rich(home: Path) -> None:

@@ -17,10 +17,9 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from pydantic import BaseModel, ValidationError
 
 from glovebox.config.layers import (
     ConfigLayer,
@@ -28,16 +27,14 @@ from glovebox.config.layers import (
     merge_layers,
     read_yaml_layer,
 )
-from glovebox.config.models import (
-    CacheSection,
-    DomainCacheConfig,
-    GloveboxConfig,
-    SettingValueError,
-)
 from glovebox.config.user_config import UserConfig
-from glovebox.core.cache_v2.redis_settings import RedisSettingError, RedisSettings
 from glovebox.errors import ConfigError
 from glovebox.text import quote
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+    from glovebox.config.models import GloveboxConfig
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -90,26 +87,30 @@ def find_user_config_file(
     return candidate if candidate.is_file() else None
 
 
-_ACCEPTED_KEYS: dict[str, type[BaseModel]] = {
-    "": GloveboxConfig,
-    "cache": CacheSection,
-    "cache.redis": RedisSettings,
-}
-
-
 # Settings that may hold a password or the signing secret.
 _SECRET_PATHS = frozenset({"cache.redis.url", "cache.redis.secret"})
 
 
 def _accepted_keys(parent: tuple[Any, ...]) -> str:
+    from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
+    from glovebox.core.cache_v2.redis_settings import RedisSettings
+
+    accepted: dict[str, type[BaseModel]] = {
+        "": GloveboxConfig,
+        "cache": CacheSection,
+        "cache.redis": RedisSettings,
+    }
     if len(parent) == 3 and parent[:2] == ("cache", "domains"):
         model: type[BaseModel] = DomainCacheConfig
     else:
-        model = _ACCEPTED_KEYS.get(".".join(str(part) for part in parent), GloveboxConfig)
+        model = accepted.get(".".join(str(part) for part in parent), GloveboxConfig)
     return ", ".join(model.model_fields)
 
 
 def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
+    from glovebox.config.models import SettingValueError
+    from glovebox.core.cache_v2.redis_settings import RedisSettingError
+
     messages: list[str] = []
     for error in exc.errors():
         loc = tuple(error["loc"])
@@ -137,6 +138,12 @@ def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
 
 
 def _validate(data: Mapping[str, Any], layer: ConfigLayer) -> GloveboxConfig:
+    # The models (and pydantic) are imported here: a configuration served from a
+    # snapshot never loads them.
+    from pydantic import ValidationError
+
+    from glovebox.config.models import GloveboxConfig
+
     try:
         context = {"describe": layer.describe, "text_values": layer.text_values}
         return GloveboxConfig.model_validate(data, context=context)
@@ -145,7 +152,10 @@ def _validate(data: Mapping[str, Any], layer: ConfigLayer) -> GloveboxConfig:
 
 
 def load_user_config(
-    config_path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+    config_path: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    snapshot: bool = False,
 ) -> UserConfig:
     """Read and validate every layer, lowest first.
 
@@ -153,7 +163,37 @@ def load_user_config(
     file and line (or variable) and YAML path. ``environ`` (default ``os.environ``) picks
     the user file and the ``GLOVEBOX__*`` settings; ``~``/``$VAR`` expansion in
     ``cache_path`` and the platform default directory use the process environment.
+
+    With ``snapshot=True`` (process environment only), a result validated earlier from
+    the same files, variables and code is taken from the configuration snapshot
+    (:mod:`glovebox.config.snapshot`) without importing the models, and a full
+    validation refreshes the snapshot.
     """
+    if not snapshot:
+        return _load(config_path, environ)[0]
+    if environ is not None:
+        raise ValueError(
+            "load_user_config: a configuration snapshot is keyed by the process "
+            "environment; pass environ=None or snapshot=False"
+        )
+    from glovebox.config import snapshot as snapshots
+
+    key = snapshots.snapshot_key(config_path)
+    if key is not None:
+        kept = snapshots.read_snapshot(key, lambda: load_user_config(config_path)._config)
+        if kept is not None:
+            return kept
+    loaded, merged = _load(config_path, None)
+    if key is not None:
+        raw_path = merged.get("cache_path")
+        snapshots.write_snapshot(key, loaded._config, raw_path, loaded.origins, loaded.files)
+    return loaded
+
+
+def _load(
+    config_path: Path | str | None, environ: Mapping[str, str] | None
+) -> tuple[UserConfig, dict[str, Any]]:
+    """The validated configuration and the merged data it was validated from."""
     env = os.environ if environ is None else environ
     layers = [read_yaml_layer(default_config_file())]
     user_file = find_user_config_file(config_path, env)
@@ -168,7 +208,7 @@ def load_user_config(
     config = _validate(merged, combined)
     files = [layer.path for layer in layers if layer.path is not None]
     logger.debug("configuration loaded from %s", ", ".join(map(str, files)))
-    return UserConfig(config, origins=origins, files=files)
+    return UserConfig(config, origins=origins, files=files), merged
 
 
 def user_config_from_mapping(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glovebox.config.models import CacheSection, CompilationSection, GloveboxConfig
+from glovebox.config.plain import CacheSectionLike, PlainCacheSection, plain_strategy
 from glovebox.core.cache_v2.policy import Strategy
+
+if TYPE_CHECKING:
+    from glovebox.config.models import CompilationSection, GloveboxConfig
 
 __all__ = ["UserConfig"]
 
@@ -19,6 +23,11 @@ class UserConfig:
     ``user_config._config`` to ``create_cache_from_user_config``); this wrapper exposes the
     same ``cache_path``, ``cache_strategy`` and ``cache`` attributes, so either object
     yields the same shared cache instance. Instances are read-only.
+
+    An instance built by :meth:`from_validated_data` (a configuration snapshot) answers
+    ``cache_path``, ``cache_strategy``, ``cache`` (except ``cache.redis``), ``origins``,
+    ``files`` and ``to_dict()`` from that data; ``_config``, ``compilation`` and
+    ``cache.redis`` validate the configuration in full on first use.
     """
 
     def __init__(
@@ -28,20 +37,73 @@ class UserConfig:
         origins: Mapping[str, str] | None = None,
         files: Sequence[Path] = (),
     ) -> None:
-        self._config = config
+        self._validated: GloveboxConfig | None = config
+        self._reload: Callable[[], GloveboxConfig] | None = None
+        self._data: dict[str, Any] | None = None
+        self._plain_path: Path | None = None
+        self._plain_strategy: Strategy | None = None
+        self._plain_cache: PlainCacheSection | None = None
         self._origins = dict(origins or {})
         self._files = tuple(files)
 
+    @classmethod
+    def from_validated_data(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        reload: Callable[[], GloveboxConfig],
+        origins: Mapping[str, str] | None = None,
+        files: Sequence[Path] = (),
+    ) -> UserConfig:
+        """An instance over ``GloveboxConfig.model_dump(mode="json")`` output, kept earlier.
+
+        ``reload`` returns the validated model when ``_config`` is first needed. The data
+        must hold no credentials (``cache.redis.secret`` must be null). Raises
+        ``ValueError`` if ``data`` does not have the dumped shape.
+        """
+        self = cls.__new__(cls)
+        self._validated = None
+        self._reload = reload
+        self._origins = dict(origins or {})
+        self._files = tuple(files)
+        path = data.get("cache_path")
+        if not isinstance(path, str) or not path:
+            raise ValueError("cache_path: expected a path")
+        redis = (data.get("cache") or {}).get("redis")
+        if not isinstance(redis, Mapping) or redis.get("secret") is not None:
+            raise ValueError("cache.redis: expected settings without a secret")
+        self._data = copy.deepcopy(dict(data))
+        self._plain_path = Path(path)
+        self._plain_strategy = plain_strategy(data.get("cache_strategy"), "cache_strategy")
+        self._plain_cache = PlainCacheSection.from_data(
+            data.get("cache"), lambda: self._config.cache.redis
+        )
+        return self
+
+    @property
+    def _config(self) -> GloveboxConfig:
+        if self._validated is None:
+            if self._reload is None:  # pragma: no cover - every constructor sets one
+                raise RuntimeError("UserConfig has neither a model nor a way to load one")
+            self._validated = self._reload()
+        return self._validated
+
     @property
     def cache_path(self) -> Path:
+        if self._plain_path is not None:
+            return self._plain_path
         return self._config.cache_path
 
     @property
     def cache_strategy(self) -> Strategy:
+        if self._plain_strategy is not None:
+            return self._plain_strategy
         return self._config.cache_strategy
 
     @property
-    def cache(self) -> CacheSection:
+    def cache(self) -> CacheSectionLike:
+        if self._plain_cache is not None:
+            return self._plain_cache
         return self._config.cache
 
     @property
@@ -71,6 +133,8 @@ class UserConfig:
         The data is complete, so it includes ``cache.redis.secret``: it is for building
         objects, never for display.
         """
+        if self._data is not None:
+            return copy.deepcopy(self._data)
         data = self._config.model_dump(mode="json")
         secret = self._config.cache.redis.secret
         if secret is not None:
