@@ -15,14 +15,13 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import diskcache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._timing import compare, set_many_speedup
 from glovebox.core.cache_v2 import (
     DiskCacheManager,
     create_default_cache,
@@ -30,38 +29,6 @@ from glovebox.core.cache_v2 import (
 )
 
 PAYLOAD = {"layer": "base", "bindings": [f"&kp K{i}" for i in range(80)], "rev": 3}
-
-
-def per_op_ns(action: Callable[[int], object], ops: int) -> float:
-    start = time.perf_counter_ns()
-    for i in range(ops):
-        action(i)
-    return (time.perf_counter_ns() - start) / ops
-
-
-def compare(
-    name: str,
-    subject: Callable[[int], object],
-    baseline: Callable[[int], object],
-    rounds: int,
-    ops: int,
-) -> float:
-    """Best per-op time of ``subject`` over ``baseline``'s, rounds interleaved.
-
-    The minimum over rounds is used: interference from other work on the machine only
-    ever adds time, so the fastest round is the best estimate of each side's own cost.
-    """
-    subject_times: list[float] = []
-    baseline_times: list[float] = []
-    for _ in range(rounds):
-        baseline_times.append(per_op_ns(baseline, ops))
-        subject_times.append(per_op_ns(subject, ops))
-    ratio = min(subject_times) / min(baseline_times)
-    print(
-        f"{name:<34} subject {min(subject_times) / 1000:8.2f} us"
-        f"  baseline {min(baseline_times) / 1000:8.2f} us  ratio {ratio:5.2f}"
-    )
-    return ratio
 
 
 def main() -> None:
@@ -118,18 +85,8 @@ def main() -> None:
             ops,
         )
 
-        batch = {f"batch:{i}": PAYLOAD for i in range(1000)}
-
-        def one_by_one(_: int) -> None:
-            for key, value in batch.items():
-                managed.set(key, value)
-
-        ratios["set_many_speedup_vs_set_loop"] = 1 / compare(
-            "set_many(1000) vs 1000 x set",
-            lambda _: managed.set_many(batch),
-            one_by_one,
-            max(3, rounds // 3),
-            1,
+        ratios["set_many_speedup_vs_set_loop"] = set_many_speedup(
+            managed, PAYLOAD, max(3, rounds // 3)
         )
 
         managed.close()

@@ -13,6 +13,7 @@ Run: ``python benchmarks/faults.py [--processes 4] [--threads 8] [--writes 100]`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -27,7 +28,7 @@ import tempfile
 import textwrap
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -498,18 +499,23 @@ def truncated_value_file(fig: Figures, base: Path) -> None:
     )
 
 
-def _mount(target: Path, size: str) -> bool:
+@contextlib.contextmanager
+def tmpfs(target: Path, size: str) -> Iterator[bool]:
+    """A ``size`` tmpfs mounted on ``target`` for the block; yields False if it cannot be."""
     target.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(target)],
-        capture_output=True,
-        check=False,
+    mounted = os.geteuid() == 0 and (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(target)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
     )
-    return done.returncode == 0
-
-
-def _umount(target: Path) -> None:
-    subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
 
 
 FILL_CHILD = """
@@ -540,13 +546,11 @@ print(json.dumps({"acked": len(acked), "error": error, "missing": missing, "step
 
 def full_disk(fig: Figures, base: Path) -> None:
     mnt = base / "tiny"
-    if os.geteuid() != 0 or not _mount(mnt, "1m"):
-        fig.skip("fault", "disk full (1 MiB tmpfs)", "mounting a tmpfs needs root")
-        return
-    try:
+    with tmpfs(mnt, "1m") as mounted:
+        if not mounted:
+            fig.skip("fault", "disk full (1 MiB tmpfs)", "mounting a tmpfs needs root")
+            return
         code, out, err, _ = run(python(FILL_CHILD, str(mnt)), isolated_env(base / "full-env"))
-    finally:
-        _umount(mnt)
     if code != 0:
         fig.add("fault", "disk full (1 MiB tmpfs)", False, f"exit {code}: {err.strip()[-160:]}")
         return
@@ -586,17 +590,15 @@ print(json.dumps(report))
 
 def read_only_mount(fig: Figures, base: Path) -> None:
     mnt = base / "ro"
-    if os.geteuid() != 0 or not _mount(mnt, "4m"):
-        fig.skip("fault", "read-only mount", "mounting a tmpfs needs root")
-        return
-    try:
+    with tmpfs(mnt, "4m") as mounted:
+        if not mounted:
+            fig.skip("fault", "read-only mount", "mounting a tmpfs needs root")
+            return
         seed = create_diskcache_manager(mnt, "ro", settings=CacheSettings(timeout=5))
         seed.set("k", 1)
         seed.close()
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True, capture_output=True)
         code, out, err, seconds = run(python(RO_CHILD, str(mnt)), isolated_env(base / "ro-env"))
-    finally:
-        _umount(mnt)
     clean = code == 0 and json.loads(out).get("clean", True)
     detail = out.strip() if code == 0 else f"exit {code}: {err.strip()[-160:]}"
     fig.add("fault", "cache on a read-only mount", clean, f"{detail} ({seconds:.1f} s)")

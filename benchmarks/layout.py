@@ -19,13 +19,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks._timing import best_of, interleaved, seconds  # noqa: E402
 from glovebox.core.cache_v2 import create_diskcache_manager  # noqa: E402
 from glovebox.layout import LayoutService, compile_layout  # noqa: E402
 
@@ -33,16 +32,6 @@ ORACLE = REPO.parent / "shared" / "layout-oracle"
 LARGEST = "sunaku-glorious-engrammer-v42-rc3"
 EXAMPLE = REPO / "docs" / "examples" / "glove80-example.json"
 GLOVEBOX = Path(sys.executable).parent / "glovebox"
-
-
-def best_of(repeats: int, action: Callable[[], object]) -> float:
-    """Fastest of ``repeats`` runs, in seconds (the least disturbed by other load)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def in_process(ratios: dict[str, float]) -> None:
@@ -86,19 +75,15 @@ def whole_process(ratios: dict[str, float]) -> None:
         )
 
         def run(*args: str) -> float:
-            start = time.perf_counter()
-            subprocess.run(
-                [str(GLOVEBOX), *args], env=env, check=True, capture_output=True, timeout=120
+            argv = [str(GLOVEBOX), *args]
+            return seconds(
+                lambda: subprocess.run(argv, env=env, check=True, capture_output=True, timeout=120)
             )
-            return time.perf_counter() - start
 
         compile_args = ("layout", "compile", str(source), str(root / "out"))
         run(*compile_args)  # stores it: every later run is a cache hit
         run("--help")
-        helps, compiles = [], []
-        for _ in range(7):  # interleaved, so drifting machine load hits both alike
-            helps.append(run("--help"))
-            compiles.append(run(*compile_args))
+        compiles, helps = interleaved(lambda: run(*compile_args), lambda: run("--help"), 7)
     help_time, compile_time = statistics.median(helps), statistics.median(compiles)
     print(f"whole process ({source.name}, cached):")
     print(f"  glovebox --help               {help_time * 1000:7.1f} ms")

@@ -25,13 +25,13 @@ import random
 import shutil
 import sys
 import tempfile
-import time
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._timing import interleaved, seconds
 from glovebox.compilation.cache import (
     RestoreStrategy,
     WorkspaceConfig,
@@ -83,12 +83,6 @@ class GeneratingWest:
         return ""
 
 
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 class Counter:
     def __init__(self) -> None:
         self.value = 0
@@ -132,28 +126,28 @@ def run(base: Path, files: int, total_bytes: int, rounds: int) -> None:
 
     def copytree() -> float:
         target = out()
-        return timed(lambda: shutil.copytree(source, target, symlinks=True))
+        return seconds(lambda: shutil.copytree(source, target, symlinks=True))
 
     def restore(config: WorkspaceConfig, strategy: RestoreStrategy) -> Callable[[], float]:
-        return lambda: timed(lambda: service.restore_workspace(config, out(), strategy))
+        return lambda: seconds(lambda: service.restore_workspace(config, out(), strategy))
 
     def move() -> float:
         staged = out()
         shutil.copytree(source, staged, copy_function=os.link)  # a tree to hand over
-        return timed(lambda: service.cache_workspace(staged, MOVE_CONFIG, move=True))
+        return seconds(lambda: service.cache_workspace(staged, MOVE_CONFIG, move=True))
 
     west = create_default_zmk_west_service(user_config, GeneratingWest(files, total_bytes))
 
     def cold_build() -> float:
         service.delete_workspace(BUILD_CONFIG)
-        return timed(lambda: west.prepare_workspace(BUILD_CONFIG, out()))
+        return seconds(lambda: west.prepare_workspace(BUILD_CONFIG, out()))
 
     def hit() -> float:
         def lookup_and_restore() -> None:
             assert service.get_cached_workspace(BUILD_CONFIG) is not None
             assert service.restore_workspace(BUILD_CONFIG, out()) is not None
 
-        return timed(lookup_and_restore)
+        return seconds(lookup_and_restore)
 
     subjects: dict[str, tuple[Callable[[], float], Callable[[], float], float]] = {
         "restore_copy_speedup_vs_copytree": (
@@ -171,11 +165,7 @@ def run(base: Path, files: int, total_bytes: int, rounds: int) -> None:
     }
     results: dict[str, float] = {}
     for name, (subject, baseline, target) in subjects.items():
-        subject_times: list[float] = []
-        baseline_times: list[float] = []
-        for _ in range(rounds):
-            baseline_times.append(baseline())
-            subject_times.append(subject())
+        subject_times, baseline_times = interleaved(subject, baseline, rounds)
         ratio = min(baseline_times) / min(subject_times)
         results[name] = ratio
         verdict = f"target >= {target}x: {'met' if ratio >= target else 'MISSED'}" if target else ""

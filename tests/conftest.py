@@ -19,6 +19,7 @@ import pytest
 
 from containers import ApplicationContainer, bootstrap, shutdown
 from glovebox.testing import IsolatedConfig
+from tests import fake_west
 from tests.helpers import FakeClock
 
 pytest_plugins = ["tests.redis_fixtures"]
@@ -100,3 +101,13 @@ def container(isolated_config: IsolatedConfig) -> Iterator[ApplicationContainer]
     app = bootstrap()
     yield app
     shutdown(app)
+
+
+@pytest.fixture
+def west_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake ``west`` first on PATH; returns the file its calls are recorded in."""
+    fake_west.install(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    log = tmp_path / "west-calls.jsonl"
+    monkeypatch.setenv("FAKE_WEST_LOG", str(log))
+    return log

@@ -8,7 +8,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,21 +18,52 @@ from containers.cli import startup
 from glovebox.cli.app import app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+GLOVEBOX = Path(sys.executable).parent / "glovebox"
+"""The installed console script of this venv."""
 THREAD_TIMEOUT = 120.0
+CHILD_TIMEOUT = 120.0
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment with the repository first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def env_without_glovebox(variables: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment minus every ``GLOVEBOX_*`` variable, plus ``variables``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GLOVEBOX_")}
+    env.update(variables or {})
+    return env
+
+
+def run_child(
+    argv: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = CHILD_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to completion, its output captured as text; the caller checks the result.
+
+    ``env`` defaults to :func:`child_env`. A child still running after ``timeout`` seconds
+    is killed and the test fails with ``TimeoutExpired``.
+    """
+    return subprocess.run(
+        [str(part) for part in argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(child_env() if env is None else env),
+        cwd=cwd,
+        check=False,
+    )
 
 
 def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (same venv, same environment); check success."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+    result = run_child([sys.executable, "-c", textwrap.dedent(code), *args], timeout=timeout)
     assert result.returncode == 0, f"child failed ({result.returncode}):\n{result.stderr}"
     return result
 
@@ -72,6 +103,12 @@ def run_threads(
     assert running == 0, f"{running} of {len(threads)} threads still running after {timeout} s"
     if errors:
         raise errors[0]
+
+
+def write_yaml(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` as UTF-8 (a configuration file for the test); return ``path``."""
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 class CliResult(NamedTuple):

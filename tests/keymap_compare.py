@@ -286,6 +286,19 @@ def _read_balanced(text: str, i: int, opener: str, closer: str) -> int:
     return len(text)
 
 
+def _outside_parentheses(raw: str, start: int, stop: str) -> int:
+    """Index of the first ``stop`` at or after ``start`` not inside ``( )``, else ``len(raw)``."""
+    depth = 0
+    end = start
+    while end < len(raw) and not (raw[end] == stop and depth == 0):
+        if raw[end] == "(":
+            depth += 1
+        elif raw[end] == ")":
+            depth -= 1
+        end += 1
+    return end
+
+
 def _parse_value(raw: str) -> PropValue:
     strings: list[str] = []
     cell_tokens: list[str] = []
@@ -299,25 +312,11 @@ def _parse_value(raw: str) -> PropValue:
             strings.append(raw[i + 1 : end - 1])
             i = end
         elif c == "<":
-            end = i + 1
-            depth = 0
-            while end < len(raw) and not (raw[end] == ">" and depth == 0):
-                if raw[end] == "(":
-                    depth += 1
-                elif raw[end] == ")":
-                    depth -= 1
-                end += 1
+            end = _outside_parentheses(raw, i + 1, ">")
             cell_tokens.extend(_tokens(raw[i + 1 : end]))
             i = end + 1
         else:
-            end = i
-            depth = 0
-            while end < len(raw) and not (raw[end] == "," and depth == 0):
-                if raw[end] == "(":
-                    depth += 1
-                elif raw[end] == ")":
-                    depth -= 1
-                end += 1
+            end = _outside_parentheses(raw, i, ",")
             cell_tokens.append(_collapse(raw[i:end]))
             i = end
     if strings and not cell_tokens:
@@ -588,9 +587,11 @@ def _split_key(key: tuple[str, str]) -> tuple[str, str]:
 
 
 def _compare_mapping(
-    label: str, got: dict[str, str], want: dict[str, str], order: Iterable[str]
+    label: str, got: dict[str, str], want: dict[str, str], *, by_name: bool = False
 ) -> list[str]:
+    """Missing, unexpected and changed names: in ``want``'s order then ``got``'s, or sorted."""
     diffs: list[str] = []
+    order = _ordered_union(sorted(want), sorted(got)) if by_name else _ordered_union(want, got)
     for name in order:
         if name not in got:
             diffs.append(f"{label}: missing {name}")
@@ -695,27 +696,15 @@ def compare_keymaps(got: str, want: str) -> list[str]:
         diffs.append(f"includes: unexpected {name}")
     for name in sorted(want_model.includes - got_model.includes):
         diffs.append(f"includes: missing {name}")
-    diffs += _compare_mapping(
-        "layer defines",
-        got_model.layer_defines,
-        want_model.layer_defines,
-        _ordered_union(want_model.layer_defines, got_model.layer_defines),
-    )
+    diffs += _compare_mapping("layer defines", got_model.layer_defines, want_model.layer_defines)
     if list(got_model.layer_defines) != list(want_model.layer_defines):
         got_order, want_order = list(got_model.layer_defines), list(want_model.layer_defines)
         if set(got_order) == set(want_order):
             diffs.append(f"layer defines: order {got_order} != {want_order}")
+    fallback = "layer defines fallback"
+    diffs += _compare_mapping(fallback, got_model.fallback_defines, want_model.fallback_defines)
     diffs += _compare_mapping(
-        "layer defines fallback",
-        got_model.fallback_defines,
-        want_model.fallback_defines,
-        _ordered_union(want_model.fallback_defines, got_model.fallback_defines),
-    )
-    diffs += _compare_mapping(
-        "key positions",
-        got_model.positions,
-        want_model.positions,
-        _ordered_union(sorted(want_model.positions), sorted(got_model.positions)),
+        "key positions", got_model.positions, want_model.positions, by_name=True
     )
     for name in _CUSTOM_SECTIONS:
         got_text = _custom_body(name, got_model.sections.get(name, ""))

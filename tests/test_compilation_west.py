@@ -6,7 +6,6 @@ which west steps ran: a cache miss runs init and update, a hit runs neither.
 
 from __future__ import annotations
 
-import os
 import threading
 import types
 from pathlib import Path
@@ -34,16 +33,6 @@ from tests.helpers import run_threads
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03
 
 BOARD = "nice_nano_v2"
-
-
-@pytest.fixture
-def west_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake west first on PATH; returns the file its calls are recorded in."""
-    fake_west.install(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    log = tmp_path / "west-calls.jsonl"
-    monkeypatch.setenv("FAKE_WEST_LOG", str(log))
-    return log
 
 
 def subcommands(log: Path) -> list[str]:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 from containers import bootstrap, shutdown
 from containers.cli import attach
 from glovebox.testing import IsolatedConfig
-from tests.helpers import invoke
+from tests.helpers import invoke, run_python
 
 PACKAGE = Path(__file__).resolve().parents[1] / "glovebox"
 
@@ -40,9 +38,7 @@ def test_importing_the_library_and_cli_does_not_load_containers() -> None:
         "import sys, glovebox.cli.app, glovebox.api, glovebox.config, glovebox.cache_lookup\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'containers'))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    result = run_python(code)
     assert result.stdout.strip() == "[]"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,18 +19,18 @@ from glovebox.core.cache_v2 import DisabledCache
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
 from tests import fake_west
+from tests.helpers import write_yaml
 from tests.workspace_helpers import ZMK_V03
 
 
 @pytest.fixture
 def container(isolated_config: IsolatedConfig, tmp_path: Path) -> Iterator[ApplicationContainer]:
-    config = tmp_path / "glovebox.yaml"
-    config.write_text(
+    config = write_yaml(
+        tmp_path / "glovebox.yaml",
         "compilation:\n"
         "  workspace_restore_strategy: hardlink\n"
         "  workspace_ttl_revision_days: 7\n"
         "  workspace_download_timeout: 120\n",
-        encoding="utf-8",
     )
     app = bootstrap(config)
     yield app
@@ -61,9 +60,9 @@ def test_yaml_settings_reach_the_compilation_service(container: ApplicationConta
 def test_docker_runner_is_selected_from_yaml(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    config = tmp_path / "docker.yaml"
-    config.write_text(
-        "compilation:\n  west_runner: docker\n  docker_image: example/zmk:1\n", encoding="utf-8"
+    config = write_yaml(
+        tmp_path / "docker.yaml",
+        "compilation:\n  west_runner: docker\n  docker_image: example/zmk:1\n",
     )
     app = bootstrap(config)
     try:
@@ -77,8 +76,9 @@ def test_docker_runner_is_selected_from_yaml(
 def test_bad_compilation_settings_name_file_and_path(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    config = tmp_path / "bad.yaml"
-    config.write_text("compilation:\n  workspace_restore_strategy: symlink\n", encoding="utf-8")
+    config = write_yaml(
+        tmp_path / "bad.yaml", "compilation:\n  workspace_restore_strategy: symlink\n"
+    )
     with pytest.raises(ConfigError, match=r"bad\.yaml:2: compilation\.workspace_restore_strategy"):
         bootstrap(config)
 
@@ -94,16 +94,12 @@ def test_an_overridden_compilation_cache_reaches_the_workspace_service(
 
 
 def test_second_build_through_the_container_runs_no_west_update(
-    container: ApplicationContainer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    container: ApplicationContainer, tmp_path: Path, west_log: Path
 ) -> None:
-    fake_west.install(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    log = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("FAKE_WEST_LOG", str(log))
     container.zmk_west_service().compile(ZMK_V03, tmp_path / "one", board="nice_nano_v2")
     container.reset_singletons()  # a new process would start like this
     second = container.zmk_west_service().compile(ZMK_V03, tmp_path / "two", board="nice_nano_v2")
-    assert [argv[0] for argv in fake_west.calls(log)] == ["init", "update", "build", "build"]
+    assert [argv[0] for argv in fake_west.calls(west_log)] == ["init", "update", "build", "build"]
     assert second.workspace.source == "cache"
     assert second.workspace.restore is not None
     assert second.workspace.restore.used in (RestoreStrategy.HARDLINK, RestoreStrategy.COPY)

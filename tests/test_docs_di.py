@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 from glovebox.testing import IsolatedConfig
+from tests.helpers import env_without_glovebox, run_child
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "dependency-injection.md"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -39,16 +38,7 @@ def test_examples_run(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
         elif language == "python":
             script.append(code)
     (work / "example.py").write_text("\n".join(script), encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GLOVEBOX")}
-    result = subprocess.run(
-        [sys.executable, "example.py"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = run_child([sys.executable, "example.py"], cwd=work, env=env_without_glovebox())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout  # the pytest module on the page
     assert result.stdout.strip().endswith("glovebox.yaml:5")

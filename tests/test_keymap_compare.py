@@ -279,47 +279,110 @@ def test_custom_text_compares_with_whitespace_collapsed() -> None:
 # Real differences, each reported by path
 
 
-def test_changed_layer_binding_names_layer_and_key() -> None:
-    changed = _edit(BASE, "&none  &tog 2", "&none  &tog 1")
-    assert compare_keymaps(changed, BASE) == ["layer Magic, key 3: got '&tog 1', want '&tog 2'"]
-
-
-def test_changed_nested_modifier_binding() -> None:
-    changed = _edit(BASE, "&kp LC(C)", "&kp LC(V)")
-    assert compare_keymaps(changed, BASE) == [
-        "layer Base, key 1: got '&kp LC(V)', want '&kp LC(C)'"
-    ]
-
-
-def test_missing_binding_is_counted() -> None:
-    changed = _edit(BASE, "&none  &tog 2", "&none")
-    assert compare_keymaps(changed, BASE) == ["layer Magic: got 3 bindings, want 4"]
-
-
-def test_changed_behavior_property() -> None:
-    changed = _edit(BASE, "quick-tap-ms = <250>;", "quick-tap-ms = <300>;")
-    assert compare_keymaps(changed, BASE) == ["behaviors/hm: quick-tap-ms 300 != 250"]
-
-
-def test_changed_string_property() -> None:
-    changed = _edit(BASE, 'flavor = "balanced";', 'flavor = "tap-preferred";')
-    assert compare_keymaps(changed, BASE) == ['behaviors/hm: flavor "tap-preferred" != "balanced"']
-
-
-def test_missing_and_unexpected_boolean_property() -> None:
-    missing = _edit(BASE, "            retro-tap;\n", "")
-    assert compare_keymaps(missing, BASE) == ["behaviors/hm: missing retro-tap"]
-    extra = _edit(
-        BASE,
+# One edit, the differences it must produce: (old text, new text, expected report).
+ONE_EDIT = [
+    pytest.param(
+        "&none  &tog 2",
+        "&none  &tog 1",
+        ["layer Magic, key 3: got '&tog 1', want '&tog 2'"],
+        id="changed-layer-binding-names-layer-and-key",
+    ),
+    pytest.param(
+        "&kp LC(C)",
+        "&kp LC(V)",
+        ["layer Base, key 1: got '&kp LC(V)', want '&kp LC(C)'"],
+        id="changed-nested-modifier-binding",
+    ),
+    pytest.param(
+        "&none  &tog 2",
+        "&none",
+        ["layer Magic: got 3 bindings, want 4"],
+        id="missing-binding-is-counted",
+    ),
+    pytest.param(
+        "quick-tap-ms = <250>;",
+        "quick-tap-ms = <300>;",
+        ["behaviors/hm: quick-tap-ms 300 != 250"],
+        id="changed-behavior-property",
+    ),
+    pytest.param(
+        'flavor = "balanced";',
+        'flavor = "tap-preferred";',
+        ['behaviors/hm: flavor "tap-preferred" != "balanced"'],
+        id="changed-string-property",
+    ),
+    pytest.param(
+        "            retro-tap;\n",
+        "",
+        ["behaviors/hm: missing retro-tap"],
+        id="missing-boolean-property",
+    ),
+    pytest.param(
         "            retro-tap;\n",
         "            retro-tap;\n            hold-trigger-on-release;\n",
-    )
-    assert compare_keymaps(extra, BASE) == ["behaviors/hm: unexpected hold-trigger-on-release"]
+        ["behaviors/hm: unexpected hold-trigger-on-release"],
+        id="unexpected-boolean-property",
+    ),
+    pytest.param(
+        "bindings = <&kp>, <&kp>;",
+        "bindings = <&mo>, <&kp>;",
+        ["behaviors/hm: bindings <&mo>, <&kp> != <&kp>, <&kp>"],
+        id="hold-tap-bindings-order-matters",
+    ),
+    pytest.param(
+        "layers = <0 1>;",
+        "layers = <0 2>;",
+        ["combos/combo_esc: layers <0 2> != <0 1>"],
+        id="combo-layers-compared-as-a-set",
+    ),
+    pytest.param(
+        "bindings = <&kp TAB>;",
+        "bindings = <&kp TAB>;\n layers = <0>;",
+        ["combos/combo_all: unexpected layers"],
+        id="combo-restricted-to-layers",
+    ),
+    pytest.param(
+        "key-positions = <2 3>;",
+        "key-positions = <2 4>;",
+        ["combos/combo_all: key-positions <2 4> != <2 3>"],
+        id="combo-positions-compared-as-a-set",
+    ),
+    pytest.param(
+        "#define POS_C 2",
+        "#define POS_C 5",
+        ["key positions: POS_C got 5, want 2"],
+        id="changed-key-position-define",
+    ),
+    pytest.param(
+        "#define POS_C 2\n",
+        "",
+        ["key positions: missing POS_C"],
+        id="missing-key-position-define",
+    ),
+    pytest.param(
+        "#include <dt-bindings/zmk/bt.h>\n",
+        "",
+        ["includes: missing <dt-bindings/zmk/bt.h>"],
+        id="missing-include",
+    ),
+    pytest.param(
+        "#include <behaviors.dtsi>\n",
+        "#include <behaviors.dtsi>\n#include <x.h>\n",
+        ["includes: unexpected <x.h>"],
+        id="unexpected-include",
+    ),
+    pytest.param(
+        'flavor = "balanced";',
+        'flavor = "bal//anced";',
+        ['behaviors/hm: flavor "bal//anced" != "balanced"'],
+        id="comment-markers-inside-strings-are-values",
+    ),
+]
 
 
-def test_hold_tap_bindings_order_matters() -> None:
-    changed = _edit(BASE, "bindings = <&kp>, <&kp>;", "bindings = <&mo>, <&kp>;")
-    assert compare_keymaps(changed, BASE) == ["behaviors/hm: bindings <&mo>, <&kp> != <&kp>, <&kp>"]
+@pytest.mark.parametrize(("old", "new", "expected"), ONE_EDIT)
+def test_one_edit_is_reported_by_path(old: str, new: str, expected: list[str]) -> None:
+    assert compare_keymaps(_edit(BASE, old, new), BASE) == expected
 
 
 def test_macro_binding_order_matters() -> None:
@@ -347,15 +410,6 @@ def test_missing_and_unexpected_combo() -> None:
         "combos: missing combo_esc",
         "combos: unexpected combo_escape",
     ]
-
-
-def test_combo_layers_and_positions_are_compared_as_sets() -> None:
-    changed = _edit(BASE, "layers = <0 1>;", "layers = <0 2>;")
-    assert compare_keymaps(changed, BASE) == ["combos/combo_esc: layers <0 2> != <0 1>"]
-    restricted = _edit(BASE, "bindings = <&kp TAB>;", "bindings = <&kp TAB>;\n layers = <0>;")
-    assert compare_keymaps(restricted, BASE) == ["combos/combo_all: unexpected layers"]
-    positions = _edit(BASE, "key-positions = <2 3>;", "key-positions = <2 4>;")
-    assert compare_keymaps(positions, BASE) == ["combos/combo_all: key-positions <2 4> != <2 3>"]
 
 
 def test_layer_order_and_names() -> None:
@@ -389,22 +443,6 @@ def test_fallback_applies_when_no_lower_layer_exists() -> None:
     model = parse_keymap(no_lower)
     assert "LAYER_Lower" not in model.layer_defines
     assert model.layer_map["LAYER_Lower"] == "0"
-
-
-def test_key_position_defines() -> None:
-    changed = _edit(BASE, "#define POS_C 2", "#define POS_C 5")
-    assert compare_keymaps(changed, BASE) == ["key positions: POS_C got 5, want 2"]
-    missing = _edit(BASE, "#define POS_C 2\n", "")
-    assert compare_keymaps(missing, BASE) == ["key positions: missing POS_C"]
-
-
-def test_includes_compare_as_a_set() -> None:
-    missing = _edit(BASE, "#include <dt-bindings/zmk/bt.h>\n", "")
-    assert compare_keymaps(missing, BASE) == ["includes: missing <dt-bindings/zmk/bt.h>"]
-    extra = _edit(
-        BASE, "#include <behaviors.dtsi>\n", "#include <behaviors.dtsi>\n#include <x.h>\n"
-    )
-    assert compare_keymaps(extra, BASE) == ["includes: unexpected <x.h>"]
 
 
 def test_custom_sections_must_match() -> None:
@@ -485,11 +523,6 @@ def test_unbalanced_text_is_reported() -> None:
 def test_strip_comments_keeps_strings() -> None:
     text = 'a = "x // y /* z */"; // gone\nb; /* gone\n too */ c;'
     assert strip_comments(text) == 'a = "x // y /* z */"; \nb;  \n c;'
-
-
-def test_comment_markers_inside_strings_are_values() -> None:
-    changed = _edit(BASE, 'flavor = "balanced";', 'flavor = "bal//anced";')
-    assert compare_keymaps(changed, BASE) == ['behaviors/hm: flavor "bal//anced" != "balanced"']
 
 
 def test_split_sections_finds_every_heading() -> None:

@@ -5,27 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 import glovebox.layout.files as layout_files
-from containers.cli import startup
-from glovebox.cli.app import app
 from glovebox.layout import LayoutError
 from glovebox.testing import IsolatedConfig
+from tests.helpers import GLOVEBOX, env_without_glovebox, invoke, run_child
 from tests.layout_helpers import binding, make_layout
-
-GLOVEBOX = Path(sys.executable).parent / "glovebox"
-runner = CliRunner()
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), obj=startup)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(path: Path, document: Any) -> Path:
@@ -35,22 +24,12 @@ def write(path: Path, document: Any) -> Path:
 
 
 def run_script(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("GLOVEBOX_")}
-    environ.update(
-        HOME=str(cwd / "home"),
-        XDG_CACHE_HOME=str(cwd / "xdg-cache"),
-        XDG_CONFIG_HOME=str(cwd / "xdg-config"),
-        **env,
-    )
-    return subprocess.run(
-        [str(GLOVEBOX), *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    home = {
+        "HOME": str(cwd / "home"),
+        "XDG_CACHE_HOME": str(cwd / "xdg-cache"),
+        "XDG_CONFIG_HOME": str(cwd / "xdg-config"),
+    }
+    return run_child([GLOVEBOX, *args], cwd=cwd, env=env_without_glovebox({**home, **env}))
 
 
 def test_the_specs_debug_command_works_as_written(tmp_path: Path) -> None:

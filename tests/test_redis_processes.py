@@ -15,7 +15,6 @@ import redis
 
 from glovebox.core.cache_v2.redis_cache import RedisCache
 from glovebox.core.cache_v2.redis_settings import RedisSettings
-from glovebox.core.cache_v2.redis_wire import pack_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 60
@@ -93,7 +92,7 @@ def test_a_crashed_lock_holder_blocks_others_only_until_the_lock_expires(
 
 def wire_client_id(cache: RedisCache) -> int:
     """The server's id of the connection the cache's reads and writes go through."""
-    return int(cache._wire.call([pack_command([b"CLIENT", b"ID"])]))
+    return int(cache._wire.call(b"CLIENT", b"ID"))
 
 
 def test_a_forked_child_uses_its_own_connections(redis_settings: RedisSettings) -> None:

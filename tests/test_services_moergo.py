@@ -16,6 +16,7 @@ from containers import bootstrap, shutdown
 from glovebox.core.cache_v2 import MemoryCache, create_diskcache_manager
 from glovebox.moergo import MoergoApiError, MoergoClient, UrllibFetcher
 from glovebox.testing import IsolatedConfig
+from tests.helpers import write_yaml
 
 
 class FakeApi:
@@ -82,8 +83,9 @@ def test_layout_ids_are_checked() -> None:
 def test_container_client_uses_the_configured_default_ttl(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    config = tmp_path / "c.yaml"
-    config.write_text("cache:\n  domains:\n    moergo:\n      default_ttl: 120\n", encoding="utf-8")
+    config = write_yaml(
+        tmp_path / "c.yaml", "cache:\n  domains:\n    moergo:\n      default_ttl: 120\n"
+    )
     app = bootstrap(config)
     api = FakeApi()
     try:

@@ -23,6 +23,7 @@ from glovebox.testing import IsolatedConfig
 from tests.workspace_helpers import (
     ZMK_MAIN,
     ZMK_V03,
+    cache_sample,
     make_workspace,
     service_for,
     snapshot,
@@ -118,8 +119,7 @@ def test_metadata_records_the_configured_ttl(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_MAIN)
-    assert result is not None
+    result = cache_sample(service, tmp_path, ZMK_MAIN)
     meta = service.cache.get_metadata(f"workspace:{result.entry.key}")
     assert meta is not None
     assert meta.ttl_remaining is not None
@@ -164,8 +164,7 @@ def test_top_level_build_is_never_cached_but_nested_build_dirs_are(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     assert not (result.entry.path / "build").exists()
     assert (result.entry.path / "zephyr" / "scripts" / "build" / "gen.py").is_file()
     assert (result.entry.path / "zmk" / ".git" / "HEAD").is_file()
@@ -251,8 +250,7 @@ def test_delete_removes_directory_and_metadata(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     assert service.delete_workspace(ZMK_V03) is True
     assert not (service.root / result.entry.key).exists()
     assert service.cache.get(f"workspace:{result.entry.key}") is None

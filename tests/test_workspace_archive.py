@@ -12,7 +12,14 @@ import pytest
 from glovebox.compilation.cache import WorkspaceProgress
 from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
-from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace, service_for, snapshot
+from tests.workspace_helpers import (
+    ZMK_MAIN,
+    ZMK_V03,
+    cache_sample,
+    make_workspace,
+    service_for,
+    snapshot,
+)
 
 
 @pytest.mark.parametrize("suffix", [".tar.gz", ".tar", ".tar.xz"])
@@ -20,8 +27,7 @@ def test_export_then_import_round_trips_a_workspace(
     isolated_config: IsolatedConfig, tmp_path: Path, suffix: str
 ) -> None:
     service = service_for(isolated_config)
-    cached = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert cached is not None
+    cached = cache_sample(service, tmp_path)
     archive = tmp_path / f"ws{suffix}"
     reports: list[WorkspaceProgress] = []
     assert service.export_workspace(ZMK_V03, archive, progress=reports.append) == archive
@@ -52,7 +58,7 @@ def test_zip_export_refuses_symlinks_instead_of_corrupting_them(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
+    cache_sample(service, tmp_path)
     with pytest.raises(WorkspaceError, match=r"symlink.*\.tar\.gz"):
         service.export_workspace(ZMK_V03, tmp_path / "ws.zip")
     assert list(tmp_path.glob("*.zip")) == []
@@ -70,7 +76,7 @@ def test_import_from_a_directory_copies_it(isolated_config: IsolatedConfig, tmp_
 
 def test_export_without_git(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     service = service_for(isolated_config)
-    service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
+    cache_sample(service, tmp_path)
     service.export_workspace(ZMK_V03, tmp_path / "ws.tgz", include_git=False)
     with tarfile.open(tmp_path / "ws.tgz") as tf:
         names = tf.getnames()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,10 @@ from rich.console import Console
 import glovebox.cli.workspace as workspace_cli
 from glovebox.compilation.cache import workspace_key
 from glovebox.testing import IsolatedConfig
-from tests.helpers import CliResult
+from tests.helpers import GLOVEBOX, CliResult, run_child
 from tests.helpers import invoke as invoke_cli
 from tests.workspace_helpers import ZMK_V03, make_workspace
 
-GLOVEBOX = Path(sys.executable).parent / "glovebox"
 SELECT = ["--repository", "zmkfirmware/zmk", "--revision", "v0.3.0"]
 
 
@@ -136,14 +134,7 @@ def test_installed_script_lists_workspaces(isolated_config: IsolatedConfig, tmp_
     source = make_workspace(tmp_path / "ws")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(GLOVEBOX), "cache", "workspace", *args],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ),
-            check=False,
-            timeout=60,
-        )
+        return run_child([GLOVEBOX, "cache", "workspace", *args], env=os.environ, timeout=60)
 
     added = run("add", str(source), *SELECT)
     assert added.returncode == 0, added.stderr

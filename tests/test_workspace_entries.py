@@ -23,7 +23,7 @@ from glovebox.config.models import CompilationSection
 from glovebox.core.cache_v2 import DisabledCache, DiskCacheManager, MemoryCache
 from glovebox.errors import ConfigError, WorkspaceError
 from glovebox.testing import IsolatedConfig
-from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace, service_for
+from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, cache_sample, make_workspace, service_for
 
 SETTINGS = WorkspaceCacheSettings.from_section(CompilationSection())
 
@@ -66,8 +66,7 @@ def test_the_workspace_cache_is_enabled_exactly_when_its_cache_persists(tmp_path
 
 def cached_store(isolated_config: IsolatedConfig, tmp_path: Path) -> tuple[WorkspaceStore, str]:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     return service.store, result.entry.key
 
 

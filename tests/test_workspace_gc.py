@@ -10,15 +10,14 @@ from pathlib import Path
 from glovebox.compilation.cache import WorkspaceConfig
 from glovebox.testing import IsolatedConfig
 from tests.helpers import FakeClock
-from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace, service_for
+from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, cache_sample, make_workspace, service_for
 
 
 def test_metadata_without_a_directory_is_dropped_on_lookup(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     shutil.rmtree(service.root / result.entry.key)
     assert service.get_cached_workspace(ZMK_V03) is None
     assert service.cache.get(f"workspace:{result.entry.key}") is None
@@ -28,8 +27,7 @@ def test_cleanup_drops_metadata_whose_directory_is_gone(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     shutil.rmtree(service.root / result.entry.key)
     assert service.cleanup().stale_metadata == [result.entry.key]
     assert service.cache.keys() == []
@@ -39,8 +37,7 @@ def test_cleanup_removes_a_directory_without_metadata(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     service.cache.delete(f"workspace:{result.entry.key}")
     assert service.list_workspaces() == []  # not servable, so not listed
     assert service.cleanup().expired_or_orphaned == [result.entry.key]
@@ -67,8 +64,7 @@ def test_a_directory_whose_entry_id_differs_from_the_metadata_is_not_served(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     record = service.cache.get(f"workspace:{result.entry.key}")
     service.cache.set(f"workspace:{result.entry.key}", {**record, "entry_id": "0" * 32})
     assert service.get_cached_workspace(ZMK_V03) is None
@@ -79,8 +75,7 @@ def test_cleanup_removes_abandoned_staging_and_trash_directories(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    key = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert key is not None
+    key = cache_sample(service, tmp_path)
     stage = service.store.new_staging(key.entry.key)
     (stage / "tree").mkdir()
     trash = service.root / f".trash-{key.entry.key}-abcdef012345"
@@ -96,8 +91,7 @@ def test_cleanup_skips_keys_another_operation_holds(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    result = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert result is not None
+    result = cache_sample(service, tmp_path)
     service.cache.delete(f"workspace:{result.entry.key}")  # would be removed if not busy
     holding, release = threading.Event(), threading.Event()
 

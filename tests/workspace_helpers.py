@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from glovebox.compilation.cache import (
+    CacheWorkspaceResult,
     WorkspaceConfig,
     ZmkWorkspaceCacheService,
     create_compilation_cache_service,
@@ -64,3 +65,12 @@ def versions_in(root: Path) -> set[str]:
 
 def service_for(paths: IsolatedConfig) -> ZmkWorkspaceCacheService:
     return create_compilation_cache_service(paths)[1]
+
+
+def cache_sample(
+    service: ZmkWorkspaceCacheService, tmp_path: Path, config: WorkspaceConfig = ZMK_V03
+) -> CacheWorkspaceResult:
+    """Cache a fresh sample workspace (built in ``tmp_path / "ws"``) as ``config``'s entry."""
+    result = service.cache_workspace(make_workspace(tmp_path / "ws"), config)
+    assert result is not None
+    return result

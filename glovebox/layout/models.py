@@ -33,36 +33,44 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 BEHAVIOR_REFERENCE = re.compile(r"&[A-Za-z_][A-Za-z0-9_]*\Z")
 Flavor = Literal["hold-preferred", "balanced", "tap-preferred", "tap-unless-interrupted"]
 
-_MODEL = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
-
 Scalar = StrictStr | StrictInt
 NonNegative = Annotated[StrictInt, Field(ge=0)]
 KeyPosition = Annotated[StrictInt, Field(ge=0, lt=KEY_COUNT)]
 
 
-class Param(BaseModel):
-    """One parameter of a binding; children express modifier functions: ``LC(C)``."""
+class _Model(BaseModel):
+    """Unknown fields are ignored, fields are read by alias or by name, instances are frozen."""
 
-    model_config = _MODEL
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class _Behavior(_Model):
+    """A behaviour the layout defines; bindings refer to it by ``name`` (``&name``)."""
+
+    name: StrictStr
+    description: StrictStr = ""
+
+    @field_validator("name")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        return _behavior_name(value)
+
+
+class Param(_Model):
+    """One parameter of a binding; children express modifier functions: ``LC(C)``."""
 
     value: Scalar
     params: list[Param] = []
 
 
-class Binding(BaseModel):
+class Binding(_Model):
     """A behaviour and its parameters, e.g. ``&kp`` with ``A``; ``Custom`` holds raw text."""
-
-    model_config = _MODEL
 
     value: StrictStr
     params: list[Param] = []
 
 
-class HoldTap(BaseModel):
-    model_config = _MODEL
-
-    name: StrictStr
-    description: StrictStr = ""
+class HoldTap(_Behavior):
     bindings: Annotated[list[StrictStr], Field(min_length=2, max_length=2)]
     tapping_term_ms: NonNegative | None = Field(None, alias="tappingTermMs")
     flavor: Flavor | None = None
@@ -76,31 +84,15 @@ class HoldTap(BaseModel):
     )
     hold_trigger_on_release: StrictBool = Field(False, alias="holdTriggerOnRelease")
 
-    @field_validator("name")
-    @classmethod
-    def _reference(cls, value: str) -> str:
-        return _behavior_name(value)
 
-
-class Macro(BaseModel):
-    model_config = _MODEL
-
-    name: StrictStr
-    description: StrictStr = ""
+class Macro(_Behavior):
     wait_ms: NonNegative | None = Field(None, alias="waitMs")
     tap_ms: NonNegative | None = Field(None, alias="tapMs")
     bindings: list[Binding]
     params: Annotated[list[StrictStr], Field(max_length=2)] = []
 
-    @field_validator("name")
-    @classmethod
-    def _reference(cls, value: str) -> str:
-        return _behavior_name(value)
 
-
-class Combo(BaseModel):
-    model_config = _MODEL
-
+class Combo(_Model):
     name: StrictStr
     description: StrictStr = ""
     binding: Binding
@@ -119,41 +111,31 @@ class Combo(BaseModel):
         return value
 
 
-class InputProcessor(BaseModel):
-    model_config = _MODEL
-
+class InputProcessor(_Model):
     code: StrictStr
     params: list[StrictInt] = []
 
 
-class ListenerNode(BaseModel):
-    model_config = _MODEL
-
+class ListenerNode(_Model):
     code: StrictStr
     description: StrictStr = ""
     layers: list[NonNegative] = []
     input_processors: list[InputProcessor] = Field([], alias="inputProcessors")
 
 
-class InputListener(BaseModel):
-    model_config = _MODEL
-
+class InputListener(_Model):
     code: StrictStr
     input_processors: list[InputProcessor] = Field([], alias="inputProcessors")
     nodes: list[ListenerNode] = []
 
 
-class ConfigParameter(BaseModel):
-    model_config = _MODEL
-
+class ConfigParameter(_Model):
     param_name: StrictStr = Field(alias="paramName")
     value: Scalar
 
 
-class LayoutDocument(BaseModel):
+class LayoutDocument(_Model):
     """A whole layout as exported by the editor (2023 exports lack the behaviour lists)."""
-
-    model_config = _MODEL
 
     keyboard: Literal["glove80"] = "glove80"
     title: StrictStr = ""

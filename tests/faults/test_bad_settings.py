@@ -13,6 +13,7 @@ import pytest
 from glovebox.config import load_user_config, user_config_from_mapping
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
+from tests.helpers import write_yaml
 
 BAD_YAML_NUMBERS = [".inf", "-.inf", "1e400", ".nan", "'2'", '"2"', "true", "false", "-1", "0"]
 BAD_ENV_NUMBERS = ["inf", "-inf", "1e400", "nan", "NaN", "true", "-1", "0", "", "two", "2 GiB"]
@@ -32,6 +33,14 @@ def load_error(path: Path) -> str:
     return str(caught.value)
 
 
+def refusal(tmp_path: Path, text: str, line: int, yaml_path: str) -> str:
+    """The error loading ``text`` gives; it must start with the file, ``line`` and ``yaml_path``."""
+    path = write_yaml(tmp_path / "settings.yaml", text)
+    message = load_error(path)
+    assert message.startswith(f"{path}:{line}: {yaml_path}: ")
+    return message
+
+
 def assert_clean(message: str) -> None:
     assert "\n" not in message
     assert "Value error" not in message
@@ -45,10 +54,7 @@ def test_bad_number_in_yaml_is_refused_naming_file_line_and_range(
     isolated_config: IsolatedConfig, tmp_path: Path, setting: tuple[str, int, str], value: str
 ) -> None:
     template, line, yaml_path = setting
-    path = tmp_path / "bad.yaml"
-    path.write_text(template.format(value), encoding="utf-8")
-    message = load_error(path)
-    assert message.startswith(f"{path}:{line}: {yaml_path}: ")
+    message = refusal(tmp_path, template.format(value), line, yaml_path)
     assert_clean(message)
 
 
@@ -56,10 +62,7 @@ def test_bad_number_in_yaml_is_refused_naming_file_line_and_range(
 def test_null_global_limit_is_refused(
     isolated_config: IsolatedConfig, tmp_path: Path, setting: str
 ) -> None:
-    path = tmp_path / "null.yaml"
-    path.write_text(f"cache:\n  {setting}: null\n", encoding="utf-8")
-    message = load_error(path)
-    assert message.startswith(f"{path}:2: cache.{setting}: ")
+    message = refusal(tmp_path, f"cache:\n  {setting}: null\n", 2, f"cache.{setting}")
     assert "got null" in message
     assert_clean(message)
 
@@ -67,17 +70,17 @@ def test_null_global_limit_is_refused(
 def test_null_domain_setting_still_defers_to_the_global_one(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "ok.yaml"
-    path.write_text("cache:\n  domains:\n    layout:\n      timeout: null\n", encoding="utf-8")
+    path = write_yaml(
+        tmp_path / "ok.yaml", "cache:\n  domains:\n    layout:\n      timeout: null\n"
+    )
     assert load_user_config(path).cache.domains["layout"].timeout is None
 
 
 def test_quoted_number_message_says_it_is_text(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "text.yaml"
-    path.write_text("cache:\n  max_size_gb: '2'\n", encoding="utf-8")
-    assert "'2'" in load_error(path)
+    message = refusal(tmp_path, "cache:\n  max_size_gb: '2'\n", 2, "cache.max_size_gb")
+    assert "'2'" in message
 
 
 @pytest.mark.parametrize(
@@ -86,10 +89,7 @@ def test_quoted_number_message_says_it_is_text(
 def test_numbers_beyond_the_upper_bound_are_refused(
     isolated_config: IsolatedConfig, tmp_path: Path, setting: str, value: str
 ) -> None:
-    path = tmp_path / "big.yaml"
-    path.write_text(f"cache:\n  {setting}: {value}\n", encoding="utf-8")
-    message = load_error(path)
-    assert message.startswith(f"{path}:2: cache.{setting}: ")
+    message = refusal(tmp_path, f"cache:\n  {setting}: {value}\n", 2, f"cache.{setting}")
     assert "at most" in message
 
 
@@ -150,10 +150,8 @@ def test_bad_number_from_a_mapping_is_refused(
 def test_nul_byte_in_cache_path_yaml_is_refused(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "nul.yaml"
-    path.write_text('cache_strategy: enabled\ncache_path: "/tmp/a\\0b"\n', encoding="utf-8")
-    message = load_error(path)
-    assert message.startswith(f"{path}:2: cache_path: ")
+    text = 'cache_strategy: enabled\ncache_path: "/tmp/a\\0b"\n'
+    message = refusal(tmp_path, text, 2, "cache_path")
     assert "NUL" in message
     assert "\n" not in message
 
@@ -169,8 +167,7 @@ def test_nul_byte_in_cache_path_environment_is_refused(isolated_config: Isolated
 def test_long_bad_value_is_quoted_at_most_80_characters(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "long.yaml"
-    path.write_text("cache_strategy: " + "x" * 100_000 + "\n", encoding="utf-8")
+    path = write_yaml(tmp_path / "long.yaml", "cache_strategy: " + "x" * 100_000 + "\n")
     message = load_error(path)
     assert "x" * 81 not in message
     assert "..." in message
@@ -180,8 +177,7 @@ def test_long_bad_value_is_quoted_at_most_80_characters(
 def test_long_unknown_key_is_quoted_at_most_80_characters(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "key.yaml"
-    path.write_text("k" * 50_000 + ": 1\n", encoding="utf-8")
+    path = write_yaml(tmp_path / "key.yaml", "k" * 50_000 + ": 1\n")
     message = load_error(path)
     assert "k" * 81 not in message
     assert len(message) < 400

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,29 +181,31 @@ def test_every_parameter_is_classified() -> None:
     assert not unknown, f"add bad inputs for these parameters to BAD_VALUES or FREE_FORM: {unknown}"
 
 
+def bad_argument_lists(invocation: Invocation, workdir: Path) -> Iterable[list[str]]:
+    return invocation.bad_cases()
+
+
+def bad_configuration_lists(invocation: Invocation, workdir: Path) -> Iterable[list[str]]:
+    good = invocation.args()
+    return [["--config", str(config), *good] for config in bad_config_files(workdir)]
+
+
+@pytest.mark.parametrize(
+    "bad_inputs",
+    [bad_argument_lists, bad_configuration_lists],
+    ids=["arguments", "configuration"],
+)
 @pytest.mark.parametrize("path", [path for path, _ in leaf_commands()], ids=" ".join)
-def test_bad_arguments_are_refused_in_one_line(
+def test_bad_input_is_refused_in_one_line(
     isolated_config: IsolatedConfig,
     workdir: Path,
     capsys: pytest.CaptureFixture[str],
     path: tuple[str, ...],
+    bad_inputs: Callable[[Invocation, Path], Iterable[list[str]]],
 ) -> None:
-    command = dict(leaf_commands())[path]
-    for args in Invocation(path, command, workdir).bad_cases():
-        assert_refused(*run_in_process(args, capsys), args)
-
-
-@pytest.mark.parametrize("path", [path for path, _ in leaf_commands()], ids=" ".join)
-def test_bad_configuration_is_refused_in_one_line(
-    isolated_config: IsolatedConfig,
-    workdir: Path,
-    capsys: pytest.CaptureFixture[str],
-    path: tuple[str, ...],
-) -> None:
-    command = dict(leaf_commands())[path]
-    good = Invocation(path, command, workdir).args()
-    for config in bad_config_files(workdir):
-        args = ["--config", str(config), *good]
+    """Bad arguments, or a bad configuration file under good arguments, for every command."""
+    invocation = Invocation(path, dict(leaf_commands())[path], workdir)
+    for args in bad_inputs(invocation, workdir):
         assert_refused(*run_in_process(args, capsys), args)
 
 

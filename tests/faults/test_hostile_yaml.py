@@ -6,8 +6,6 @@ expansion shows up as ``TimeoutExpired``, never as a wall-clock assertion.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +16,8 @@ from glovebox.config import load_user_config
 from glovebox.config.yaml_reader import MAX_DEPTH, MAX_NODES
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
-from tests.helpers import REPO_ROOT
+from tests.helpers import GLOVEBOX, run_child, write_yaml
 
-GLOVEBOX = Path(sys.executable).parent / "glovebox"
 CHILD_TIMEOUT = 20.0
 
 
@@ -80,6 +77,11 @@ def _write(tmp_path: Path, name: str) -> Path:
     return path
 
 
+def nested_lists(depth: int) -> str:
+    """``cache_path:`` holding ``depth`` nested flow lists around one scalar."""
+    return "cache_path: " + "[" * depth + "x" + "]" * depth + "\n"
+
+
 def _assert_one_clean_line(text: str, path: Path) -> None:
     assert "Traceback" not in text
     assert "RecursionError" not in text
@@ -89,25 +91,12 @@ def _assert_one_clean_line(text: str, path: Path) -> None:
     assert len(lines[0]) < len(str(path)) + 400
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_file_fails_cleanly_through_the_python_api(
     isolated_config: IsolatedConfig, tmp_path: Path, name: str
 ) -> None:
     path = _write(tmp_path, name)
-    result = subprocess.run(
-        [sys.executable, "-c", PYTHON_CHILD, str(path)],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        env=_env(),
-        check=False,
-    )
+    result = run_child([sys.executable, "-c", PYTHON_CHILD, path], timeout=CHILD_TIMEOUT)
     assert result.returncode == 3, result.stdout + result.stderr[-2000:]
     assert result.stderr == ""
     _assert_one_clean_line(result.stdout, path)
@@ -118,14 +107,7 @@ def test_hostile_file_fails_cleanly_through_the_cli(
     isolated_config: IsolatedConfig, tmp_path: Path, name: str
 ) -> None:
     path = _write(tmp_path, name)
-    result = subprocess.run(
-        [str(GLOVEBOX), "--config", str(path), "cache", "show"],
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-        env=_env(),
-        check=False,
-    )
+    result = run_child([GLOVEBOX, "--config", path, "cache", "show"], timeout=CHILD_TIMEOUT)
     assert result.returncode == 2, result.stdout + result.stderr[-2000:]
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
@@ -136,41 +118,42 @@ def test_nesting_just_inside_the_bound_loads_to_a_validation_error(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     # cache_path plus MAX_DEPTH - 2 lists plus the scalar: exactly MAX_DEPTH levels.
-    depth = MAX_DEPTH - 2
-    path = tmp_path / "deep-ok.yaml"
-    path.write_text("cache_path: " + "[" * depth + "x" + "]" * depth + "\n", encoding="utf-8")
+    path = write_yaml(tmp_path / "deep-ok.yaml", nested_lists(MAX_DEPTH - 2))
     with pytest.raises(ConfigError, match="cache_path") as caught:
         load_user_config(path)
     assert "YAML refused" not in str(caught.value)
 
 
-def test_nesting_one_past_the_bound_is_refused(
-    isolated_config: IsolatedConfig, tmp_path: Path
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        pytest.param(
+            nested_lists(MAX_DEPTH - 1),
+            f"nested more than {MAX_DEPTH} levels",
+            id="nesting-one-past-the-bound",
+        ),
+        pytest.param(
+            "cache_path: [" + ", ".join(["1"] * MAX_NODES) + "]\n",
+            f"more than {MAX_NODES:,} nodes",
+            id="expansion-past-the-node-bound-without-aliases",
+        ),
+    ],
+)
+def test_a_file_past_a_bound_is_refused(
+    isolated_config: IsolatedConfig, tmp_path: Path, text: str, refusal: str
 ) -> None:
-    depth = MAX_DEPTH - 1
-    path = tmp_path / "deep.yaml"
-    path.write_text("cache_path: " + "[" * depth + "x" + "]" * depth + "\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=f"nested more than {MAX_DEPTH} levels"):
-        load_user_config(path)
-
-
-def test_expansion_past_the_node_bound_is_refused_even_without_aliases(
-    isolated_config: IsolatedConfig, tmp_path: Path
-) -> None:
-    path = tmp_path / "wide.yaml"
-    path.write_text("cache_path: [" + ", ".join(["1"] * MAX_NODES) + "]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=f"more than {MAX_NODES:,} nodes"):
+    path = write_yaml(tmp_path / "bounded.yaml", text)
+    with pytest.raises(ConfigError, match=refusal):
         load_user_config(path)
 
 
 def test_anchors_and_aliases_within_the_bounds_still_work(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "shared.yaml"
-    path.write_text(
+    path = write_yaml(
+        tmp_path / "shared.yaml",
         "cache:\n  domains:\n    layout: &fast {strategy: memory, timeout: 5}\n"
         "    metrics: *fast\n    moergo:\n      <<: *fast\n      default_ttl: 60\n",
-        encoding="utf-8",
     )
     domains = load_user_config(path).cache.domains
     assert domains["metrics"].strategy == "memory"
@@ -181,10 +164,9 @@ def test_anchors_and_aliases_within_the_bounds_still_work(
 def test_an_error_under_an_alias_names_a_line(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "alias-error.yaml"
-    path.write_text(
+    path = write_yaml(
+        tmp_path / "alias-error.yaml",
         "cache:\n  domains:\n    layout: &bad {timeout: -1}\n    metrics: *bad\n",
-        encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
         load_user_config(path)
@@ -195,8 +177,7 @@ def test_an_error_under_an_alias_names_a_line(
 def test_exponent_without_a_dot_is_a_number(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    path = tmp_path / "exp.yaml"
-    path.write_text("cache:\n  timeout: 1e2\n  max_size_gb: 5E-1\n", encoding="utf-8")
+    path = write_yaml(tmp_path / "exp.yaml", "cache:\n  timeout: 1e2\n  max_size_gb: 5E-1\n")
     cache = load_user_config(path).cache
     assert (cache.timeout, cache.max_size_gb) == (100.0, 0.5)
 

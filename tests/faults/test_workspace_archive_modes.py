@@ -48,6 +48,13 @@ def import_archive(service: ZmkWorkspaceCacheService, archive: Path) -> Path:
     return result.entry.path
 
 
+def assert_import_refused(service: ZmkWorkspaceCacheService, archive: Path, reason: str) -> None:
+    """Importing ``archive`` fails with ``reason`` and leaves no workspace cached."""
+    with pytest.raises(WorkspaceError, match=reason):
+        service.import_workspace(archive, ZMK_MAIN)
+    assert service.list_workspaces() == []
+
+
 @pytest.mark.parametrize("suffix", [".zip", ".tar", ".tar.gz", ".tar.xz"])
 def test_round_trip_keeps_permission_bits(
     isolated_config: IsolatedConfig, tmp_path: Path, suffix: str
@@ -126,9 +133,7 @@ def test_hostile_tar_members_are_refused_and_nothing_is_cached(
 ) -> None:
     service = service_for(isolated_config)
     archive = tar_with(tmp_path / "evil.tar.gz", file_member("ws/ok.c"), member)
-    with pytest.raises(WorkspaceError, match=reason):
-        service.import_workspace(archive, ZMK_MAIN)
-    assert service.list_workspaces() == []
+    assert_import_refused(service, archive, reason)
     assert not (tmp_path / "evil").exists()
     assert [p.name for p in service.root.iterdir() if not p.name.startswith(".locks")] == []
 
@@ -162,7 +167,11 @@ def test_a_tar_member_written_through_a_symlink_is_refused(
     assert list(outside.iterdir()) == []
 
 
-def zip_with(path: Path, *members: tuple[str, int, bytes]) -> Path:
+ZipMember = tuple[str, int, bytes]
+REGULAR = stat.S_IFREG | 0o644
+
+
+def zip_with(path: Path, *members: ZipMember) -> Path:
     """A zip of Unix members (mode 0: a member written by a system without Unix modes)."""
     with zipfile.ZipFile(path, "w") as zf:
         for name, mode, data in members:
@@ -190,38 +199,25 @@ def test_zip_setuid_bits_are_dropped_and_plain_modes_kept(
 
 
 @pytest.mark.parametrize(
-    ("name", "mode", "reason"),
+    ("members", "reason"),
     [
-        ("/abs/evil", stat.S_IFREG | 0o644, "escapes"),
-        ("ws/../../evil", stat.S_IFREG | 0o644, "escapes"),
-        ("C:/evil", stat.S_IFREG | 0o644, "escapes"),
-        ("ws/link", stat.S_IFLNK | 0o777, "symlink"),
-        ("ws/dev", stat.S_IFCHR | 0o644, "device"),
-        ("ws/fifo", stat.S_IFIFO | 0o644, "device"),
+        pytest.param([("/abs/evil", REGULAR, b"/etc")], "escapes", id="absolute"),
+        pytest.param([("ws/../../evil", REGULAR, b"/etc")], "escapes", id="dot-dot"),
+        pytest.param([("C:/evil", REGULAR, b"/etc")], "escapes", id="drive"),
+        pytest.param([("ws/link", stat.S_IFLNK | 0o777, b"/etc")], "symlink", id="symlink"),
+        pytest.param([("ws/dev", stat.S_IFCHR | 0o644, b"/etc")], "device", id="device"),
+        pytest.param([("ws/fifo", stat.S_IFIFO | 0o644, b"/etc")], "device", id="fifo"),
+        pytest.param(
+            [("ws/a", REGULAR, b"x"), ("ws/a/b", REGULAR, b"y")],
+            "cannot extract",
+            id="members-collide",
+        ),
     ],
 )
 def test_hostile_zip_members_are_refused_before_anything_is_written(
-    isolated_config: IsolatedConfig, tmp_path: Path, name: str, mode: int, reason: str
+    isolated_config: IsolatedConfig, tmp_path: Path, members: list[ZipMember], reason: str
 ) -> None:
     service = service_for(isolated_config)
-    archive = zip_with(
-        tmp_path / "evil.zip", ("ws/ok.c", stat.S_IFREG | 0o644, b"x"), (name, mode, b"/etc")
-    )
-    with pytest.raises(WorkspaceError, match=reason):
-        service.import_workspace(archive, ZMK_MAIN)
-    assert service.list_workspaces() == []
+    archive = zip_with(tmp_path / "evil.zip", ("ws/ok.c", REGULAR, b"x"), *members)
+    assert_import_refused(service, archive, reason)
     assert not (tmp_path / "evil").exists()
-
-
-def test_a_zip_whose_members_collide_is_refused_cleanly(
-    isolated_config: IsolatedConfig, tmp_path: Path
-) -> None:
-    service = service_for(isolated_config)
-    archive = zip_with(
-        tmp_path / "clash.zip",
-        ("ws/a", stat.S_IFREG | 0o644, b"x"),
-        ("ws/a/b", stat.S_IFREG | 0o644, b"y"),
-    )
-    with pytest.raises(WorkspaceError, match="cannot extract"):
-        service.import_workspace(archive, ZMK_MAIN)
-    assert service.list_workspaces() == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,29 +14,20 @@ from glovebox.compilation.cache.models import metadata_key
 from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
 from glovebox.testing.plugin import isolate_environment
-from tests.workspace_helpers import ZMK_V03, make_workspace, service_for
+from tests.helpers import GLOVEBOX, env_without_glovebox, run_child
+from tests.workspace_helpers import ZMK_V03, cache_sample, service_for
 
-GLOVEBOX = Path(sys.executable).parent / "glovebox"
 # "{tmp}" stands for the test's own directory, so an absolute key stays inside it.
 HOSTILE_KEYS = ["../../../../ESCAPED", "../ESCAPED", "{tmp}/ESCAPED", "a/../../ESCAPED", "..", ""]
 
 
 def run_glovebox(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GLOVEBOX), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        check=False,
-        timeout=120,
-    )
+    return run_child([GLOVEBOX, *args], env=env, cwd=cwd)
 
 
 def test_cleanup_ignores_a_hostile_record_written_through_the_cli(tmp_path: Path) -> None:
     paths, variables = isolate_environment(tmp_path / "iso")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GLOVEBOX_")}
-    env.update(variables)
+    env = env_without_glovebox(variables)
     work = paths.home / "a" / "b" / "c"
     work.mkdir(parents=True)
     stored = run_glovebox(
@@ -76,8 +66,7 @@ def test_a_record_naming_another_key_is_never_served_nor_followed(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    cached = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert cached is not None
+    cache_sample(service, tmp_path)
     key = workspace_key(ZMK_V03)
     record = service.cache.get(metadata_key(key))
     assert isinstance(record, dict)
@@ -108,8 +97,7 @@ def test_the_files_the_store_creates_are_owner_only(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = service_for(isolated_config)
-    cached = service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
-    assert cached is not None
+    cache_sample(service, tmp_path)
     entry_dir = service.root / workspace_key(ZMK_V03)
     created = [
         service.root,
@@ -140,5 +128,5 @@ def test_a_lock_directory_replaced_by_a_symlink_is_refused(
     (service.root / ".locks").rmdir()
     os.symlink(elsewhere, service.root / ".locks")
     with pytest.raises(WorkspaceError, match="symlink"):
-        service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03)
+        cache_sample(service, tmp_path)
     assert list(elsewhere.iterdir()) == []

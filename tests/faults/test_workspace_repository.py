@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import types
 from pathlib import Path
 
@@ -89,12 +88,8 @@ def test_other_spellings_stay_distinct_where_the_server_could_tell_them_apart(
 
 
 def test_three_spellings_at_one_revision_download_once(
-    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, west_log: Path
 ) -> None:
-    fake_west.install(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    log = tmp_path / "west-calls.jsonl"
-    monkeypatch.setenv("FAKE_WEST_LOG", str(log))
     service = create_default_zmk_west_service(
         types.SimpleNamespace(
             cache_path=isolated_config.cache_path,
@@ -107,6 +102,6 @@ def test_three_spellings_at_one_revision_download_once(
         config = WorkspaceConfig(repository=repository, revision="v0.3.0")
         prepared = service.prepare_workspace(config, tmp_path / f"build{index}")
         assert (prepared.path / "zmk" / "app" / "src" / "f0.c").is_file()
-    calls = fake_west.calls(log)
+    calls = fake_west.calls(west_log)
     assert [argv[0] for argv in calls] == ["init", "update"]
     assert "https://github.com/zmkfirmware/zmk" in calls[0]

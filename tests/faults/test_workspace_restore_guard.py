@@ -12,12 +12,12 @@ from glovebox.compilation.zmk_west_service import create_default_zmk_west_servic
 from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
 from tests import fake_west
-from tests.workspace_helpers import ZMK_V03, make_workspace, service_for
+from tests.workspace_helpers import ZMK_V03, cache_sample, service_for
 
 
 def cached_service(isolated_config: IsolatedConfig, tmp_path: Path) -> ZmkWorkspaceCacheService:
     service = service_for(isolated_config)
-    assert service.cache_workspace(make_workspace(tmp_path / "ws"), ZMK_V03) is not None
+    cache_sample(service, tmp_path)
     return service
 
 
@@ -96,15 +96,11 @@ def test_restoring_next_to_the_cache_is_still_allowed(
 
 
 def test_a_build_into_the_cache_is_refused_before_west_runs(
-    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_config: IsolatedConfig, tmp_path: Path, west_log: Path
 ) -> None:
-    fake_west.install(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    log = tmp_path / "west-calls.jsonl"
-    monkeypatch.setenv("FAKE_WEST_LOG", str(log))
     west = create_default_zmk_west_service(isolated_config)
     dest = isolated_config.cache_path / "layout" / "build-here"
     with pytest.raises(WorkspaceError, match="inside the cache"):
         west.prepare_workspace(ZMK_V03, dest)
-    assert fake_west.calls(log) == []
+    assert fake_west.calls(west_log) == []
     assert not dest.exists()

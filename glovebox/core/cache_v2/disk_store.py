@@ -102,33 +102,33 @@ def unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+def _sqlite_says(cause: BaseException, words: str) -> bool:
+    return isinstance(cause, sqlite3.OperationalError) and words in str(cause)
+
+
 def is_locked(exc: BaseException) -> bool:
     """The failure is another connection holding the database lock."""
-    for cause in _causes(exc):
-        if isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause):
-            return True
-        if isinstance(cause, diskcache.Timeout) and cause.__context__ is None:
-            return True
-    return False
+    return any(
+        _sqlite_says(cause, "locked")
+        or (isinstance(cause, diskcache.Timeout) and cause.__context__ is None)
+        for cause in _causes(exc)
+    )
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    for cause in _causes(exc):
-        if isinstance(cause, sqlite3.OperationalError) and "disk is full" in str(cause):
-            return True
-        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-    return False
+    return any(
+        _sqlite_says(cause, "disk is full")
+        or (isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT))
+        for cause in _causes(exc)
+    )
 
 
 def is_malformed(exc: BaseException) -> bool:
     """The database file itself is damaged (not locked, not unreadable, not full)."""
-    for cause in _causes(exc):
-        if isinstance(cause, sqlite3.DatabaseError) and not isinstance(
-            cause, sqlite3.OperationalError
-        ):
-            return True
-    return False
+    return any(
+        isinstance(cause, sqlite3.DatabaseError) and not isinstance(cause, sqlite3.OperationalError)
+        for cause in _causes(exc)
+    )
 
 
 # -- file modes and the space reserve ----------------------------------------------------

@@ -14,15 +14,15 @@ Guarantees
   ``retry_interval`` seconds (one WARNING per outage, per server and process); the first
   call after that tries again, and success ends the outage.
 - ``get``/``exists``/``get_many``/``set``/``set_many``/``delete_many``/``touch`` are one
-  round trip each (``set_many``, ``delete_many`` and ``touch`` are atomic scripts);
-  hit/miss counts are added to the shared statistics in batches.
+  round trip each (``set_many`` is one MULTI/EXEC transaction, ``delete_many`` and
+  ``touch`` are atomic scripts); hit/miss counts are added to the shared statistics in
+  batches.
 - Fork-safe: a forked child builds its own connection pool on first use and never uses,
   or closes, its parent's connections.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -51,7 +51,6 @@ from glovebox.core.cache_v2.redis_codec import (
     DEADLINE_END,
     DELETE_SCRIPT,
     RELEASE_SCRIPT,
-    SET_MANY_SCRIPT,
     TOUCH_SCRIPT,
     InvalidValueError,
     ValueCodec,
@@ -60,13 +59,7 @@ from glovebox.core.cache_v2.redis_codec import (
     read_times,
 )
 from glovebox.core.cache_v2.redis_settings import RedisSettings
-from glovebox.core.cache_v2.redis_wire import (
-    Wire,
-    pack_command,
-    pack_get,
-    pack_script,
-    pack_set,
-)
+from glovebox.core.cache_v2.redis_wire import Argument, Wire
 from glovebox.errors import CacheError, ConfigError
 
 __all__ = [
@@ -84,7 +77,6 @@ T = TypeVar("T")
 STATS_FLUSH_OPERATIONS = 1000
 STATS_FLUSH_SECONDS = 5.0
 SCAN_BATCH = 1000
-_SET_MANY_BODY = SET_MANY_SCRIPT.encode()
 _CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
@@ -267,7 +259,6 @@ class RedisCache(BaseCache):
         self._delete_script = self._client.register_script(DELETE_SCRIPT)
         self._touch_script = self._client.register_script(TOUCH_SCRIPT)
         self._release_script = self._client.register_script(RELEASE_SCRIPT)
-        self._set_many_sha = hashlib.sha1(_SET_MANY_BODY).hexdigest().encode()
         self._breaker = _Breaker.for_server(self._server, settings.retry_interval)
         self._counters = Counters(STATS_FLUSH_OPERATIONS, STATS_FLUSH_SECONDS)
         self._key_locks = KeyLocks()
@@ -407,7 +398,7 @@ class RedisCache(BaseCache):
         if self._generation == _Generation.value and not (self._closed or self._breaker.down):
             # The hot path: one GET, no wrapper frames. Failures go the way of _call's.
             try:
-                blob: bytes | None = self._wire.call(pack_get(name))
+                blob: bytes | None = self._wire.call(b"GET", name)
             except _CONNECTION_ERRORS as exc:
                 self._unavailable("read", key, exc)
                 blob = None
@@ -415,7 +406,7 @@ class RedisCache(BaseCache):
                 logger.warning("%s; treated as a miss", self._error("read", key, exc))
                 blob = None
         else:
-            blob = self._read("read", key, lambda _: self._wire.call(pack_get(name)), None)
+            blob = self._read("read", key, lambda _: self._wire.call(b"GET", name), None)
         value = _MISSING if blob is None else self._decode(key, name, blob)
         if self._counters.record_lookup(value is not _MISSING):
             self._flush_stats()
@@ -423,7 +414,7 @@ class RedisCache(BaseCache):
 
     def _peek(self, key: str) -> Any:
         name = self._name(key)
-        blob = self._read("read", key, lambda _: self._wire.call(pack_get(name)), None)
+        blob = self._read("read", key, lambda _: self._wire.call(b"GET", name), None)
         return _MISSING if blob is None else self._decode(key, name, blob)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
@@ -432,9 +423,11 @@ class RedisCache(BaseCache):
         if not key_list:
             return {}
         names = [self._name(key) for key in key_list]
-        packed = [pack_command([b"MGET", *names])]
         blobs: list[bytes | None] = self._read(
-            "read (get_many)", key_list[0], lambda _: self._wire.call(packed), [None] * len(names)
+            "read (get_many)",
+            key_list[0],
+            lambda _: self._wire.call(b"MGET", *names),
+            [None] * len(names),
         )
         found: dict[str, Any] = {}
         flush = False
@@ -455,7 +448,7 @@ class RedisCache(BaseCache):
         """
         validate_key(key)
         name = self._name(key)
-        blob = self._read("exists", key, lambda _: self._wire.call(pack_get(name)), None)
+        blob = self._read("exists", key, lambda _: self._wire.call(b"GET", name), None)
         return blob is not None and self._verify(key, name, blob)
 
     def _verify(self, key: str, name: bytes, blob: bytes) -> bool:
@@ -603,10 +596,10 @@ class RedisCache(BaseCache):
 
     def _encode(
         self, key: str, name: bytes, value: Any, lifetime: float | None, now: float
-    ) -> tuple[bytes, bytes]:
+    ) -> bytes:
         deadline = 0 if lifetime is None else int((now + lifetime) * 1_000_000)
         try:
-            return self._codec.encode_parts(name, value, int(now * 1_000_000), deadline)
+            return self._codec.encode(name, value, int(now * 1_000_000), deadline)
         except Exception as exc:
             self._counters.add_error()
             raise CacheError(
@@ -618,16 +611,18 @@ class RedisCache(BaseCache):
         validate_key(key)
         lifetime, px = self._expiry(ttl)
         name = self._name(key)
-        header, payload = self._encode(key, name, value, lifetime, time.time())
-        packed = pack_set(name, header, payload, px)
-        self._call("store", key, lambda _: self._wire.call(packed))
+        stored = self._encode(key, name, value, lifetime, time.time())
+        if px:
+            self._call("store", key, lambda _: self._wire.call(b"SET", name, stored, b"PX", px))
+        else:
+            self._call("store", key, lambda _: self._wire.call(b"SET", name, stored))
 
     def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store every item atomically in one round trip: all are written, or none.
 
-        One script call (EVALSHA) carrying every key and value: nothing else runs on the
-        server while it runs. MULTI/EXEC gives the same guarantee but answers with two
-        replies per item, whose parsing made it slower; see docs/decisions.md.
+        One MULTI/EXEC transaction holding a SET per item, sent in one piece: the server
+        runs nothing else between its SETs, so readers see the whole batch or none of
+        it, and a SET refused while queueing (server out of memory) discards them all.
         """
         for key in items:
             validate_key(key)
@@ -635,25 +630,14 @@ class RedisCache(BaseCache):
             return
         lifetime, px = self._expiry(ttl)
         now = time.time()
-        names: list[bytes] = []
-        values: list[bytes] = []
+        commands: list[tuple[Argument, ...]] = []
         for key, value in items.items():
             name = self._name(key)
-            header, payload = self._encode(key, name, value, lifetime, now)
-            names.append(name)
-            values.append(header)
-            values.append(payload)
+            stored = self._encode(key, name, value, lifetime, now)
+            commands.append((b"SET", name, stored, b"PX", px) if px else (b"SET", name, stored))
         self._call(
-            "store (set_many)", next(iter(items)), lambda _: self._store_many(names, values, px)
+            "store (set_many)", next(iter(items)), lambda _: self._wire.transaction(commands)
         )
-
-    def _store_many(self, names: list[bytes], values: list[bytes], px: int) -> None:
-        """Run the set_many script; load it first if the server has lost it (restart)."""
-        head = [b"%d" % len(names), *names, b"%d" % px]
-        try:
-            self._wire.call(pack_script(b"EVALSHA", self._set_many_sha, head, values))
-        except redis.exceptions.NoScriptError:
-            self._wire.call(pack_script(b"EVAL", _SET_MANY_BODY, head, values))
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give a live entry a new expiry (``None``: the default TTL). False if absent."""

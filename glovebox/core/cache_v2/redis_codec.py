@@ -34,7 +34,6 @@ __all__ = [
     "DELETE_SCRIPT",
     "HEADER_LENGTH",
     "RELEASE_SCRIPT",
-    "SET_MANY_SCRIPT",
     "TOUCH_SCRIPT",
     "InvalidValueError",
     "Signer",
@@ -132,12 +131,9 @@ class ValueCodec:
     def signs(self) -> bool:
         return self._signer is not None
 
-    def encode_parts(
-        self, name: bytes, value: Any, stored_us: int, deadline_us: int
-    ) -> tuple[bytes, bytes]:
-        """(header, payload): the stored form of ``value`` under ``name`` is their join.
+    def encode(self, name: bytes, value: Any, stored_us: int, deadline_us: int) -> bytes:
+        """The stored form of ``value`` under the Redis key ``name``: header, then payload.
 
-        Kept apart so that the command carrying them copies the payload only once.
         Raises whatever the serializer raises for a value it cannot represent.
         """
         fmt = self._format
@@ -146,13 +142,7 @@ class ValueCodec:
         else:
             payload = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
         signature = _UNSIGNED if self._signer is None else self._signer.sign(name, fmt, payload)
-        header = b"%b%b%020d%020d%b" % (MAGIC, fmt, stored_us, deadline_us, signature)
-        return header, payload
-
-    def encode(self, name: bytes, value: Any, stored_us: int, deadline_us: int) -> bytes:
-        """The stored form of ``value`` under the Redis key ``name``."""
-        header, payload = self.encode_parts(name, value, stored_us, deadline_us)
-        return header + payload
+        return b"%b%b%020d%020d%b%b" % (MAGIC, fmt, stored_us, deadline_us, signature, payload)
 
     def check(self, name: bytes, blob: bytes, now_us: int) -> memoryview | None:
         """The payload of a value that may be trusted; None if its deadline has passed.
@@ -265,19 +255,6 @@ else redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 """
 )
-
-# KEYS: entries; ARGV[1]: expiry in ms ("0": none); ARGV[i + 1]: the value of KEYS[i].
-# Nothing else runs on the server while a script runs, so readers see all the new
-# values or none; and SET with a valid expiry cannot fail part-way (on a server out of
-# memory the first SET is refused, before anything is written).
-SET_MANY_SCRIPT = """
-local px = ARGV[1]
-for i, key in ipairs(KEYS) do
-  if px == '0' then redis.call('SET', key, ARGV[i + 1])
-  else redis.call('SET', key, ARGV[i + 1], 'PX', px) end
-end
-return #KEYS
-"""
 
 # KEYS[1]: lock; ARGV[1]: the holder's token. Deletes the lock only if still held by it.
 RELEASE_SCRIPT = """
