@@ -171,6 +171,9 @@ def _print_servers(found: Domains, views: list[DomainView]) -> None:
 
 
 def _size_cell(view: DomainView) -> str:
+    if view.backend == "redis":
+        # Nothing of a Redis domain is on this disk: its size is what its namespace holds.
+        return f"{format_size(view.stats.size_bytes)} in Redis"
     text = format_usage(view.disk_bytes, view.size_limit_bytes)
     if view.workspace_bytes:
         text += f", workspaces {format_size(view.workspace_bytes)}"
