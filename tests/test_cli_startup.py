@@ -361,8 +361,8 @@ def test_ctrl_c_at_a_prompt_exits_130_with_one_line(home: Path) -> None:
     )
     assert process.stdout is not None
     try:
-        first = process.stdout.read(len("Remove all entries"))
-        assert first == "Remove all entries"
+        first = process.stdout.read(len("Remove everything"))
+        assert first == "Remove everything"
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=TIMEOUT)
     finally:

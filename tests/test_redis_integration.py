@@ -170,6 +170,10 @@ def test_cache_stats_reports_server_version_and_shared_hits(
     assert "clistats:layout:*" in result.stdout
     row = next(line for line in result.stdout.splitlines() if "layout" in line)
     assert "100%" in row
+    # The size is what the namespace holds on the server, not this machine's disk usage.
+    assert " in Redis" in row
+    assert "0 B in Redis" not in row
+    assert " of 2.0 GiB" not in row
 
 
 # -- many machines ---------------------------------------------------------------------

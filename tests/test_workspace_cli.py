@@ -36,7 +36,7 @@ def test_add_list_show_export_delete_round_trip(
 
     code, out, _ = invoke("list")
     assert code == 0
-    for header in ("repository", "revision", "size", "files", "age", "expires"):
+    for header in ("repository", "revision", "disk usage", "files", "age", "expires"):
         assert header in out
     assert "zmkfirmware/zmk" in out
     assert "v0.3.0" in out
@@ -49,7 +49,7 @@ def test_add_list_show_export_delete_round_trip(
     assert invoke("show", *SELECT)[1] == out
 
     archive = tmp_path / "exported.tar.gz"
-    code, out, err = invoke("export", str(archive), "--key", key)
+    code, out, err = invoke("export", key, str(archive))
     assert code == 0, err
     assert archive.is_file()
 

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from glovebox.cli.cache import cache_app
-from glovebox.cli.formatting import error_line
+from glovebox.cli.formatting import OUTPUT, error_line
 from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
@@ -267,6 +267,7 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
+    *,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show debug logging (cache coordination).")
     ] = False,
@@ -289,9 +290,18 @@ def root(
             is_eager=True,
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only results and errors (no notes, no bars)."),
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Do not draw progress bars.")
+    ] = False,
 ) -> None:
     """Glovebox command line."""
     configure_logging(debug)
+    OUTPUT.quiet = quiet
+    OUTPUT.progress = not no_progress
     startup = ctx.obj
     if not callable(startup):
         # The commands get their caches from the container; only the composition root

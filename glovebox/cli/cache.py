@@ -1,80 +1,158 @@
-"""``glovebox cache ...``: look at and control the caches of each domain."""
+"""``glovebox cache ...``: look at and control the caches of each domain.
+
+Inspection commands (``stats``, ``show``, ``keys``, ``info``, ``dir``) count no hits or
+misses and create nothing; see :mod:`glovebox.cli.domains`. ``--json`` documents are
+described in ``docs/cli.md``.
+"""
 
 from __future__ import annotations
 
+import fnmatch
+import os
+import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from glovebox.cli.console import LazyConsole, escape
-from glovebox.cli.formatting import fail, format_hit_rate, format_size
+from glovebox.cli.completion import complete_tags
+from glovebox.cli.formatting import (
+    emit_json,
+    fail,
+    format_hit_rate,
+    format_size,
+    format_usage,
+    note,
+    parse_age,
+    print_table,
+    say,
+)
 from glovebox.cli.workspace import workspace_app
-from glovebox.errors import GloveboxError
 
-# Start-up: the engine, the configuration models and rich are imported by the commands
-# that use them (see glovebox/cli/app.py).
+# Start-up: the engine, the configuration and rich are imported by the commands that use
+# them (see glovebox/cli/app.py); glovebox.cli.domains pulls in the engine.
 if TYPE_CHECKING:
-    from glovebox.cache_lookup import TaggedCaches
-    from glovebox.config import UserConfig
-    from glovebox.core.cache_v2 import CacheManager, CacheStats, StrategyDecision
+    from glovebox.cli.domains import Domains, DomainView
+    from glovebox.compilation.cache import CleanupResult
+    from glovebox.core.cache_v2 import CacheManager, StrategyDecision
 
 __all__ = ["cache_app", "format_decision", "known_tags"]
-
-cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
-cache_app.add_typer(workspace_app, name="workspace")
-console = LazyConsole()
-err_console = LazyConsole(stderr=True)
-
-TagOption = Annotated[
-    str | None, typer.Option("--tag", "-t", help="Domain tag (default: the 'default' cache).")
-]
 
 
 def known_tags(root: Path) -> list[str]:
     """The standard domains plus any other tag that has a cache under ``root``."""
-    from glovebox.cache_lookup import KNOWN_DOMAINS
-    from glovebox.core.cache_v2.policy import DEFAULT_TAG
-    from glovebox.core.cache_v2.storage import list_tags
+    from glovebox.cli.domains import known_tags as listed
 
-    return sorted({*KNOWN_DOMAINS, DEFAULT_TAG, *list_tags(root)})
+    return listed(root)
 
 
-def _domain_caches() -> TaggedCaches:
-    """The container's caches by tag (injected: overrides of a domain's cache apply)."""
-    from glovebox.cli.injected import domain_caches
+def format_decision(decision: StrategyDecision, user_config: Any) -> str:
+    """Who decided a domain's strategy, for the "decided by" column (see glovebox.cli.domains)."""
+    from glovebox.cli.domains import format_decision as formatted
 
-    return domain_caches()
-
-
-def _cache_root() -> Path:
-    return Path(_domain_caches().user_config.cache_path)
+    return formatted(decision, user_config)
 
 
-def _open(tag: str | None) -> CacheManager:
-    try:
-        return _domain_caches().get(tag)
-    except (GloveboxError, ValueError, TypeError) as exc:
-        raise fail(str(exc)) from exc
+cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
+cache_app.add_typer(workspace_app, name="workspace")
+
+TagOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tag",
+        "-t",
+        help="Domain tag (default: the 'default' cache).",
+        autocompletion=complete_tags,
+    ),
+]
+AllTagsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tag",
+        "-t",
+        help="Only this domain (default: every domain).",
+        autocompletion=complete_tags,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document (schema: docs/cli.md).")
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def _stats_row(stats: CacheStats) -> list[str]:
-    return [
-        stats.tag,
-        stats.backend,
-        str(stats.entries),
-        format_size(stats.size_bytes),
-        str(stats.hits),
-        str(stats.misses),
-        format_hit_rate(stats.hit_rate),
-        str(stats.directory or stats.location or "-"),
-    ]
+def _global_note(found: Domains, views: list[DomainView]) -> None:
+    """Say once on stderr that caching is off by the global switch (what is shown is on disk)."""
+    from glovebox.cli.domains import describe_decision
+    from glovebox.core.cache_v2.policy import DecisionLayer
+
+    for view in views:
+        if view.disabled and view.decision.layer is DecisionLayer.ENV_GLOBAL:
+            note(
+                f"note: caching is disabled by "
+                f"{describe_decision(view.decision, found.user_config)}; "
+                "showing what earlier runs left on disk"
+            )
+            return
 
 
-def _print_servers(caches: list[CacheManager]) -> None:
-    """One line per shared server behind ``caches``: its version and memory in use."""
+def _disabled_note(found: Domains, tag: str) -> None:
+    from glovebox.cli.domains import describe_decision
+    from glovebox.core.cache_v2 import Strategy
+
+    decision = found.decision(tag)
+    if decision.strategy is Strategy.DISABLED:
+        note(
+            f"note: caching is disabled for {tag!r} by "
+            f"{describe_decision(decision, found.user_config)}; this is what is on disk"
+        )
+
+
+def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
+    from glovebox.cli.domains import describe_decision
+
+    stats = view.stats
+    return {
+        "tag": view.tag,
+        "strategy": view.decision.strategy.value,
+        "decided_by": format_decision(view.decision, found.user_config),
+        "disabled_by": (
+            describe_decision(view.decision, found.user_config) if view.disabled else None
+        ),
+        "backend": view.backend,
+        "directory": str(view.directory),
+        "location": view.stats.location,
+        "entries": stats.entries,
+        "entries_bytes": stats.size_bytes,
+        "disk_bytes": view.disk_bytes,
+        "workspace_bytes": view.workspace_bytes,
+        "size_limit_bytes": view.size_limit_bytes,
+        "hits": stats.hits,
+        "misses": stats.misses,
+        "hit_rate": stats.hit_rate,
+        "evictions": stats.evictions,
+        "errors": stats.errors,
+        "unusable": view.unusable,
+    }
+
+
+def _where(view: DomainView) -> str:
+    """The directory, or where a backend without one keeps the data (a server, masked)."""
+    stats = view.stats
+    if stats.directory is None and stats.location:
+        return stats.location
+    return str(view.directory)
+
+
+def _print_servers(found: Domains, views: list[DomainView]) -> None:
+    """One line per shared server behind the shown domains: its version and memory in use."""
+    from glovebox.errors import GloveboxError
+
     seen: set[str] = set()
-    for cache in caches:
+    for view in views:
+        if view.backend in ("disk", "memory", "disabled") or view.unusable is not None:
+            continue
+        cache = found.active(view.tag)
         server_info = getattr(cache, "server_info", None)
         server = getattr(cache, "server", None)
         if not callable(server_info) or not isinstance(server, str) or server in seen:
@@ -83,171 +161,485 @@ def _print_servers(caches: list[CacheManager]) -> None:
         try:
             info = server_info()
         except GloveboxError as exc:
-            console.print(f"Redis server {escape(server)}: unreachable ({escape(str(exc))})")
+            say(f"Redis server {server}: unreachable ({exc})")
             continue
-        console.print(
-            f"Redis server {escape(server)}: version {escape(str(info['version']))}, "
-            f"memory in use {format_size(int(info['used_memory']))}; hit rates of its "
-            "domains are shared by every machine using it"
+        say(
+            f"Redis server {server}: version {info['version']}, memory in use "
+            f"{format_size(int(info['used_memory']))}; hit rates of its domains are shared "
+            "by every machine using it"
         )
 
 
+def _size_cell(view: DomainView) -> str:
+    if view.backend == "redis":
+        # Nothing of a Redis domain is on this disk: its size is what its namespace holds.
+        return f"{format_size(view.stats.size_bytes)} in Redis"
+    text = format_usage(view.disk_bytes, view.size_limit_bytes)
+    if view.workspace_bytes:
+        text += f", workspaces {format_size(view.workspace_bytes)}"
+    return text
+
+
 @cache_app.command()
-def stats(tag: TagOption = None) -> None:
-    """Entries, size and hit rate per domain (all domains unless --tag)."""
-    from rich.table import Table
+def stats(
+    tag: AllTagsOption = None,
+    json_: JsonOption = False,
+    zero: Annotated[
+        bool, typer.Option("--zero", "-z", help="Reset the hit and miss counts to zero.")
+    ] = False,
+) -> None:
+    """Entries, disk usage against the size limit, and hits per domain (all unless --tag)."""
+    from glovebox.cli.domains import domains
 
-    tags = [tag] if tag is not None else known_tags(_cache_root())
-    table = Table(title=f"Glovebox caches in {_cache_root()}")
-    for column in ("tag", "backend", "entries", "size", "hits", "misses", "hit rate", "path"):
-        table.add_column(column)
-    opened = [_open(name) for name in tags]
-    for cache in opened:
-        table.add_row(*_stats_row(cache.get_stats()))
-    console.print(table)
-    _print_servers(opened)
+    found = domains()
+    tags = [found.require(tag)] if tag is not None else found.known()
+    if zero:
+        _zero(found, tags)
+        return
+    views = [found.view(name) for name in tags]
+    _global_note(found, views)
+    if json_:
+        emit_json(
+            "cache stats",
+            {"root": str(found.root), "domains": [_view_record(v, found) for v in views]},
+        )
+        return
+    rows = [
+        [
+            v.tag,
+            v.backend if v.unusable is None else "unusable",
+            str(v.stats.entries),
+            _size_cell(v),
+            str(v.stats.hits),
+            str(v.stats.misses),
+            format_hit_rate(v.stats.hit_rate),
+            _where(v),
+        ]
+        for v in views
+    ]
+    columns = ("tag", "backend", "entries", "disk usage", "hits", "misses", "hit rate", "path")
+    print_table(f"Glovebox caches in {found.root}", columns, rows, whole=("tag", "path"))
+    _print_servers(found, views)
+    for view in views:
+        if view.unusable is not None:
+            note(f"note: the {view.tag!r} cache could not be opened: {view.unusable}")
 
 
-def format_decision(decision: StrategyDecision, user_config: UserConfig) -> str:
-    """Who decided, for the "decided by" column: a variable, ``file:line`` or ``default``.
+def _zero(found: Domains, tags: list[str]) -> None:
+    from glovebox.core.cache_v2 import DiskCacheManager
 
-    A configuration key is shown as the file name and line that set it (the full paths
-    are in the table title); the global ``cache_strategy`` also names the key.
-    """
-    from glovebox.core.cache_v2.policy import DecisionLayer
-
-    if decision.variable is not None:
-        return f"env {decision.variable}"
-    if decision.yaml_path is None:
-        return decision.layer.value
-    where = user_config.origin(decision.yaml_path)
-    shown = Path(where).name  # file:line keeps its line; a variable name is unchanged
-    if decision.layer is not DecisionLayer.DOMAIN_CONFIG:
-        shown += f" ({decision.yaml_path})"
-    return shown
+    zeroed = []
+    for name in tags:
+        with found.stored(name) as cache:
+            if isinstance(cache, DiskCacheManager):
+                cache.reset_stats()
+                zeroed.append(name)
+    say(f"hit/miss counts zeroed: {', '.join(zeroed) or 'none (no cache on disk)'}")
 
 
-def _short_path(stats: CacheStats, root: Path) -> str:
-    """The directory relative to the root in the title (absolute if it is elsewhere)."""
-    directory = stats.directory
-    if directory is None:
-        return stats.location or "-"
+def _short_path(directory: Path, root: Path) -> str:
     try:
-        return f"{directory.relative_to(root.resolve())}/"
+        return f"{directory.relative_to(root)}/"
     except ValueError:
         return str(directory)
 
 
 @cache_app.command()
-def show() -> None:
-    """Every domain: strategy and the layer that decided it, backend, path, entries, size, hits."""
-    from rich.console import Console
-    from rich.table import Table
+def show(json_: JsonOption = False) -> None:
+    """Every domain: strategy and what decided it, backend, path, entries, disk usage, hits."""
+    from glovebox.cli.domains import domains
 
-    from glovebox.core.cache_v2 import resolve_user_config_strategy
-    from glovebox.core.cache_v2.policy import DEFAULT_TAG
-
-    caches = _domain_caches()
-    user_config = caches.user_config
-    root = Path(user_config.cache_path)
+    found = domains()
+    user_config = found.user_config
     files = ", ".join(str(path) for path in getattr(user_config, "files", ())) or "none"
-    table = Table(title=f"Glovebox caches in {root} (configuration: {files})")
-    columns = ("tag", "strategy", "decided by", "backend", "path", "entries", "size", "hit rate")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    # Domains named in the configuration are shown even before they hold anything.
-    configured = set(getattr(getattr(user_config, "cache", None), "domains", None) or ())
-    opened: list[CacheManager] = []
-    for name in sorted(set(known_tags(root)) | configured):
-        try:
-            decision = resolve_user_config_strategy(
-                user_config, None if name == DEFAULT_TAG else name
-            )
-            cache = _open(name)
-            stats = cache.get_stats()
-        except GloveboxError as exc:
-            raise fail(str(exc)) from exc
-        table.add_row(
-            name,
-            decision.strategy.value,
-            format_decision(decision, user_config),
-            stats.backend,
-            _short_path(stats, root),
-            str(stats.entries),
-            format_size(stats.size_bytes),
-            format_hit_rate(stats.hit_rate),
+    views = [found.view(name) for name in found.known()]
+    _global_note(found, views)
+    if json_:
+        emit_json(
+            "cache show",
+            {
+                "root": str(found.root),
+                "configuration_files": [str(p) for p in getattr(user_config, "files", ())],
+                "domains": [_view_record(v, found) for v in views],
+            },
         )
-        opened.append(cache)
-    # Piped output (scripts, CI logs) is not squeezed into 80 columns.
-    (console if console.is_terminal else Console(width=160)).print(table)
-    _print_servers(opened)
+        return
+    rows = [
+        [
+            v.tag,
+            v.decision.strategy.value,
+            format_decision(v.decision, user_config),
+            v.backend if v.unusable is None else "unusable",
+            _short_path(v.directory, found.root) if v.stats.location is None else _where(v),
+            str(v.stats.entries),
+            _size_cell(v),
+            format_hit_rate(v.stats.hit_rate),
+        ]
+        for v in views
+    ]
+    columns = (
+        "tag",
+        "strategy",
+        "decided by",
+        "backend",
+        "path",
+        "entries",
+        "disk usage",
+        "hit rate",
+    )
+    title = f"Glovebox caches in {found.root} (configuration: {files})"
+    print_table(title, columns, rows, whole=("tag", "path"))
+    _print_servers(found, views)
 
 
 @cache_app.command()
-def keys(tag: TagOption = None) -> None:
+def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
     """List the live keys of one domain's cache."""
-    for key in _open(tag).keys():
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    name = found.require(tag)
+    _disabled_note(found, name)
+    with found.stored(name) as cache:
+        listed = [] if cache is None else cache.keys()
+    if json_:
+        emit_json("cache keys", {"tag": name, "keys": listed})
+        return
+    for key in listed:
         typer.echo(key)
 
 
+def _check_key(key: str) -> None:
+    from glovebox.core.cache_v2.cache_manager import validate_key
+
+    try:
+        validate_key(key)
+    except (ValueError, TypeError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return repr(value)
+
+
 @cache_app.command()
-def get(key: str, tag: TagOption = None) -> None:
+def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     """Print the value stored under KEY (exit code 1 if it is not cached)."""
-    cache = _open(tag)
-    sentinel = object()
-    value = cache.get(key, sentinel)
-    if value is sentinel:
-        err_console.print(
-            escape(f"miss: {key!r} is not in the {cache.tag!r} cache"), soft_wrap=True
+    from glovebox.cli.domains import describe_decision, domains
+    from glovebox.core.cache_v2 import Strategy
+
+    _check_key(key)
+    found = domains()
+    name = found.require(tag)
+    decision = found.decision(name)
+    if decision.strategy is Strategy.DISABLED:
+        raise fail(
+            f"caching is disabled for {name!r} by "
+            f"{describe_decision(decision, found.user_config)}; {key!r} was not looked up"
         )
-        raise typer.Exit(1)
+    missing = object()
+    value: Any = missing
+    if found.on_disk(name) or not found.uses_disk(decision):
+        value = found.usable(name).get(key, missing)
+    if json_:
+        emit_json(
+            "cache get",
+            {
+                "tag": name,
+                "key": key,
+                "found": value is not missing,
+                "value": None if value is missing else _json_value(value),
+                "type": None if value is missing else type(value).__name__,
+            },
+        )
+        if value is missing:
+            raise typer.Exit(1)
+        return
+    if value is missing:
+        raise fail(f"miss: {key!r} is not in the {name!r} cache", code=1)
     typer.echo(value if isinstance(value, str | bytes) else repr(value))
 
 
 @cache_app.command("set")
 def set_(
     key: str,
-    value: str,
+    value: Annotated[str, typer.Argument(help="The value; '-' reads it from standard input.")],
     tag: TagOption = None,
     ttl: Annotated[float | None, typer.Option(help="Seconds until the entry expires.")] = None,
 ) -> None:
-    """Store VALUE (a string) under KEY."""
+    """Store VALUE (a string; '-' reads standard input, minus one final newline) under KEY.
+
+    A new --tag creates that cache. Exit code 2 when nothing could be stored.
+    """
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.policy import validate_tag
+    from glovebox.errors import GloveboxError
+
+    found = domains()
+    if value == "-":
+        value = sys.stdin.read()
+        value = value[:-1] if value.endswith("\n") else value
     try:
-        _open(tag).set(key, value, ttl=ttl)
-    except (GloveboxError, ValueError, TypeError) as exc:
+        name = validate_tag(tag)
+    except (ValueError, TypeError) as exc:
         raise fail(str(exc)) from exc
+    cache = found.writable(name)
+    try:
+        cache.set(key, value, ttl=ttl)
+    except GloveboxError as exc:
+        raise fail(f"{exc}; nothing was stored") from exc
 
 
 @cache_app.command()
 def delete(key: str, tag: TagOption = None) -> None:
     """Remove KEY (exit code 1 if it was not cached)."""
-    if not _open(tag).delete(key):
-        err_console.print(escape(f"{key!r} was not cached"), soft_wrap=True)
+    from glovebox.cli.domains import domains
+
+    _check_key(key)
+    found = domains()
+    name = found.require(tag)
+    with found.stored(name) as cache:
+        removed = cache is not None and cache.delete(key)
+    if not removed:
+        raise fail(f"{key!r} was not cached in {name!r}", code=1)
+    say(f"deleted {key}")
+
+
+def _confirm(question: str, yes: bool, declined: str) -> None:
+    """Ask unless ``yes``; on "no", say ``declined`` and exit 1."""
+    if yes:
+        return
+    if not typer.confirm(question, default=False):
+        typer.echo(declined, err=True)
         raise typer.Exit(1)
-    typer.echo(f"deleted {key}")
+
+
+def _workspace_cleanup(found: Domains, cache: CacheManager) -> CleanupResult:
+    from glovebox.compilation.cache import create_zmk_workspace_cache_service
+
+    return create_zmk_workspace_cache_service(found.user_config, cache).cleanup()
 
 
 @cache_app.command()
 def clear(
     tag: TagOption = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Clear every domain.")] = False,
+    yes: YesOption = False,
 ) -> None:
-    """Remove every entry of one domain's cache."""
-    cache = _open(tag)
-    if not yes and not typer.confirm(f"Remove all entries of the {cache.tag!r} cache?"):
-        raise typer.Exit(1)
-    count = len(cache.keys())
-    cache.clear()
-    typer.echo(f"cleared {count} entries from {cache.tag!r}")
+    """Remove every entry of a domain (for compilation, its workspaces too).
+
+    Asks first, showing what will go, unless --yes. Works on what is on disk even while
+    caching is disabled.
+    """
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.storage import disk_usage
+
+    found = domains()
+    if all_ and tag is not None:
+        raise fail("give --tag or --all, not both")
+    names = found.known() if all_ else [found.require(tag)]
+    plan = []
+    for name in names:
+        with found.stored(name) as cache:
+            entries = 0 if cache is None else len(cache.keys())
+        plan.append((name, entries, disk_usage(found.directory(name))))
+    summary = "; ".join(
+        f"{name!r}: {entries} entries, {format_size(used)} on disk" for name, entries, used in plan
+    )
+    _confirm(f"Remove everything in {summary}?", yes, "nothing was cleared")
+    for name in names:
+        _disabled_note(found, name)
+        with found.stored(name) as cache:
+            if cache is None:
+                say(f"{name}: nothing to clear")
+                continue
+            count = len(cache.keys())
+            cache.clear()
+            message = f"cleared {count} entries from {name!r}"
+            if name == "compilation":
+                message += _clear_workspaces(found, cache)
+            say(message)
+
+
+def _clear_workspaces(found: Domains, cache: CacheManager) -> str:
+    """Remove the workspaces whose records were just cleared; say what remains, and why."""
+    from glovebox.compilation.cache import workspace_cache_root
+    from glovebox.core.cache_v2.storage import disk_usage
+
+    root = workspace_cache_root(found.root)
+    before = disk_usage(root)
+    result = _workspace_cleanup(found, cache)
+    removed = len(result.expired_or_orphaned) + len(result.leftovers)
+    text = f" and {removed} workspaces ({format_size(max(0, before - disk_usage(root)))})"
+    busy = sorted(set(result.skipped_busy))
+    if busy:
+        text += (
+            f"; {len(busy)} workspaces in use by another glovebox process were left "
+            f"({', '.join(busy)}): run 'glovebox cache clear --tag compilation' again "
+            "when it has finished"
+        )
+    return text
 
 
 @cache_app.command()
-def cleanup(tag: TagOption = None) -> None:
+def remove(
+    pattern: Annotated[str, typer.Argument(help="Glob over keys, e.g. 'glove80:*'.")],
+    tag: TagOption = None,
+    yes: YesOption = False,
+) -> None:
+    """Remove the keys matching PATTERN (shows how many first; asks unless --yes)."""
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    name = found.require(tag)
+    with found.stored(name) as cache:
+        matching = [] if cache is None else fnmatch.filter(cache.keys(), pattern)
+        if not matching:
+            raise fail(f"no key in {name!r} matches {pattern!r}", code=1)
+        typer.echo(f"{len(matching)} keys in {name!r} match {pattern!r}", err=True)
+        _confirm(f"Remove {len(matching)} keys from {name!r}?", yes, "nothing was removed")
+        assert cache is not None
+        removed = cache.delete_many(matching)
+    say(f"removed {removed} keys from {name!r}")
+
+
+def _age_option(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_age(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@cache_app.command()
+def cleanup(tag: AllTagsOption = None, json_: JsonOption = False) -> None:
     """Remove expired entries and enforce size limits (all domains unless --tag)."""
-    tags = [tag] if tag is not None else known_tags(_cache_root())
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    tags = [found.require(tag)] if tag is not None else found.known()
+    results = []
     for name in tags:
-        removed = _open(name).cleanup()
-        typer.echo(f"{name}: removed {removed} entries")
+        with found.stored(name) as cache:
+            removed = 0 if cache is None else cache.cleanup()
+        results.append({"tag": name, "removed": removed})
+    if json_:
+        emit_json("cache cleanup", {"domains": results})
+        return
+    for result in results:
+        say(f"{result['tag']}: removed {result['removed']} entries")
+
+
+@cache_app.command()
+def prune(
+    tag: AllTagsOption = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="AGE",
+            help="Also remove entries stored longer ago than AGE (30d, 12h, 90m, 45s, 2w).",
+        ),
+    ] = None,
+) -> None:
+    """Remove expired entries, orphaned workspaces and (with --older-than) old entries."""
+    from glovebox.cli.domains import domains
+
+    age = _age_option(older_than)
+    found = domains()
+    tags = [found.require(tag)] if tag is not None else found.known()
+    cutoff = None if age is None else time.time() - age
+    for name in tags:
+        with found.stored(name) as cache:
+            if cache is None:
+                say(f"{name}: nothing stored")
+                continue
+            old = 0
+            if cutoff is not None:
+                stale = []
+                for key in cache.keys():
+                    meta = cache.get_metadata(key)
+                    stored = None if meta is None else meta.stored_at
+                    if stored is not None and stored.timestamp() < cutoff:
+                        stale.append(key)
+                old = cache.delete_many(stale)
+            expired = cache.cleanup()
+            text = f"{name}: removed {expired} expired"
+            if cutoff is not None:
+                text += f" and {old} older than {older_than}"
+            text += " entries"
+            if name == "compilation":
+                result = _workspace_cleanup(found, cache)
+                text += f", {result.removed_count} orphaned workspaces"
+            say(text)
+
+
+@cache_app.command("dir")
+def dir_(tag: AllTagsOption = None) -> None:
+    """Print the cache root, or one domain's directory (even before it exists)."""
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    if tag is None:
+        typer.echo(str(found.root))
+        return
+    typer.echo(str(found.directory(found.require(tag))))
+
+
+@cache_app.command()
+def info(json_: JsonOption = False) -> None:
+    """The cache root, configuration files in order, total disk usage and per-domain limits."""
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.storage import disk_usage
+
+    found = domains()
+    files = [str(path) for path in getattr(found.user_config, "files", ())]
+    total = disk_usage(found.root)
+    limits: list[dict[str, Any]] = []
+    for name in found.known():
+        decision = found.decision(name)
+        limits.append(
+            {
+                "tag": name,
+                "strategy": decision.strategy.value,
+                "size_limit_bytes": found.size_limit(name),
+                "disk_bytes": disk_usage(found.directory(name)),
+            }
+        )
+    if json_:
+        emit_json(
+            "cache info",
+            {
+                "root": str(found.root),
+                "configuration_files": files,
+                "disk_bytes": total,
+                "domains": limits,
+            },
+        )
+        return
+    typer.echo(f"cache root:    {found.root}")
+    typer.echo("configuration: " + (files[0] if files else "none"))
+    for path in files[1:]:
+        typer.echo(f"               {path}")
+    global_value = os.environ.get("GLOVEBOX_CACHE_GLOBAL")
+    if global_value:
+        typer.echo(f"environment:   GLOVEBOX_CACHE_GLOBAL={global_value}")
+    typer.echo(f"disk usage:    {format_size(total)}")
+    rows = [
+        [
+            item["tag"],
+            item["strategy"],
+            format_usage(item["disk_bytes"], item["size_limit_bytes"]),
+        ]
+        for item in limits
+    ]
+    columns = ("tag", "strategy", "disk usage of limit")
+    print_table("Per-domain limits", columns, rows, whole=("tag",))
 
 
 if __name__ == "__main__":

@@ -36,9 +36,10 @@ BAD_VALUES: dict[str, list[str]] = {
     "repository": BAD_SELECTORS,
     "branch": BAD_SELECTORS,
     "revision": BAD_SELECTORS,
+    "older_than": ["", "30", "5x", "-1d", "0d", "d"],
 }
 # Parameters where any text is valid input (nothing to refuse).
-FREE_FORM = {"value"}
+FREE_FORM = {"value", "pattern"}
 FILLERS = {"key": "k", "value": "v"}
 
 
@@ -261,6 +262,7 @@ def test_unexpected_errors_are_one_line_with_exit_code_1(
 
     from glovebox.core.cache_v2 import DiskCacheManager
 
+    assert main(["cache", "set", "k", "v"]) == 0  # the cache exists, so get reads it
     monkeypatch.setattr(DiskCacheManager, "get", broken)
     assert main(["cache", "get", "k"]) == 1
     err = capsys.readouterr().err

@@ -11,6 +11,7 @@ archive under the requested name.
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import shutil
@@ -18,7 +19,7 @@ import stat
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from glovebox.compilation.cache.models import ProgressCallback, WorkspaceProgress
 from glovebox.compilation.cache.tree import TreeListing
@@ -46,21 +47,74 @@ def archive_format(path: Path) -> str:
     )
 
 
-def extract_archive(archive: Path, target: Path) -> Path:
+class _ReadProgress(io.RawIOBase):
+    """A seekable binary file that reports how far into it reading has got."""
+
+    def __init__(self, raw: BinaryIO, total: int, progress: ProgressCallback) -> None:
+        super().__init__()
+        self._raw = raw
+        self._total = total
+        self._progress = progress
+        self._reported = -1
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        position = self._raw.tell()
+        # Report every 256 KiB (and at the end), not on each small read.
+        if position - self._reported >= 1 << 18 or position >= self._total:
+            self._reported = position
+            self._progress(
+                WorkspaceProgress(
+                    operation="extract",
+                    files_done=0,
+                    files_total=0,
+                    bytes_done=min(position, self._total),
+                    bytes_total=self._total,
+                )
+            )
+        return int(count or 0)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def extract_archive(
+    archive: Path, target: Path, *, progress: ProgressCallback | None = None
+) -> Path:
     """Extract ``archive`` into the new directory ``target``; return the workspace root.
 
     When the archive holds a single top-level directory (as ``export`` writes it), that
-    directory is the workspace root; otherwise ``target`` itself is.
+    directory is the workspace root; otherwise ``target`` itself is. ``progress`` is told
+    how many bytes of the archive have been read (operation ``"extract"``).
     """
     fmt = archive_format(archive)
     target.mkdir()
     try:
-        if fmt == ".zip":
-            with zipfile.ZipFile(archive) as zf:
-                _extract_zip(zf, archive, target)
-        else:
-            with tarfile.open(archive) as tf:
-                tf.extractall(target, filter=_keep_permissions)
+        with open(archive, "rb") as raw:
+            source: BinaryIO = raw
+            if progress is not None:
+                total = os.fstat(raw.fileno()).st_size
+                source = cast(BinaryIO, _ReadProgress(raw, total, progress))
+            _extract(source, archive, fmt, target)
+            if progress is not None:  # the end of an archive (padding) is never read
+                progress(
+                    WorkspaceProgress(
+                        operation="extract",
+                        files_done=0,
+                        files_total=0,
+                        bytes_done=total,
+                        bytes_total=total,
+                    )
+                )
     except tarfile.FilterError as exc:
         reason = f"{_filter_reason(exc)} ({_flat(exc)})"
         raise WorkspaceError(f"{archive}: refused, {reason}") from exc
@@ -72,6 +126,15 @@ def extract_archive(archive: Path, target: Path) -> Path:
     if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
         return children[0]
     return target
+
+
+def _extract(source: BinaryIO, archive: Path, fmt: str, target: Path) -> None:
+    if fmt == ".zip":
+        with zipfile.ZipFile(source) as zf:
+            _extract_zip(zf, archive, target)
+    else:
+        with tarfile.open(fileobj=source, mode="r:*") as tf:
+            tf.extractall(target, filter=_keep_permissions)
 
 
 def _flat(exc: BaseException, limit: int = 300) -> str:

@@ -196,7 +196,7 @@ class ZmkWorkspaceCacheService:
         started = time.perf_counter()
         with self._publishing(config) as new:
             extracted = new.staging / "extracted"
-            os.rename(extract_archive(path, extracted), new.tree)
+            os.rename(extract_archive(path, extracted, progress=progress), new.tree)
             self.store.purge(extracted)
             remove_excluded(new.tree, exclude_git=self.settings.exclude_git)
         return CacheWorkspaceResult(
@@ -250,7 +250,7 @@ class ZmkWorkspaceCacheService:
         """
         if not self.enabled:
             return None
-        return self._lookup(workspace_key(config), verify=True, locked=False)
+        return self._lookup(workspace_key(config), verify=True, locked=False, count=True)
 
     def get_workspace_by_key(self, key: str) -> WorkspaceEntry | None:
         """The live entry stored under ``key`` (as listed), or None."""
@@ -270,9 +270,15 @@ class ZmkWorkspaceCacheService:
         ]
         return sorted(entries, key=lambda e: e.created_at, reverse=True)
 
-    def _lookup(self, key: str, *, verify: bool, locked: bool) -> WorkspaceEntry | None:
-        """``key``'s entry if servable; an orphaned or modified entry is dropped on the way."""
-        check = self.store.check(key, verify=verify, locked=locked)
+    def _lookup(
+        self, key: str, *, verify: bool, locked: bool, count: bool = False
+    ) -> WorkspaceEntry | None:
+        """``key``'s entry if servable; an orphaned or modified entry is dropped on the way.
+
+        ``count``: a lookup made to use the entry (counted as a hit or miss of the
+        compilation cache); listing and showing entries count nothing.
+        """
+        check = self.store.check(key, verify=verify, locked=locked, count_lookup=count)
         if check.state in (EntryState.ORPHAN, EntryState.MODIFIED):
             self._drop(key, check.reason, locked=locked)
         elif check.state is EntryState.IN_FLIGHT:
@@ -331,7 +337,7 @@ class ZmkWorkspaceCacheService:
         with self.store.lock(key):
             # Verified once, after the copy: a change made through a link before or during
             # the copy is still visible then (sizes and mtimes do not change back).
-            entry = self._lookup(key, verify=False, locked=True)
+            entry = self._lookup(key, verify=False, locked=True, count=True)
             if entry is None:
                 return None
             if chosen is RestoreStrategy.HARDLINK and not entry.hardlinked:

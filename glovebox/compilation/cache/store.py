@@ -303,15 +303,20 @@ class WorkspaceStore:
 
     # Checking ------------------------------------------------------------------------------
 
-    def check(self, key: str, *, verify: bool, locked: bool) -> EntryCheck:
+    def check(
+        self, key: str, *, verify: bool, locked: bool, count_lookup: bool = False
+    ) -> EntryCheck:
         """Whether ``key``'s entry can be served, and if not, why.
 
         ``locked`` says the caller holds the key's lock: a directory and record that
         disagree are then an orphan (no publisher can be between its rename and its
         record), otherwise possibly in flight. ``verify`` compares a hardlinked entry's
         files with its manifest. Nothing is changed: callers decide what to remove.
+        ``count_lookup`` counts the record read as a hit or miss of the compilation cache
+        (a build looking for its workspace); inspection and cleanup leave the counts alone.
         """
-        record = self.cache.get(metadata_key(key))
+        read = self.cache.get if count_lookup else self.cache.peek
+        record = read(metadata_key(key))
         if record is None:
             return EntryCheck(EntryState.ABSENT)
         marker = self.read_entry_file(key)

@@ -30,6 +30,7 @@ from glovebox.core.cache_v2.factories import (
     create_diskcache_manager,
     default_cache_root,
     resolve_user_config_strategy,
+    user_config_settings,
 )
 from glovebox.core.cache_v2.memory_cache import MemoryCache
 from glovebox.core.cache_v2.models import CacheMetadata, CacheSettings, CacheStats
@@ -65,4 +66,5 @@ __all__ = [
     "reset_shared_cache_instances",
     "resolve_strategy",
     "resolve_user_config_strategy",
+    "user_config_settings",
 ]

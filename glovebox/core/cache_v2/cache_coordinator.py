@@ -86,9 +86,9 @@ class CacheCoordinator:
             return DisabledCache(tag)
         slot = self._by_request.get((str(cache_root), tag or "default"))
         if slot is None:
-            slot = self._create(cache_root, tag, settings)
+            slot, failure = self._create(cache_root, tag, settings)
             if slot is None:
-                return DisabledCache(tag)
+                return DisabledCache(tag, reason=failure)
         else:
             logger.debug("Reusing existing shared cache instance: %s", slot.key)
         if slot.settings is not settings and slot.settings != settings:
@@ -103,7 +103,7 @@ class CacheCoordinator:
 
     def _create(
         self, cache_root: Path | str, tag: str | None, settings: CacheSettings
-    ) -> _Slot | None:
+    ) -> tuple[_Slot | None, str | None]:
         name = validate_tag(tag)
         root = Path(cache_root).expanduser().resolve()
         key = f"{root}:{name}"
@@ -116,12 +116,12 @@ class CacheCoordinator:
                     instance = open_backend(root, name, settings)
                 except UnusableStorageError as exc:
                     logger.warning("cache %r disabled: %s", name, exc)
-                    return None
+                    return None, str(exc)
                 logger.debug("Creating new shared cache instance: %s", key)
                 slot = _Slot(key, settings, instance)
                 self._slots[key] = slot
             self._by_request[(str(cache_root), name)] = slot
-            return slot
+            return slot, None
 
     def evict(self, instance: CacheManager) -> bool:
         """Close ``instance`` and drop it from the registry; False if it was not registered."""

@@ -47,6 +47,10 @@ class CacheManager(Protocol):
         ...
 
     def get(self, key: str, default: Any = None) -> Any: ...
+    def peek(self, key: str, default: Any = None) -> Any:
+        """Like ``get`` but counts no hit or miss (for inspection)."""
+        ...
+
     def set(self, key: str, value: Any, ttl: float | None = None) -> None: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> bool: ...
@@ -169,6 +173,13 @@ class BaseCache(ClosedOnExit):
     def _peek(self, key: str) -> Any:
         """Read ``key`` without counting a hit or miss (used for the re-check under lock)."""
         return self.get(key, _MISSING)
+
+    def peek(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` (or ``default``), counting no hit or miss: for inspection,
+        so that looking at a cache never changes its hit rate."""
+        key = validate_key(key)
+        value = self._peek(key)
+        return default if value is _MISSING else value
 
     def memoize(self, ttl: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Decorator caching a function's result per arguments (arguments must be picklable)."""

@@ -338,6 +338,21 @@ class DiskCacheManager(BaseCache):
             size_bytes=size,
         )
 
+    def reset_stats(self) -> None:
+        """Set the stored hit/miss totals (and this process's pending counts) to zero."""
+        self._counters.take_pending()
+        db = self._connection()
+        try:
+            with db.transact(retry=True):
+                db.reset("hits", 0)
+                db.reset("misses", 0)
+        except Exception as exc:
+            self._counters.add_error()
+            raise CacheError(
+                f"cache {self._tag!r} ({self._directory}): could not reset the hit/miss "
+                f"counts: {type(exc).__name__}: {exc}"
+            ) from exc
+
     # -- writes --------------------------------------------------------------------
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "create_diskcache_manager",
     "default_cache_root",
     "resolve_user_config_strategy",
+    "user_config_settings",
 ]
 
 _XDG_CACHE_HOME = EnvName("XDG_CACHE_HOME")
@@ -143,7 +144,13 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
     decision = _decide(user_config, tag, domain, os.environ)
     if decision.strategy is Strategy.DISABLED:
         return DisabledCache(tag)
+    settings = _settings(section, domain, decision.strategy)
+    cache_path = getattr(user_config, "cache_path", None)
+    root = default_cache_root() if cache_path is None else Path(cache_path)
+    return get_coordinator().get(root, tag, settings=settings)
 
+
+def _settings(section: Any, domain: Any, strategy: Strategy) -> CacheSettings:
     def pick(field: str, fallback: Any) -> Any:
         for source in (domain, section):
             value = getattr(source, field, None)
@@ -151,16 +158,26 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
                 return value
         return fallback
 
-    settings = CacheSettings(
-        backend=backend_for_strategy(decision.strategy),
+    return CacheSettings(
+        backend=backend_for_strategy(strategy),
         max_size_gb=pick("max_size_gb", DEFAULT_SETTINGS.max_size_gb),
         timeout=pick("timeout", DEFAULT_SETTINGS.timeout),
         default_ttl=getattr(domain, "default_ttl", None),
-        redis=_redis_settings(section) if decision.strategy is Strategy.REDIS else None,
+        redis=_redis_settings(section) if strategy is Strategy.REDIS else None,
     )
-    cache_path = getattr(user_config, "cache_path", None)
-    root = default_cache_root() if cache_path is None else Path(cache_path)
-    return get_coordinator().get(root, tag, settings=settings)
+
+
+def user_config_settings(user_config: Any, tag: str | None = None) -> CacheSettings:
+    """The settings ``create_cache_from_user_config`` opens ``tag``'s cache with.
+
+    For a domain whose strategy is ``disabled`` the backend is the disk one: these are the
+    settings of the data it left on disk (size limit, timeout), which tools still manage.
+    """
+    section, domain = _domain_settings(user_config, tag or "default")
+    strategy = _decide(user_config, tag, domain, os.environ).strategy
+    if strategy is Strategy.DISABLED:
+        strategy = Strategy.ENABLED
+    return _settings(section, domain, strategy)
 
 
 def create_diskcache_manager(

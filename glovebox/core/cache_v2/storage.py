@@ -22,7 +22,14 @@ from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.errors import UnusableStorageError
 
-__all__ = ["CACHE_DB_NAME", "CORRUPT_MARKER", "list_tags", "open_disk_cache", "prepare_directory"]
+__all__ = [
+    "CACHE_DB_NAME",
+    "CORRUPT_MARKER",
+    "disk_usage",
+    "list_tags",
+    "open_disk_cache",
+    "prepare_directory",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +84,37 @@ def list_tags(root: Path) -> list[str]:
         for entry in entries
         if CORRUPT_MARKER not in entry.name and entry.is_dir() and (entry / CACHE_DB_NAME).is_file()
     )
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes allocated on disk for ``path`` and everything below it, as ``du`` counts them.
+
+    Blocks actually allocated (``st_blocks * 512``), each hardlinked file once, symlinks
+    not followed; entries that vanish or cannot be read while walking are skipped. A
+    missing path uses 0 bytes.
+    """
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    pending = [os.fspath(path)]
+    while pending:
+        current = pending.pop()
+        try:
+            info = os.lstat(current)
+        except OSError:
+            continue
+        if info.st_nlink > 1 and not stat.S_ISDIR(info.st_mode):
+            identity = (info.st_dev, info.st_ino)
+            if identity in seen:
+                continue
+            seen.add(identity)
+        total += info.st_blocks * 512
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                with os.scandir(current) as entries:
+                    pending.extend(entry.path for entry in entries)
+            except OSError:
+                continue
+    return total
 
 
 def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
