@@ -44,7 +44,7 @@ def test_clear_needs_confirmation_unless_yes(isolated_config: IsolatedConfig) ->
     assert result.exit_code == 1
     assert invoke("cache", "get", "k")[0] == 0
     code, out, _ = invoke("cache", "clear", "--yes")
-    assert (code, out) == (0, "cleared 1 entries from 'default'\n")
+    assert (code, out) == (0, "cleared 1 entry from 'default'\n")
     assert invoke("cache", "get", "k")[0] == 1
 
 

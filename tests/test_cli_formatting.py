@@ -10,7 +10,7 @@ import pytest
 import typer
 
 from glovebox.cli.cache import format_decision
-from glovebox.cli.formatting import fail, format_hit_rate, format_size
+from glovebox.cli.formatting import count, fail, format_hit_rate, format_size
 from glovebox.config.loader import load_user_config
 from glovebox.core.cache_v2 import Strategy, StrategyDecision
 from glovebox.core.cache_v2.policy import DecisionLayer
@@ -96,3 +96,11 @@ def test_the_cache_module_is_not_a_program_and_says_so() -> None:
     assert result.stderr.startswith("error: glovebox.cli.cache is not a program")
     assert "glovebox cache" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_count_puts_the_noun_in_the_right_number() -> None:
+    assert count(1, "key") == "1 key"
+    assert count(2, "key") == "2 keys"
+    assert count(0, "entry") == "0 entries"
+    assert count(1, "entry") == "1 entry"
+    assert count(3, "workspace") == "3 workspaces"

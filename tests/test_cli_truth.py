@@ -110,7 +110,7 @@ def test_clear_compilation_removes_entries_and_workspaces(
     assert len(as_json("cache", "workspace", "list")["workspaces"]) == 1
 
     cleared = ok("cache", "clear", "--tag", "compilation", "--yes").stdout
-    assert "cleared 2 entries from 'compilation' and 1 workspaces" in cleared
+    assert "cleared 2 entries from 'compilation' and 1 workspace" in cleared
     workspace_root = isolated_config.cache_path / "compilation" / "workspace"
     left = [p.name for p in workspace_root.iterdir() if p.name != ".locks"]
     assert left == []
@@ -123,7 +123,7 @@ def test_clear_all_clears_every_domain(isolated_config: IsolatedConfig) -> None:
         ok("cache", "set", "k", "v", "--tag", tag)
     out = ok("cache", "clear", "--all", "--yes").stdout
     for tag in ("layout", "metrics", "extra"):
-        assert f"cleared 1 entries from {tag!r}" in out
+        assert f"cleared 1 entry from {tag!r}" in out
         assert as_json("cache", "keys", "--tag", tag)["keys"] == []
 
 
@@ -222,7 +222,7 @@ def test_global_disable_is_reported_and_what_is_on_disk_stays_visible(
     assert ok("cache", "keys", env=off).stdout == "k\n"
 
     cleared = ok("cache", "clear", "--yes", env=off)
-    assert "cleared 1 entries from 'default'" in cleared.stdout
+    assert "cleared 1 entry from 'default'" in cleared.stdout
     assert "GLOVEBOX_CACHE_GLOBAL" in cleared.stderr
     assert run("cache", "get", "k").returncode == 1  # really gone from disk
     assert as_json("cache", "keys")["keys"] == []

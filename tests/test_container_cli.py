@@ -129,7 +129,7 @@ def test_clear_and_cleanup_use_the_configured_root(
     assert not (isolated_config.cache_path / "layout").exists()
     code, out, _ = invoke("--config", str(config), "cache", "clear", "--tag", "layout", "--yes")
     assert code == 0
-    assert "cleared 1 entries" in out
+    assert "cleared 1 entry" in out
     code, out, _ = invoke("--config", str(config), "cache", "cleanup")
     assert code == 0
     assert "layout: removed 0 entries" in out

@@ -18,6 +18,7 @@ import typer
 
 from glovebox.cli.completion import complete_tags
 from glovebox.cli.formatting import (
+    count,
     emit_json,
     fail,
     format_hit_rate,
@@ -448,7 +449,8 @@ def clear(
             entries = 0 if cache is None else len(cache.keys())
         plan.append((name, entries, disk_usage(found.directory(name))))
     summary = "; ".join(
-        f"{name!r}: {entries} entries, {format_size(used)} on disk" for name, entries, used in plan
+        f"{name!r}: {count(entries, 'entry')}, {format_size(used)} on disk"
+        for name, entries, used in plan
     )
     _confirm(f"Remove everything in {summary}?", yes, "nothing was cleared")
     for name in names:
@@ -457,9 +459,9 @@ def clear(
             if cache is None:
                 say(f"{name}: nothing to clear")
                 continue
-            count = len(cache.keys())
+            cleared = len(cache.keys())
             cache.clear()
-            message = f"cleared {count} entries from {name!r}"
+            message = f"cleared {count(cleared, 'entry')} from {name!r}"
             if name == "compilation":
                 message += _clear_workspaces(found, cache)
             say(message)
@@ -474,11 +476,11 @@ def _clear_workspaces(found: Domains, cache: CacheManager) -> str:
     before = disk_usage(root)
     result = _workspace_cleanup(found, cache)
     removed = len(result.expired_or_orphaned) + len(result.leftovers)
-    text = f" and {removed} workspaces ({format_size(max(0, before - disk_usage(root)))})"
+    text = f" and {count(removed, 'workspace')} ({format_size(max(0, before - disk_usage(root)))})"
     busy = sorted(set(result.skipped_busy))
     if busy:
         text += (
-            f"; {len(busy)} workspaces in use by another glovebox process were left "
+            f"; {count(len(busy), 'workspace')} in use by another glovebox process were left "
             f"({', '.join(busy)}): run 'glovebox cache clear --tag compilation' again "
             "when it has finished"
         )
@@ -500,11 +502,11 @@ def remove(
         matching = [] if cache is None else fnmatch.filter(cache.keys(), pattern)
         if not matching:
             raise fail(f"no key in {name!r} matches {pattern!r}", code=1)
-        typer.echo(f"{len(matching)} keys in {name!r} match {pattern!r}", err=True)
-        _confirm(f"Remove {len(matching)} keys from {name!r}?", yes, "nothing was removed")
+        typer.echo(f"{count(len(matching), 'key')} in {name!r} match {pattern!r}", err=True)
+        _confirm(f"Remove {count(len(matching), 'key')} from {name!r}?", yes, "nothing was removed")
         assert cache is not None
         removed = cache.delete_many(matching)
-    say(f"removed {removed} keys from {name!r}")
+    say(f"removed {count(removed, 'key')} from {name!r}")
 
 
 def _age_option(value: str | None) -> float | None:
@@ -523,16 +525,16 @@ def cleanup(tag: AllTagsOption = None, json_: JsonOption = False) -> None:
 
     found = domains()
     tags = [found.require(tag)] if tag is not None else found.known()
-    results = []
+    removed: dict[str, int] = {}
     for name in tags:
         with found.stored(name) as cache:
-            removed = 0 if cache is None else cache.cleanup()
-        results.append({"tag": name, "removed": removed})
+            removed[name] = 0 if cache is None else cache.cleanup()
     if json_:
+        results = [{"tag": name, "removed": number} for name, number in removed.items()]
         emit_json("cache cleanup", {"domains": results})
         return
-    for result in results:
-        say(f"{result['tag']}: removed {result['removed']} entries")
+    for name, number in removed.items():
+        say(f"{name}: removed {count(number, 'entry')}")
 
 
 @cache_app.command()

@@ -19,6 +19,7 @@ __all__ = [
     "OUTPUT",
     "SCHEMA_VERSION",
     "OutputOptions",
+    "count",
     "emit_json",
     "error_line",
     "fail",
@@ -43,6 +44,14 @@ def format_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TiB"
+
+
+def count(number: int, noun: str) -> str:
+    """``1 key``, ``3 keys``, ``2 entries``: a count with its noun in the right number."""
+    if number == 1:
+        return f"1 {noun}"
+    plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{number} {plural}"
 
 
 def format_hit_rate(rate: float | None) -> str:
