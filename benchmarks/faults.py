@@ -500,8 +500,11 @@ def truncated_value_file(fig: Figures, base: Path) -> None:
 
 
 @contextlib.contextmanager
-def tmpfs(target: Path, size: str) -> Iterator[bool]:
-    """A ``size`` tmpfs mounted on ``target`` for the block; yields False if it cannot be."""
+def tmpfs(fig: Figures, row: str, target: Path, size: str) -> Iterator[Path | None]:
+    """A ``size`` tmpfs mounted on ``target`` for the block, yielding ``target``.
+
+    Where it cannot be mounted, the fault ``row`` is recorded as skipped and None yielded.
+    """
     target.mkdir(parents=True, exist_ok=True)
     mounted = os.geteuid() == 0 and (
         subprocess.run(
@@ -511,8 +514,10 @@ def tmpfs(target: Path, size: str) -> Iterator[bool]:
         ).returncode
         == 0
     )
+    if not mounted:
+        fig.skip("fault", row, "mounting a tmpfs needs root")
     try:
-        yield mounted
+        yield target if mounted else None
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
@@ -545,10 +550,8 @@ print(json.dumps({"acked": len(acked), "error": error, "missing": missing, "step
 
 
 def full_disk(fig: Figures, base: Path) -> None:
-    mnt = base / "tiny"
-    with tmpfs(mnt, "1m") as mounted:
-        if not mounted:
-            fig.skip("fault", "disk full (1 MiB tmpfs)", "mounting a tmpfs needs root")
+    with tmpfs(fig, "disk full (1 MiB tmpfs)", base / "tiny", "1m") as mnt:
+        if mnt is None:
             return
         code, out, err, _ = run(python(FILL_CHILD, str(mnt)), isolated_env(base / "full-env"))
     if code != 0:
@@ -589,10 +592,8 @@ print(json.dumps(report))
 
 
 def read_only_mount(fig: Figures, base: Path) -> None:
-    mnt = base / "ro"
-    with tmpfs(mnt, "4m") as mounted:
-        if not mounted:
-            fig.skip("fault", "read-only mount", "mounting a tmpfs needs root")
+    with tmpfs(fig, "read-only mount", base / "ro", "4m") as mnt:
+        if mnt is None:
             return
         seed = create_diskcache_manager(mnt, "ro", settings=CacheSettings(timeout=5))
         seed.set("k", 1)

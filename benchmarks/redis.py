@@ -30,12 +30,10 @@ faster than 1,000 ``set`` calls.
 
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
 import statistics
 import sys
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resol
 
 import redis  # noqa: E402
 
+from benchmarks._timing import Timing, print_ratios, rounds_and_ops  # noqa: E402
 from glovebox.core.cache_v2.redis_cache import RedisCache  # noqa: E402
 from glovebox.core.cache_v2.redis_settings import RedisSettings  # noqa: E402
 from glovebox.core.cache_v2.redis_wire import Wire  # noqa: E402
@@ -56,37 +55,9 @@ PAYLOAD = {"layer": "base", "bindings": [f"&kp K{i}" for i in range(80)], "rev":
 SECRET = "benchmark-signing-secret-0123456789"
 
 
-def per_op_ns(action: Callable[[int], object], ops: int) -> float:
-    start = time.perf_counter_ns()
-    for i in range(ops):
-        action(i)
-    return (time.perf_counter_ns() - start) / ops
-
-
-def compare(
-    name: str,
-    subject: Callable[[int], object],
-    baseline: Callable[[int], object],
-    rounds: int,
-    ops: int,
-) -> float:
-    """Median per-op time of ``subject`` over ``baseline``'s, rounds interleaved."""
-    subject_times: list[float] = []
-    baseline_times: list[float] = []
-    for round_ in range(rounds):
-        if round_ % 2:
-            subject_times.append(per_op_ns(subject, ops))
-            baseline_times.append(per_op_ns(baseline, ops))
-        else:
-            baseline_times.append(per_op_ns(baseline, ops))
-            subject_times.append(per_op_ns(subject, ops))
-    subject_ns, baseline_ns = statistics.median(subject_times), statistics.median(baseline_times)
-    ratio = subject_ns / baseline_ns
-    print(
-        f"{name:<44} subject {subject_ns / 1000:9.2f} us"
-        f"  baseline {baseline_ns / 1000:9.2f} us  ratio {ratio:5.2f}"
-    )
-    return ratio
+# Medians of rounds whose order alternates: the two sides share one server process.
+TIMING = Timing(summary=statistics.median, alternate=True, label_width=44)
+compare = TIMING.compare
 
 
 def dogpile_region(url: str) -> Any:
@@ -122,27 +93,10 @@ def batch_rows(managed: RedisCache, raw: redis.Redis, batch_rounds: int) -> dict
     batch = {f"batch:{i}": PAYLOAD for i in range(1000)}
     small = {f"small:{i}": i for i in range(1000)}
 
-    def set_loop(items: Mapping[str, object]) -> Callable[[int], None]:
-        def run(_: int) -> None:
-            for key, value in items.items():
-                managed.set(key, value)
-
-        return run
-
-    ratios["set_many_speedup_vs_set_loop"] = 1 / compare(
-        "set_many(1000) vs 1000 x set",
-        lambda _: managed.set_many(batch),
-        set_loop(batch),
-        batch_rounds,
-        1,
-    )
+    ratios["set_many_speedup_vs_set_loop"] = TIMING.set_many_speedup(managed, batch, batch_rounds)
     # Context: with tiny values encoding is cheap and round trips dominate the loop.
-    ratios["set_many_small_values_speedup_vs_set_loop"] = 1 / compare(
-        "(context) set_many(1000 ints) vs 1000 x set",
-        lambda _: managed.set_many(small),
-        set_loop(small),
-        batch_rounds,
-        1,
+    ratios["set_many_small_values_speedup_vs_set_loop"] = TIMING.set_many_speedup(
+        managed, small, batch_rounds, "(context) set_many(1000 ints) vs 1000 x set"
     )
     # Context: what no batch can avoid, encoding each value, against the loop.
     codec, namespace = managed._codec, managed.namespace.encode()
@@ -154,20 +108,22 @@ def batch_rows(managed: RedisCache, raw: redis.Redis, batch_rounds: int) -> dict
 
         return run
 
-    ratios["batch_speedup_bound"] = 1 / compare(
-        "(context) bound: encoding alone vs 1000 x set",
-        encode_all(batch),
-        set_loop(batch),
-        batch_rounds,
-        1,
-    )
-    ratios["batch_speedup_bound_small_values"] = 1 / compare(
-        "(context) bound, ints: encoding alone vs loop",
-        encode_all(small),
-        set_loop(small),
-        batch_rounds,
-        1,
-    )
+    def set_loop(items: Mapping[str, object]) -> Callable[[int], None]:
+        def run(_: int) -> None:
+            for key, value in items.items():
+                managed.set(key, value)
+
+        return run
+
+    for ratio, label, items in (
+        ("batch_speedup_bound", "(context) bound: encoding alone vs 1000 x set", batch),
+        (
+            "batch_speedup_bound_small_values",
+            "(context) bound, ints: encoding alone vs loop",
+            small,
+        ),
+    ):
+        ratios[ratio] = 1 / compare(label, encode_all(items), set_loop(items), batch_rounds, 1)
     # Context for the choice of MULTI/EXEC: one Lua script doing the same SETs, sent on
     # a connection of the same kind; and redis-py's own transactional pipeline.
     script = b"for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i]) end return #KEYS"
@@ -218,11 +174,7 @@ def batch_rows(managed: RedisCache, raw: redis.Redis, batch_rounds: int) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--ops", type=int, default=2000)
-    args = parser.parse_args()
-    rounds, ops = args.rounds, args.ops
+    rounds, ops = rounds_and_ops(__doc__, rounds=7)
 
     with RedisServer() as server:
         raw = redis.Redis.from_url(server.url)
@@ -234,9 +186,13 @@ def main() -> None:
         absent = [f"absent:{i}" for i in range(ops)]
         raw_absent = [f"raw:{key}" for key in absent]
         blob = pickle.dumps(PAYLOAD, protocol=pickle.HIGHEST_PROTOCOL)
+        region = dogpile_region(server.url)
+        django = django_cache(server.url)
         for key, raw_key in zip(keys, raw_keys, strict=True):
             managed.set(key, PAYLOAD)
             raw.set(raw_key, blob)
+            region.set(key, PAYLOAD)
+            django.set(key, PAYLOAD, None)
 
         def raw_get(name: str) -> object:
             value = raw.get(name)
@@ -245,74 +201,62 @@ def main() -> None:
         def raw_set(name: str) -> object:
             return raw.set(name, pickle.dumps(PAYLOAD, protocol=pickle.HIGHEST_PROTOCOL))
 
-        ratios: dict[str, float] = {}
-        ratios["get_hit_ratio_vs_raw"] = compare(
-            "get hit", lambda i: managed.get(keys[i]), lambda i: raw_get(raw_keys[i]), rounds, ops
-        )
-        ratios["get_miss_ratio_vs_raw"] = compare(
-            "get miss",
-            lambda i: managed.get(absent[i]),
-            lambda i: raw_get(raw_absent[i]),
-            rounds,
-            ops,
-        )
-        ratios["set_ratio_vs_raw"] = compare(
-            "set",
-            lambda i: managed.set(keys[i], PAYLOAD),
-            lambda i: raw_set(raw_keys[i]),
-            rounds,
-            ops,
-        )
-        ratios["raw_get_hit_no_pickle_ratio"] = compare(
-            "(context) raw GET without pickle",
-            lambda i: raw.get(raw_keys[i]),
-            lambda i: raw_get(raw_keys[i]),
-            rounds,
-            ops,
-        )
+        def raw_get_hit(i: int) -> object:
+            return raw_get(raw_keys[i])
 
-        region = dogpile_region(server.url)
-        django = django_cache(server.url)
-        for key in keys:
-            region.set(key, PAYLOAD)
-            django.set(key, PAYLOAD, None)
-        ratios["dogpile_get_hit_ratio_vs_raw"] = compare(
-            "(context) dogpile.cache redis get hit",
-            lambda i: region.get(keys[i]),
-            lambda i: raw_get(raw_keys[i]),
-            rounds,
-            ops,
-        )
-        ratios["django_get_hit_ratio_vs_raw"] = compare(
-            "(context) Django RedisCache get hit",
-            lambda i: django.get(keys[i]),
-            lambda i: raw_get(raw_keys[i]),
-            rounds,
-            ops,
-        )
-        ratios["dogpile_set_ratio_vs_raw"] = compare(
-            "(context) dogpile.cache redis set",
-            lambda i: region.set(keys[i], PAYLOAD),
-            lambda i: raw_set(raw_keys[i]),
-            rounds,
-            ops,
-        )
-        ratios["django_set_ratio_vs_raw"] = compare(
-            "(context) Django RedisCache set",
-            lambda i: django.set(keys[i], PAYLOAD, None),
-            lambda i: raw_set(raw_keys[i]),
-            rounds,
-            ops,
-        )
+        def raw_set_one(i: int) -> object:
+            return raw_set(raw_keys[i])
 
+        rows: list[tuple[str, str, Callable[[int], object], Callable[[int], object]]] = [
+            ("get_hit_ratio_vs_raw", "get hit", lambda i: managed.get(keys[i]), raw_get_hit),
+            (
+                "get_miss_ratio_vs_raw",
+                "get miss",
+                lambda i: managed.get(absent[i]),
+                lambda i: raw_get(raw_absent[i]),
+            ),
+            ("set_ratio_vs_raw", "set", lambda i: managed.set(keys[i], PAYLOAD), raw_set_one),
+            (
+                "raw_get_hit_no_pickle_ratio",
+                "(context) raw GET without pickle",
+                lambda i: raw.get(raw_keys[i]),
+                raw_get_hit,
+            ),
+            (
+                "dogpile_get_hit_ratio_vs_raw",
+                "(context) dogpile.cache redis get hit",
+                lambda i: region.get(keys[i]),
+                raw_get_hit,
+            ),
+            (
+                "django_get_hit_ratio_vs_raw",
+                "(context) Django RedisCache get hit",
+                lambda i: django.get(keys[i]),
+                raw_get_hit,
+            ),
+            (
+                "dogpile_set_ratio_vs_raw",
+                "(context) dogpile.cache redis set",
+                lambda i: region.set(keys[i], PAYLOAD),
+                raw_set_one,
+            ),
+            (
+                "django_set_ratio_vs_raw",
+                "(context) Django RedisCache set",
+                lambda i: django.set(keys[i], PAYLOAD, None),
+                raw_set_one,
+            ),
+        ]
+        ratios = {
+            ratio: compare(label, subject, baseline, rounds, ops)
+            for ratio, label, subject, baseline in rows
+        }
         ratios.update(batch_rows(managed, raw, max(5, rounds // 2)))
         managed.close()
         raw.close()
         os.environ.pop("DJANGO_SETTINGS_MODULE", None)
 
-    print()
-    for name, value in ratios.items():
-        print(f"{name}={value:.2f}")
+    print_ratios(ratios)
 
 
 if __name__ == "__main__":

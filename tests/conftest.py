@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 
 from containers import ApplicationContainer, bootstrap, shutdown
+from glovebox.compilation.cache import CacheWorkspaceResult, ZmkWorkspaceCacheService
 from glovebox.testing import IsolatedConfig
 from tests import fake_west
 from tests.helpers import FakeClock
+from tests.workspace_helpers import cache_sample, service_for
 
 pytest_plugins = ["tests.redis_fixtures"]
 
@@ -111,3 +113,15 @@ def west_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log = tmp_path / "west-calls.jsonl"
     monkeypatch.setenv("FAKE_WEST_LOG", str(log))
     return log
+
+
+@pytest.fixture
+def service(isolated_config: IsolatedConfig) -> ZmkWorkspaceCacheService:
+    """The workspace cache service of the test's isolated configuration."""
+    return service_for(isolated_config)
+
+
+@pytest.fixture
+def sample(service: ZmkWorkspaceCacheService, tmp_path: Path) -> CacheWorkspaceResult:
+    """The sample workspace (built in ``tmp_path / "ws"``), cached as ``ZMK_V03``'s entry."""
+    return cache_sample(service, tmp_path)

@@ -106,7 +106,11 @@ def run_threads(
 
 
 def write_yaml(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` as UTF-8 (a configuration file for the test); return ``path``."""
+    """Write ``text`` to ``path`` as UTF-8 (a configuration file for the test); return ``path``.
+
+    Missing parent directories are created.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
 

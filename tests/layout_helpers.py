@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from glovebox.layout.glove80 import GRID
@@ -80,3 +83,14 @@ def column_ends(keymap: str, layer_name: str) -> list[set[int]]:
         for column, end in zip(columns, spans, strict=True):
             ends[column].add(end)
     return ends
+
+
+def write_layout(path: Path, document: Mapping[str, Any] | None = None) -> Path:
+    """Write ``document`` (default: :func:`make_layout`'s) to ``path`` as indented JSON.
+
+    Missing parent directories are created; returns ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(make_layout() if document is None else document, indent=2)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -13,13 +13,14 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from glovebox._closing import ClosedOnExit
 
 __all__ = ["CountingProxy"]
 
 
-class CountingProxy:
+class CountingProxy(ClosedOnExit):
     def __init__(self, upstream: Path) -> None:
         self.upstream = upstream
         self.directory = Path(tempfile.mkdtemp(prefix="gbx-proxy-"))
@@ -46,12 +47,8 @@ class CountingProxy:
         self._accepter.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop accepting, wait for the relaying threads and remove the socket."""
         self._stopping.set()
         self._listener.close()
         self._accepter.join(timeout=5)

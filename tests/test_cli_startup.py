@@ -125,17 +125,28 @@ def modules_after(home: Path, *args: str) -> tuple[list[str], str]:
         print(json.dumps({"modules": sorted(sys.modules), "out": out.getvalue()}))
         """
     )
-    env = env_for(home, PYTHONPATH=str(REPO_ROOT))
+    data = json.loads(python_in(home, code, *args).splitlines()[-1])
+    return data["modules"], data["out"]
+
+
+def modules_imported_by(home: Path, statements: str) -> list[str]:
+    """The modules loaded after running ``statements`` in a fresh interpreter."""
+    code = f"import json, sys\n{statements}\nprint(json.dumps(sorted(sys.modules)))"
+    modules: list[str] = json.loads(python_in(home, code))
+    return modules
+
+
+def python_in(home: Path, code: str, *args: str) -> str:
+    """Standard output of ``code`` run by this venv's Python with HOME at ``home``."""
     result = subprocess.run(
         [sys.executable, "-c", code, *args],
-        env=env,
+        env=env_for(home, PYTHONPATH=str(REPO_ROOT)),
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         check=True,
     )
-    data = json.loads(result.stdout.splitlines()[-1])
-    return data["modules"], data["out"]
+    return result.stdout
 
 
 def loaded(modules: list[str], forbidden: tuple[str, ...]) -> list[str]:
@@ -148,16 +159,7 @@ def home(isolated_config: IsolatedConfig, tmp_path: Path) -> Path:
 
 
 def test_importing_the_entry_point_loads_no_container(home: Path) -> None:
-    code = "import json, sys, containers.cli; print(json.dumps(sorted(sys.modules)))"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env_for(home, PYTHONPATH=str(REPO_ROOT)),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
-    assert loaded(json.loads(result.stdout), HELP_FORBIDDEN) == []
+    assert loaded(modules_imported_by(home, "import containers.cli"), HELP_FORBIDDEN) == []
 
 
 @pytest.mark.parametrize(
@@ -242,20 +244,8 @@ def test_a_cached_layout_compile_loads_no_compiler_or_rich(home: Path) -> None:
 
 
 def test_importing_the_cache_engine_loads_no_pydantic_models(home: Path) -> None:
-    code = (
-        "import json, sys, glovebox.core.cache_v2 as engine; "
-        "engine.CacheStats(backend='disk', tag='t'); "
-        "print(json.dumps(sorted(sys.modules)))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env_for(home, PYTHONPATH=str(REPO_ROOT)),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=True,
-    )
-    assert loaded(json.loads(result.stdout), ENGINE_FORBIDDEN) == []
+    code = "import glovebox.core.cache_v2 as engine; engine.CacheStats(backend='disk', tag='t')"
+    assert loaded(modules_imported_by(home, code), ENGINE_FORBIDDEN) == []
 
 
 def test_every_module_that_injects_is_wired() -> None:

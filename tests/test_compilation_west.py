@@ -120,8 +120,9 @@ def test_first_build_downloads_and_caches_second_build_skips_west_update(
     assert second.artifacts == [tmp_path / "build2" / "build" / "zephyr" / "zmk.uf2"]
 
 
+@pytest.mark.usefixtures("west_log")
 def test_the_build_directory_of_a_restored_workspace_is_not_cached(
-    isolated_config: IsolatedConfig, west_log: Path, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
     service = make_service(isolated_config, workspace_restore_strategy="hardlink")
     service.compile(ZMK_V03, tmp_path / "one", board=BOARD)
@@ -161,11 +162,9 @@ def test_with_the_compilation_cache_disabled_every_build_downloads(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.usefixtures("west_log")
 def test_a_failing_west_update_caches_nothing_and_leaves_nothing(
-    isolated_config: IsolatedConfig,
-    west_log: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_WEST_FAIL", "update")
     service = make_service(isolated_config)

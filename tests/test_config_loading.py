@@ -16,15 +16,10 @@ from glovebox.config import (
 )
 from glovebox.core.cache_v2 import Strategy, create_cache_from_user_config
 from glovebox.testing import IsolatedConfig
+from tests.helpers import write_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "config" / "examples"
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def tree(root: Path) -> list[str]:
@@ -84,7 +79,7 @@ def test_tests_example_uses_memory_and_no_metrics(isolated_config: IsolatedConfi
 def test_user_file_merges_over_defaults_key_by_key(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
-    user = write(
+    user = write_yaml(
         tmp_path / "user.yaml",
         "cache:\n  timeout: 5\n  domains:\n    moergo:\n      strategy: memory\n",
     )
@@ -100,7 +95,7 @@ def test_user_file_merges_over_defaults_key_by_key(
 def test_glovebox_config_variable_names_the_user_file(
     isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = write(tmp_path / "from-env.yaml", "cache_strategy: disabled\n")
+    user = write_yaml(tmp_path / "from-env.yaml", "cache_strategy: disabled\n")
     monkeypatch.setenv("GLOVEBOX_CONFIG", str(user))
     config = load_user_config()
     assert config.cache_strategy is Strategy.DISABLED
@@ -110,9 +105,9 @@ def test_glovebox_config_variable_names_the_user_file(
 def test_explicit_path_wins_over_glovebox_config(
     isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from_env = write(tmp_path / "env.yaml", "cache:\n  timeout: 1\n")
+    from_env = write_yaml(tmp_path / "env.yaml", "cache:\n  timeout: 1\n")
     monkeypatch.setenv("GLOVEBOX_CONFIG", str(from_env))
-    explicit = write(tmp_path / "explicit.yaml", "cache:\n  timeout: 2\n")
+    explicit = write_yaml(tmp_path / "explicit.yaml", "cache:\n  timeout: 2\n")
     assert load_user_config(explicit).cache.timeout == 2
 
 
@@ -121,7 +116,9 @@ def test_xdg_config_file_is_used_when_present(
 ) -> None:
     assert find_user_config_file() is None
     assert load_user_config().cache.timeout == 30
-    user = write(isolated_config.config_home / "glovebox" / "config.yaml", "cache:\n  timeout: 7\n")
+    user = write_yaml(
+        isolated_config.config_home / "glovebox" / "config.yaml", "cache:\n  timeout: 7\n"
+    )
     assert find_user_config_file() == user
     assert load_user_config().cache.timeout == 7
 
@@ -129,7 +126,7 @@ def test_xdg_config_file_is_used_when_present(
 def test_environment_layer_wins_over_the_user_file(
     isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = write(tmp_path / "user.yaml", "cache:\n  timeout: 5\n")
+    user = write_yaml(tmp_path / "user.yaml", "cache:\n  timeout: 5\n")
     monkeypatch.setenv("GLOVEBOX__CACHE__TIMEOUT", "9")
     monkeypatch.setenv("GLOVEBOX__CACHE__DOMAINS__LAYOUT__STRATEGY", "memory")
     monkeypatch.setenv("GLOVEBOX__CACHE_PATH", str(tmp_path / "from-env"))
@@ -144,9 +141,9 @@ def test_cache_path_expands_home_and_variables(
     isolated_config: IsolatedConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MY_CACHES", str(tmp_path / "caches"))
-    config = load_user_config(write(tmp_path / "a.yaml", "cache_path: $MY_CACHES/glovebox\n"))
+    config = load_user_config(write_yaml(tmp_path / "a.yaml", "cache_path: $MY_CACHES/glovebox\n"))
     assert config.cache_path == tmp_path / "caches" / "glovebox"
-    config = load_user_config(write(tmp_path / "b.yaml", "cache_path: ~/gb\n"))
+    config = load_user_config(write_yaml(tmp_path / "b.yaml", "cache_path: ~/gb\n"))
     assert config.cache_path == isolated_config.home / "gb"
 
 
@@ -157,18 +154,18 @@ def test_cache_path_expands_home_and_variables(
 def test_cache_strategy_words(
     isolated_config: IsolatedConfig, tmp_path: Path, word: str, expected: Strategy
 ) -> None:
-    config = load_user_config(write(tmp_path / "c.yaml", f"cache_strategy: {word}\n"))
+    config = load_user_config(write_yaml(tmp_path / "c.yaml", f"cache_strategy: {word}\n"))
     assert config.cache_strategy is expected
 
 
 def test_yaml_booleans_are_strategy_words(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    config = load_user_config(write(tmp_path / "c.yaml", "cache_strategy: false\n"))
+    config = load_user_config(write_yaml(tmp_path / "c.yaml", "cache_strategy: false\n"))
     assert config.cache_strategy is Strategy.DISABLED
 
 
 def test_any_tag_can_be_configured(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
     text = "cache:\n  domains:\n    firmware-v2:\n      strategy: memory\n"
-    config = load_user_config(write(tmp_path / "c.yaml", text))
+    config = load_user_config(write_yaml(tmp_path / "c.yaml", text))
     assert config.cache.domains["firmware-v2"].strategy is Strategy.MEMORY
 
 
@@ -192,7 +189,7 @@ def test_mapping_is_layered_over_the_defaults(isolated_config: IsolatedConfig) -
 
 
 def test_loading_writes_nothing(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    user = write(tmp_path / "conf" / "user.yaml", "cache_path: ./never-created\n")
+    user = write_yaml(tmp_path / "conf" / "user.yaml", "cache_path: ./never-created\n")
     before = tree(tmp_path)
     mtime = os.stat(user).st_mtime_ns
     load_user_config(user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from pathlib import Path
@@ -16,6 +17,7 @@ from glovebox.config.user_config import UserConfig
 from glovebox.core.cache_v2 import Strategy, create_cache_from_user_config
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
+from tests.helpers import write_yaml
 
 SECRET = "s3cret-signing-key-0123456789"
 PASSWORD = "hunter2hunter2"
@@ -44,10 +46,7 @@ def served_from_snapshot(monkeypatch: pytest.MonkeyPatch, config_path: Path | No
 
 
 def user_file(isolated_config: IsolatedConfig, text: str) -> Path:
-    path = isolated_config.config_home / "glovebox" / "config.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_yaml(isolated_config.config_home / "glovebox" / "config.yaml", text)
 
 
 def snapshot_document() -> dict[str, object]:
@@ -357,3 +356,19 @@ def test_a_snapshot_needs_the_process_environment(isolated_config: IsolatedConfi
 def test_loading_without_snapshot_writes_none(isolated_config: IsolatedConfig) -> None:
     load_user_config()
     assert not snapshots.snapshot_path().exists()
+
+
+def test_a_snapshot_that_cannot_be_written_is_logged_and_loading_goes_on(
+    isolated_config: IsolatedConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    user_file(isolated_config, "cache:\n  timeout: 9\n")
+    state_dir = snapshots.snapshot_path().parent
+    state_dir.parent.mkdir(parents=True, exist_ok=True)
+    state_dir.write_text("a file where the state directory belongs", encoding="utf-8")
+    with caplog.at_level(logging.DEBUG, logger="glovebox.config.snapshot"):
+        config = load()
+    assert config.cache.timeout == 9
+    assert state_dir.is_file()
+    failures = [r for r in caplog.records if r.getMessage() == "configuration snapshot not written"]
+    assert len(failures) == 1
+    assert failures[0].exc_info is not None

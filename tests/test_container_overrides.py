@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,14 @@ from containers.cli import attach
 from glovebox.api import process_layout_file
 from glovebox.core.cache_v2 import DisabledCache, DiskCacheManager, MemoryCache
 from tests.helpers import invoke
+from tests.layout_helpers import write_layout
 
 LAYOUT = {"keyboard": "glove80", "title": "t", "layers": [["&kp A", "&kp B"]]}
 
 
 @pytest.fixture
 def layout_file(tmp_path: Path) -> Path:
-    path = tmp_path / "layout.json"
-    path.write_text(json.dumps(LAYOUT), encoding="utf-8")
-    return path
+    return write_layout(tmp_path / "layout.json", LAYOUT)
 
 
 def test_override_reaches_an_injected_function(

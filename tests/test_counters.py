@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from glovebox.core.cache_v2.counters import Counters
+from glovebox.core.cache_v2.models import CacheStats
 from tests.helpers import run_threads
 
 
@@ -57,3 +59,42 @@ def test_evictions_and_errors_are_reported_in_snapshots() -> None:
     snapshot = counters.snapshot()
     assert (snapshot.pending_hits, snapshot.pending_misses) == (0, 1)
     assert (snapshot.evictions, snapshot.errors) == (4, 1)
+
+
+def test_stats_add_the_pending_counts_to_the_stored_totals() -> None:
+    counters = Counters()
+    counters.record_lookup(True)
+    counters.record_lookup(False)
+    counters.record_lookup(False)
+    counters.add_evictions(2)
+    counters.add_error()
+    stats = counters.stats(
+        "disk",
+        "layout",
+        Path("/somewhere"),
+        stored_hits=10,
+        stored_misses=20,
+        entries=3,
+        size_bytes=400,
+    )
+    assert stats == CacheStats(
+        backend="disk",
+        tag="layout",
+        directory=Path("/somewhere"),
+        hits=11,
+        misses=22,
+        entries=3,
+        size_bytes=400,
+        evictions=2,
+        errors=1,
+    )
+    remote = counters.stats(
+        "redis",
+        "layout",
+        "redis://host/0 gb:layout:*",
+        stored_hits=0,
+        stored_misses=0,
+        entries=0,
+        size_bytes=0,
+    )
+    assert (remote.directory, remote.location) == (None, "redis://host/0 gb:layout:*")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -14,13 +13,7 @@ import glovebox.layout.files as layout_files
 from glovebox.layout import LayoutError
 from glovebox.testing import IsolatedConfig
 from tests.helpers import GLOVEBOX, env_without_glovebox, invoke, run_child
-from tests.layout_helpers import binding, make_layout
-
-
-def write(path: Path, document: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    return path
+from tests.layout_helpers import binding, make_layout, write_layout
 
 
 def run_script(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -33,7 +26,7 @@ def run_script(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess
 
 
 def test_the_specs_debug_command_works_as_written(tmp_path: Path) -> None:
-    write(tmp_path / "input.json", make_layout(title="Spec"))
+    write_layout(tmp_path / "input.json", make_layout(title="Spec"))
     first = run_script(tmp_path, "--debug", "layout", "compile", "input.json", "output/")
     assert first.returncode == 0, first.stderr
     cache_root = (tmp_path / "xdg-cache" / "glovebox").resolve()
@@ -52,7 +45,7 @@ def test_the_specs_debug_command_works_as_written(tmp_path: Path) -> None:
 
 
 def test_script_with_layout_cache_disabled_compiles_and_stores_nothing(tmp_path: Path) -> None:
-    write(tmp_path / "input.json", make_layout())
+    write_layout(tmp_path / "input.json", make_layout())
     for _ in range(2):
         result = run_script(
             tmp_path, "layout", "compile", "input.json", "out", GLOVEBOX_CACHE_LAYOUT="disabled"
@@ -75,9 +68,9 @@ def test_script_reports_a_syntax_error_on_one_line(tmp_path: Path) -> None:
 def test_several_inputs_and_a_directory_compile_in_one_call(
     tmp_path: Path, isolated_config: IsolatedConfig
 ) -> None:
-    one = write(tmp_path / "in" / "one.json", make_layout(title="One"))
-    write(tmp_path / "dir" / "two.json", make_layout(title="Two"))
-    write(tmp_path / "dir" / "three.json", make_layout(title="Three"))
+    one = write_layout(tmp_path / "in" / "one.json", make_layout(title="One"))
+    write_layout(tmp_path / "dir" / "two.json", make_layout(title="Two"))
+    write_layout(tmp_path / "dir" / "three.json", make_layout(title="Three"))
     (tmp_path / "dir" / "notes.txt").write_text("not a layout", encoding="utf-8")
     out = tmp_path / "nested" / "out"
     code, stdout, stderr = invoke("layout", "compile", str(one), str(tmp_path / "dir"), str(out))
@@ -97,10 +90,10 @@ def test_several_inputs_and_a_directory_compile_in_one_call(
 def test_one_bad_layout_means_no_output_at_all(
     tmp_path: Path, isolated_config: IsolatedConfig
 ) -> None:
-    good = write(tmp_path / "good.json", make_layout())
+    good = write_layout(tmp_path / "good.json", make_layout())
     broken = make_layout()
     broken["layers"][1][54] = {"value": 7}
-    bad = write(tmp_path / "bad.json", broken)
+    bad = write_layout(tmp_path / "bad.json", broken)
     out = tmp_path / "out"
     code, _, stderr = invoke("layout", "compile", str(good), str(bad), str(out))
     assert code == 2
@@ -112,8 +105,8 @@ def test_one_bad_layout_means_no_output_at_all(
 def test_duplicate_output_names_and_missing_inputs_are_refused(
     tmp_path: Path, isolated_config: IsolatedConfig
 ) -> None:
-    first = write(tmp_path / "a" / "same.json", make_layout())
-    second = write(tmp_path / "b" / "same.json", make_layout())
+    first = write_layout(tmp_path / "a" / "same.json", make_layout())
+    second = write_layout(tmp_path / "b" / "same.json", make_layout())
     code, _, stderr = invoke("layout", "compile", str(first), str(second), str(tmp_path / "o"))
     assert code == 2
     assert "would write the same same.keymap" in stderr
@@ -130,7 +123,7 @@ def test_duplicate_output_names_and_missing_inputs_are_refused(
 def test_no_cache_neither_reads_nor_writes_the_cache(
     tmp_path: Path, isolated_config: IsolatedConfig
 ) -> None:
-    source = write(tmp_path / "layout.json", make_layout())
+    source = write_layout(tmp_path / "layout.json", make_layout())
     out = str(tmp_path / "out")
     for _ in range(2):
         code, stdout, _ = invoke("layout", "compile", "--no-cache", str(source), out)
@@ -146,7 +139,7 @@ def test_no_cache_neither_reads_nor_writes_the_cache(
 def test_output_replaces_old_files_atomically(
     tmp_path: Path, isolated_config: IsolatedConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = write(tmp_path / "layout.json", make_layout())
+    source = write_layout(tmp_path / "layout.json", make_layout())
     out = tmp_path / "out"
     out.mkdir()
     (out / "layout.keymap").write_text("old keymap", encoding="utf-8")
@@ -175,7 +168,7 @@ def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
 def test_show_and_its_older_form(tmp_path: Path, isolated_config: IsolatedConfig) -> None:
     document = make_layout(title="Shown")
     document["layers"][0][0] = binding("&mo", 1)
-    source = write(tmp_path / "layout.json", document)
+    source = write_layout(tmp_path / "layout.json", document)
     code, stdout, _ = invoke("layout", "show", str(source))
     assert code == 0
     assert "layout: Shown (glove80)" in stdout

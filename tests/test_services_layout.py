@@ -58,8 +58,7 @@ def test_key_order_does_not_matter_but_content_does(tmp_path: Path) -> None:
 
 
 def test_process_file_and_its_errors(tmp_path: Path) -> None:
-    good = tmp_path / "good.json"
-    good.write_text(json.dumps(LAYOUT), encoding="utf-8")
+    good = write_layout(tmp_path / "good.json", LAYOUT)
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{"layers": [\n  oops]}', encoding="utf-8")
     service = LayoutService(DisabledCache("layout"))
@@ -95,7 +94,7 @@ def test_disabled_cache_processes_every_time() -> None:
 
 import glovebox.layout.service as layout_service  # noqa: E402
 from glovebox.layout import compile_layout  # noqa: E402
-from tests.layout_helpers import binding, make_layout  # noqa: E402
+from tests.layout_helpers import binding, make_layout, write_layout  # noqa: E402
 
 
 def test_compile_miss_then_hit_across_cache_handles(tmp_path: Path) -> None:
@@ -114,8 +113,7 @@ def test_compile_miss_then_hit_across_cache_handles(tmp_path: Path) -> None:
 
 def test_compile_key_ignores_key_order_and_whitespace_not_bindings(tmp_path: Path) -> None:
     document = make_layout()
-    path = tmp_path / "a.json"
-    path.write_text(json.dumps(document), encoding="utf-8")
+    path = write_layout(tmp_path / "a.json", document)
     reformatted = tmp_path / "b.json"
     reformatted.write_text(json.dumps(dict(reversed(document.items())), indent=7), "utf-8")
     changed = make_layout()
@@ -147,8 +145,7 @@ def test_compile_key_includes_the_generator_version(
 
 
 def test_compile_without_cache_reads_and_writes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "layout.json"
-    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    path = write_layout(tmp_path / "layout.json")
     with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
         LayoutService(cache).compile(path)
         assert cache.keys()
@@ -181,8 +178,7 @@ def test_a_damaged_cache_entry_is_recompiled(tmp_path: Path) -> None:
 def test_an_untouched_settled_file_is_served_without_rereading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "layout.json"
-    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    path = write_layout(tmp_path / "layout.json")
     monkeypatch.setattr(layout_service, "_SETTLED_NS", 0)
     with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
         service = LayoutService(cache)
@@ -196,7 +192,7 @@ def test_an_untouched_settled_file_is_served_without_rereading(
             assert service.compile(path).from_cache
         changed = make_layout()
         changed["layers"][1][0] = binding("&kp", "Z")
-        path.write_text(json.dumps(changed), encoding="utf-8")
+        write_layout(path, changed)
         os.utime(path, ns=(1, 1))
         again = service.compile(path)
     assert not again.from_cache
@@ -207,8 +203,7 @@ def test_an_untouched_settled_file_is_served_without_rereading(
 def test_a_freshly_written_file_is_always_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "layout.json"
-    path.write_text(json.dumps(make_layout()), encoding="utf-8")
+    path = write_layout(tmp_path / "layout.json")
     reads: list[Path] = []
     real_read = layout_service.read_layout
 

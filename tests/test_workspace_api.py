@@ -9,8 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from glovebox.compilation.cache import (
+    CacheWorkspaceResult,
     WorkspaceCacheSettings,
     WorkspaceConfig,
+    ZmkWorkspaceCacheService,
     compilation_settings,
     create_compilation_cache_service,
     is_valid_key,
@@ -116,9 +118,8 @@ def test_bad_ttl_settings_name_the_setting(name: str, value: object) -> None:
 
 
 def test_metadata_records_the_configured_ttl(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     result = cache_sample(service, tmp_path, ZMK_MAIN)
     meta = service.cache.get_metadata(f"workspace:{result.entry.key}")
     assert meta is not None
@@ -129,9 +130,8 @@ def test_metadata_records_the_configured_ttl(
 
 
 def test_cache_then_lookup_reports_real_counts(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws", files=12)
     expected = {k: v for k, v in snapshot(source).items() if not k.startswith("build")}
     result = service.cache_workspace(source, ZMK_V03)
@@ -148,8 +148,7 @@ def test_cache_then_lookup_reports_real_counts(
     assert source.is_dir()  # a copy leaves the source alone
 
 
-def test_versions_are_isolated(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    service = service_for(isolated_config)
+def test_versions_are_isolated(tmp_path: Path, service: ZmkWorkspaceCacheService) -> None:
     service.cache_workspace(make_workspace(tmp_path / "a", "main-tree"), ZMK_MAIN)
     service.cache_workspace(make_workspace(tmp_path / "b", "v03-tree"), ZMK_V03)
     main, v03 = service.get_cached_workspace(ZMK_MAIN), service.get_cached_workspace(ZMK_V03)
@@ -161,13 +160,11 @@ def test_versions_are_isolated(isolated_config: IsolatedConfig, tmp_path: Path) 
 
 
 def test_top_level_build_is_never_cached_but_nested_build_dirs_are(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    result = cache_sample(service, tmp_path)
-    assert not (result.entry.path / "build").exists()
-    assert (result.entry.path / "zephyr" / "scripts" / "build" / "gen.py").is_file()
-    assert (result.entry.path / "zmk" / ".git" / "HEAD").is_file()
+    assert not (sample.entry.path / "build").exists()
+    assert (sample.entry.path / "zephyr" / "scripts" / "build" / "gen.py").is_file()
+    assert (sample.entry.path / "zmk" / ".git" / "HEAD").is_file()
 
 
 def test_git_directories_are_excluded_when_configured(
@@ -186,8 +183,7 @@ def test_git_directories_are_excluded_when_configured(
         assert not list(result.entry.path.rglob(".git")), f"move={move}"
 
 
-def test_move_ingests_by_rename(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    service = service_for(isolated_config)
+def test_move_ingests_by_rename(tmp_path: Path, service: ZmkWorkspaceCacheService) -> None:
     source = make_workspace(tmp_path / "ws")
     inode = (source / "zmk" / "app" / "src" / "d0" / "f0.c").stat().st_ino
     result = service.cache_workspace(source, ZMK_V03, move=True)
@@ -220,9 +216,8 @@ def test_move_across_filesystems_falls_back_to_copy(isolated_config: IsolatedCon
 
 
 def test_caching_something_that_is_not_a_directory_fails_clearly(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     with pytest.raises(WorkspaceError, match="not a directory"):
         service.cache_workspace(tmp_path / "missing", ZMK_V03)
 
@@ -247,27 +242,25 @@ def test_disabled_compilation_cache_stores_nothing_and_cleans_nothing(
 
 
 def test_delete_removes_directory_and_metadata(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    result = cache_sample(service, tmp_path)
     assert service.delete_workspace(ZMK_V03) is True
-    assert not (service.root / result.entry.key).exists()
-    assert service.cache.get(f"workspace:{result.entry.key}") is None
+    assert not (service.root / sample.entry.key).exists()
+    assert service.cache.get(f"workspace:{sample.entry.key}") is None
     assert service.delete_workspace(ZMK_V03) is False
 
 
-def test_invalid_keys_are_refused_before_touching_the_disk(isolated_config: IsolatedConfig) -> None:
-    service = service_for(isolated_config)
+def test_invalid_keys_are_refused_before_touching_the_disk(
+    service: ZmkWorkspaceCacheService,
+) -> None:
     for key in ("../etc", "", "a/b-0123456789abcdef0123"):
         with pytest.raises(WorkspaceError, match="invalid workspace key"):
             service.delete_by_key(key)
 
 
 def test_a_directory_overlapping_the_cache_is_refused(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    isolated_config: IsolatedConfig, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     service.root.mkdir(parents=True, exist_ok=True)
     inside = service.root / "sneaky"
     inside.mkdir()

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from glovebox.compilation.cache import WorkspaceProgress
+from glovebox.compilation.cache import (
+    CacheWorkspaceResult,
+    WorkspaceProgress,
+    ZmkWorkspaceCacheService,
+)
 from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
 from tests.workspace_helpers import (
     ZMK_MAIN,
     ZMK_V03,
-    cache_sample,
     make_workspace,
     service_for,
     snapshot,
@@ -24,10 +27,8 @@ from tests.workspace_helpers import (
 
 @pytest.mark.parametrize("suffix", [".tar.gz", ".tar", ".tar.xz"])
 def test_export_then_import_round_trips_a_workspace(
-    isolated_config: IsolatedConfig, tmp_path: Path, suffix: str
+    tmp_path: Path, suffix: str, service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    cached = cache_sample(service, tmp_path)
     archive = tmp_path / f"ws{suffix}"
     reports: list[WorkspaceProgress] = []
     assert service.export_workspace(ZMK_V03, archive, progress=reports.append) == archive
@@ -36,14 +37,13 @@ def test_export_then_import_round_trips_a_workspace(
     imported = service.import_workspace(archive, ZMK_MAIN)
     assert imported is not None
     assert imported.method == "archive"
-    assert snapshot(imported.entry.path) == snapshot(cached.entry.path)
-    assert imported.entry.file_count == cached.entry.file_count
+    assert snapshot(imported.entry.path) == snapshot(sample.entry.path)
+    assert imported.entry.file_count == sample.entry.file_count
 
 
 def test_zip_round_trip_of_a_workspace_without_symlinks(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws")
     (source / "zephyr" / "kernel-link").unlink()
     cached = service.cache_workspace(source, ZMK_V03)
@@ -54,19 +54,19 @@ def test_zip_round_trip_of_a_workspace_without_symlinks(
     assert snapshot(imported.entry.path) == snapshot(cached.entry.path)
 
 
+@pytest.mark.usefixtures("sample")
 def test_zip_export_refuses_symlinks_instead_of_corrupting_them(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
-    cache_sample(service, tmp_path)
     with pytest.raises(WorkspaceError, match=r"symlink.*\.tar\.gz"):
         service.export_workspace(ZMK_V03, tmp_path / "ws.zip")
     assert list(tmp_path.glob("*.zip")) == []
     assert list(tmp_path.glob(".*partial")) == []
 
 
-def test_import_from_a_directory_copies_it(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    service = service_for(isolated_config)
+def test_import_from_a_directory_copies_it(
+    tmp_path: Path, service: ZmkWorkspaceCacheService
+) -> None:
     source = make_workspace(tmp_path / "ws")
     result = service.import_workspace(source, ZMK_V03)
     assert result is not None
@@ -74,9 +74,8 @@ def test_import_from_a_directory_copies_it(isolated_config: IsolatedConfig, tmp_
     assert source.is_dir()
 
 
-def test_export_without_git(isolated_config: IsolatedConfig, tmp_path: Path) -> None:
-    service = service_for(isolated_config)
-    cache_sample(service, tmp_path)
+@pytest.mark.usefixtures("sample")
+def test_export_without_git(tmp_path: Path, service: ZmkWorkspaceCacheService) -> None:
     service.export_workspace(ZMK_V03, tmp_path / "ws.tgz", include_git=False)
     with tarfile.open(tmp_path / "ws.tgz") as tf:
         names = tf.getnames()
@@ -101,9 +100,8 @@ def test_unsupported_archive_type_names_the_accepted_ones(
 
 
 def test_a_corrupt_archive_never_becomes_an_entry(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     bad = tmp_path / "ws.tar.gz"
     bad.write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(WorkspaceError, match="not a readable"):
@@ -113,9 +111,8 @@ def test_a_corrupt_archive_never_becomes_an_entry(
 
 
 def test_archive_members_escaping_the_target_are_refused(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     evil_zip = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil_zip, "w") as zf:
         zf.writestr("../escaped.txt", "boom")

@@ -57,9 +57,8 @@ class Reader(threading.Thread):
 
 
 def test_threads_caching_one_key_take_turns(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     versions = {f"t{i}" for i in range(6)}
     sources = {v: make_workspace(tmp_path / v, v, files=200) for v in versions}
     service.cache_workspace(make_workspace(tmp_path / "seed", "seed", files=200), ZMK_V03)
@@ -81,9 +80,8 @@ def test_threads_caching_one_key_take_turns(
 
 
 def test_a_lock_held_by_another_process_makes_the_cacher_wait(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "seed", "seed", files=200), ZMK_V03)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     holder = subprocess.Popen(
@@ -130,9 +128,8 @@ def test_a_lock_held_by_another_process_makes_the_cacher_wait(
 
 @pytest.mark.slow
 def test_processes_caching_one_key_leave_one_coherent_entry(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    isolated_config: IsolatedConfig, tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "seed", "seed", files=200), ZMK_V03)
     reader = Reader(service, tmp_path / "reads")
     reader.start()
@@ -165,9 +162,8 @@ def test_processes_caching_one_key_leave_one_coherent_entry(
 
 
 def test_holding_a_workspace_lets_this_thread_in_and_keeps_others_out(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws", "held", files=200)
     other_done = threading.Event()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from glovebox.compilation.cache import ZmkWorkspaceCacheService
 from glovebox.core.cache_v2 import reset_shared_cache_instances
 from glovebox.testing import IsolatedConfig
 from tests.helpers import REPO_ROOT
@@ -66,9 +67,12 @@ def kill_when_paused(child: subprocess.Popen[str]) -> None:
     ],
 )
 def test_sigkill_while_replacing_leaves_old_new_or_nothing(
-    isolated_config: IsolatedConfig, tmp_path: Path, point: str, expected: str | None
+    isolated_config: IsolatedConfig,
+    tmp_path: Path,
+    point: str,
+    expected: str | None,
+    service: ZmkWorkspaceCacheService,
 ) -> None:
-    service = service_for(isolated_config)
     assert service.cache_workspace(make_workspace(tmp_path / "old", "old", files=300), ZMK_V03)
     reset_shared_cache_instances()
     kill_when_paused(spawn(isolated_config.cache_path, tmp_path / "new", "new", point))

@@ -7,47 +7,43 @@ import shutil
 import threading
 from pathlib import Path
 
-from glovebox.compilation.cache import WorkspaceConfig
-from glovebox.testing import IsolatedConfig
+from glovebox.compilation.cache import (
+    CacheWorkspaceResult,
+    WorkspaceConfig,
+    ZmkWorkspaceCacheService,
+)
 from tests.helpers import FakeClock
-from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, cache_sample, make_workspace, service_for
+from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace
 
 
 def test_metadata_without_a_directory_is_dropped_on_lookup(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    result = cache_sample(service, tmp_path)
-    shutil.rmtree(service.root / result.entry.key)
+    shutil.rmtree(service.root / sample.entry.key)
     assert service.get_cached_workspace(ZMK_V03) is None
-    assert service.cache.get(f"workspace:{result.entry.key}") is None
+    assert service.cache.get(f"workspace:{sample.entry.key}") is None
 
 
 def test_cleanup_drops_metadata_whose_directory_is_gone(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    result = cache_sample(service, tmp_path)
-    shutil.rmtree(service.root / result.entry.key)
-    assert service.cleanup().stale_metadata == [result.entry.key]
+    shutil.rmtree(service.root / sample.entry.key)
+    assert service.cleanup().stale_metadata == [sample.entry.key]
     assert service.cache.keys() == []
 
 
 def test_cleanup_removes_a_directory_without_metadata(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    result = cache_sample(service, tmp_path)
-    service.cache.delete(f"workspace:{result.entry.key}")
+    service.cache.delete(f"workspace:{sample.entry.key}")
     assert service.list_workspaces() == []  # not servable, so not listed
-    assert service.cleanup().expired_or_orphaned == [result.entry.key]
-    assert not (service.root / result.entry.key).exists()
+    assert service.cleanup().expired_or_orphaned == [sample.entry.key]
+    assert not (service.root / sample.entry.key).exists()
 
 
 def test_cleanup_removes_expired_entries_and_keeps_live_ones(
-    isolated_config: IsolatedConfig, tmp_path: Path, clock: FakeClock
+    tmp_path: Path, clock: FakeClock, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     branch = service.cache_workspace(make_workspace(tmp_path / "a"), ZMK_MAIN)
     pinned = service.cache_workspace(make_workspace(tmp_path / "b"), ZMK_V03)
     assert branch is not None
@@ -61,24 +57,20 @@ def test_cleanup_removes_expired_entries_and_keeps_live_ones(
 
 
 def test_a_directory_whose_entry_id_differs_from_the_metadata_is_not_served(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    result = cache_sample(service, tmp_path)
-    record = service.cache.get(f"workspace:{result.entry.key}")
-    service.cache.set(f"workspace:{result.entry.key}", {**record, "entry_id": "0" * 32})
+    record = service.cache.get(f"workspace:{sample.entry.key}")
+    service.cache.set(f"workspace:{sample.entry.key}", {**record, "entry_id": "0" * 32})
     assert service.get_cached_workspace(ZMK_V03) is None
-    assert service.cleanup().expired_or_orphaned == [result.entry.key]
+    assert service.cleanup().expired_or_orphaned == [sample.entry.key]
 
 
 def test_cleanup_removes_abandoned_staging_and_trash_directories(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    key = cache_sample(service, tmp_path)
-    stage = service.store.new_staging(key.entry.key)
+    stage = service.store.new_staging(sample.entry.key)
     (stage / "tree").mkdir()
-    trash = service.root / f".trash-{key.entry.key}-abcdef012345"
+    trash = service.root / f".trash-{sample.entry.key}-abcdef012345"
     trash.mkdir()
     result = service.cleanup()
     assert sorted(result.leftovers) == sorted([stage.name, trash.name])
@@ -88,40 +80,34 @@ def test_cleanup_removes_abandoned_staging_and_trash_directories(
 
 
 def test_cleanup_skips_keys_another_operation_holds(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    service: ZmkWorkspaceCacheService, sample: CacheWorkspaceResult
 ) -> None:
-    service = service_for(isolated_config)
-    result = cache_sample(service, tmp_path)
-    service.cache.delete(f"workspace:{result.entry.key}")  # would be removed if not busy
+    service.cache.delete(f"workspace:{sample.entry.key}")  # would be removed if not busy
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:  # another thread: the lock is re-entrant within one thread
-        with service.store.lock(result.entry.key):
+        with service.store.lock(sample.entry.key):
             holding.set()
             release.wait(timeout=60)
 
     holder = threading.Thread(target=hold, daemon=True)
     holder.start()
     assert holding.wait(timeout=60)
-    assert service.cleanup().skipped_busy == [result.entry.key]
+    assert service.cleanup().skipped_busy == [sample.entry.key]
     release.set()
     holder.join(timeout=60)
-    assert service.cleanup().expired_or_orphaned == [result.entry.key]
+    assert service.cleanup().expired_or_orphaned == [sample.entry.key]
 
 
-def test_unrelated_compilation_cache_keys_are_left_alone(
-    isolated_config: IsolatedConfig,
-) -> None:
-    service = service_for(isolated_config)
+def test_unrelated_compilation_cache_keys_are_left_alone(service: ZmkWorkspaceCacheService) -> None:
     service.cache.set("build:abc", {"firmware": "x"})
     service.cleanup()
     assert service.cache.get("build:abc") == {"firmware": "x"}
 
 
 def test_replacing_an_entry_reports_it_and_serves_the_new_tree(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     config = WorkspaceConfig(repository="zmkfirmware/zmk", revision="v0.3.0")
     first = service.cache_workspace(make_workspace(tmp_path / "a", "old"), config)
     second = service.cache_workspace(make_workspace(tmp_path / "b", "new"), config)

@@ -212,9 +212,8 @@ def test_reflink_is_used_where_supported_and_reported_as_copy_otherwise(
 
 
 def test_progress_reports_every_file_up_to_the_totals(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     reports: list[WorkspaceProgress] = []
     result = service.cache_workspace(
         make_workspace(tmp_path / "ws", files=400), ZMK_V03, progress=reports.append
@@ -262,9 +261,8 @@ def test_restore_uses_the_manifest_written_when_the_entry_was_sealed(
 
 
 def test_directory_modes_and_times_are_restored(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     source = make_workspace(tmp_path / "ws")
     locked = source / "zmk" / "app"
     os.utime(locked, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))

@@ -6,8 +6,9 @@ Names are imported on first access, so code that only loads a configuration snap
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from glovebox._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from glovebox.config.layers import ENV_SETTING_PREFIX, ConfigLayer
@@ -50,14 +51,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'glovebox.config' has no attribute {name!r}")
-    value = getattr(import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)

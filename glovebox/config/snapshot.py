@@ -25,6 +25,7 @@ and otherwise ignored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -34,7 +35,7 @@ import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import platformdirs
 
@@ -55,6 +56,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
 
 SNAPSHOT_FORMAT = 1
 SNAPSHOT_NAME = "config-snapshot.json"
@@ -222,6 +225,21 @@ def _has_credentials(config: GloveboxConfig) -> bool:
     return redis.secret is not None or mask_url(redis.url) != redis.url
 
 
+def _logged_not_raised(write: Callable[P, bool]) -> Callable[P, bool]:
+    """``write`` made to answer False, with a DEBUG record, instead of raising."""
+
+    @functools.wraps(write)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> bool:
+        try:
+            return write(*args, **kwargs)
+        except Exception:
+            logger.debug("configuration snapshot not written", exc_info=True)
+            return False
+
+    return guarded
+
+
+@_logged_not_raised
 def write_snapshot(
     key: SnapshotKey,
     config: GloveboxConfig,
@@ -234,20 +252,6 @@ def write_snapshot(
     ``raw_cache_path`` is the merged, unvalidated ``cache_path`` (what it depends on is
     part of the key). Never raises: a snapshot that cannot be written is only logged.
     """
-    try:
-        return _write(key, config, raw_cache_path, origins, files)
-    except Exception:
-        logger.debug("configuration snapshot not written", exc_info=True)
-        return False
-
-
-def _write(
-    key: SnapshotKey,
-    config: GloveboxConfig,
-    raw_cache_path: object,
-    origins: Mapping[str, str],
-    files: Sequence[Path],
-) -> bool:
     if _has_credentials(config):
         logger.debug("configuration snapshot not kept: it holds Redis credentials")
         return False

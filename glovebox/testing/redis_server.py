@@ -18,8 +18,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from glovebox._closing import ClosedOnExit
 
 __all__ = ["RedisServer", "RedisServerError", "find_redis_server"]
 
@@ -61,7 +62,7 @@ def _ping(path: Path, timeout: float) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(ClosedOnExit):
     """One ``redis-server`` process on ``<directory>/redis.sock``; restartable in place.
 
     ``start()`` waits until the server answers PING; ``kill()`` ends it abruptly (an
@@ -164,11 +165,3 @@ class RedisServer:
 
     def __enter__(self) -> Self:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

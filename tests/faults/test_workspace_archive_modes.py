@@ -12,8 +12,7 @@ import pytest
 
 from glovebox.compilation.cache import ZmkWorkspaceCacheService
 from glovebox.errors import WorkspaceError
-from glovebox.testing import IsolatedConfig
-from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, service_for
+from tests.workspace_helpers import ZMK_MAIN, ZMK_V03
 
 MODES = {
     "zmk/run.sh": 0o755,
@@ -57,9 +56,8 @@ def assert_import_refused(service: ZmkWorkspaceCacheService, archive: Path, reas
 
 @pytest.mark.parametrize("suffix", [".zip", ".tar", ".tar.gz", ".tar.xz"])
 def test_round_trip_keeps_permission_bits(
-    isolated_config: IsolatedConfig, tmp_path: Path, suffix: str
+    tmp_path: Path, suffix: str, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     source = moded_workspace(tmp_path / "ws")
     cached = service.cache_workspace(source, ZMK_V03)
     assert cached is not None
@@ -97,9 +95,8 @@ def special_member(name: str, kind: bytes, linkname: str = "") -> tuple[tarfile.
 
 
 def test_tar_setuid_and_setgid_bits_are_never_extracted(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     archive = tar_with(
         tmp_path / "suid.tar.gz",
         file_member("ws/zmk/suid", 0o4755),
@@ -126,12 +123,11 @@ def test_tar_setuid_and_setgid_bits_are_never_extracted(
     ],
 )
 def test_hostile_tar_members_are_refused_and_nothing_is_cached(
-    isolated_config: IsolatedConfig,
     tmp_path: Path,
     member: tuple[tarfile.TarInfo, bytes | None],
     reason: str,
+    service: ZmkWorkspaceCacheService,
 ) -> None:
-    service = service_for(isolated_config)
     archive = tar_with(tmp_path / "evil.tar.gz", file_member("ws/ok.c"), member)
     assert_import_refused(service, archive, reason)
     assert not (tmp_path / "evil").exists()
@@ -139,9 +135,8 @@ def test_hostile_tar_members_are_refused_and_nothing_is_cached(
 
 
 def test_an_absolute_tar_member_lands_inside_the_entry(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     target = tmp_path / "planted-abs"
     archive = tar_with(tmp_path / "abs.tar.gz", file_member(str(target)))
     root = import_archive(service, archive)
@@ -152,9 +147,8 @@ def test_an_absolute_tar_member_lands_inside_the_entry(
 
 
 def test_a_tar_member_written_through_a_symlink_is_refused(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     outside = tmp_path / "outside"
     outside.mkdir()
     archive = tar_with(
@@ -183,9 +177,8 @@ def zip_with(path: Path, *members: ZipMember) -> Path:
 
 
 def test_zip_setuid_bits_are_dropped_and_plain_modes_kept(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     archive = zip_with(
         tmp_path / "ws.zip",
         ("ws/suid", stat.S_IFREG | 0o4755, b"x"),
@@ -215,9 +208,8 @@ def test_zip_setuid_bits_are_dropped_and_plain_modes_kept(
     ],
 )
 def test_hostile_zip_members_are_refused_before_anything_is_written(
-    isolated_config: IsolatedConfig, tmp_path: Path, members: list[ZipMember], reason: str
+    tmp_path: Path, members: list[ZipMember], reason: str, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     archive = zip_with(tmp_path / "evil.zip", ("ws/ok.c", REGULAR, b"x"), *members)
     assert_import_refused(service, archive, reason)
     assert not (tmp_path / "evil").exists()

@@ -8,18 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from glovebox.compilation.cache import workspace_key
+from glovebox.compilation.cache import ZmkWorkspaceCacheService, workspace_key
 from glovebox.errors import WorkspaceError
 from glovebox.testing import IsolatedConfig
 from tests.helpers import invoke
-from tests.workspace_helpers import ZMK_V03, cache_sample, make_workspace, service_for, versions_in
+from tests.workspace_helpers import ZMK_V03, make_workspace, service_for, versions_in
 
 
+@pytest.mark.usefixtures("sample")
 def test_an_entry_whose_tree_was_deleted_is_a_miss_and_is_dropped(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
-    cache_sample(service, tmp_path)
     entry_dir = service.root / workspace_key(ZMK_V03)
     shutil.rmtree(entry_dir / "tree")
     assert service.get_cached_workspace(ZMK_V03) is None
@@ -28,11 +27,8 @@ def test_an_entry_whose_tree_was_deleted_is_a_miss_and_is_dropped(
     assert not entry_dir.exists()
 
 
-def test_an_entry_whose_tree_became_a_file_is_a_miss(
-    isolated_config: IsolatedConfig, tmp_path: Path
-) -> None:
-    service = service_for(isolated_config)
-    cache_sample(service, tmp_path)
+@pytest.mark.usefixtures("sample")
+def test_an_entry_whose_tree_became_a_file_is_a_miss(service: ZmkWorkspaceCacheService) -> None:
     tree = service.root / workspace_key(ZMK_V03) / "tree"
     shutil.rmtree(tree)
     tree.write_text("not a tree")
@@ -42,9 +38,8 @@ def test_an_entry_whose_tree_became_a_file_is_a_miss(
 
 
 def test_a_file_standing_where_an_entry_belongs_is_replaced(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     service.cache_workspace(make_workspace(tmp_path / "ws", "v1"), ZMK_V03)
     entry_dir = service.root / workspace_key(ZMK_V03)
     shutil.rmtree(entry_dir)

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from glovebox.compilation.cache import workspace_key
+from glovebox.compilation.cache import ZmkWorkspaceCacheService, workspace_key
 from glovebox.compilation.cache.models import metadata_key
 from glovebox.errors import WorkspaceError
-from glovebox.testing import IsolatedConfig
 from glovebox.testing.plugin import isolate_environment
 from tests.helpers import GLOVEBOX, env_without_glovebox, run_child
-from tests.workspace_helpers import ZMK_V03, cache_sample, service_for
+from tests.workspace_helpers import ZMK_V03, cache_sample
 
 # "{tmp}" stands for the test's own directory, so an absolute key stays inside it.
 HOSTILE_KEYS = ["../../../../ESCAPED", "../ESCAPED", "{tmp}/ESCAPED", "a/../../ESCAPED", "..", ""]
@@ -51,9 +50,8 @@ def test_cleanup_ignores_a_hostile_record_written_through_the_cli(tmp_path: Path
 
 @pytest.mark.parametrize("key", HOSTILE_KEYS)
 def test_the_store_lock_refuses_a_key_that_is_not_a_workspace_key(
-    isolated_config: IsolatedConfig, tmp_path: Path, key: str
+    tmp_path: Path, key: str, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     key = key.format(tmp=tmp_path)
     with pytest.raises(WorkspaceError, match="invalid workspace key"), service.store.lock(key):
         pass
@@ -62,11 +60,10 @@ def test_the_store_lock_refuses_a_key_that_is_not_a_workspace_key(
     assert not locks.exists() or list(locks.iterdir()) == []
 
 
+@pytest.mark.usefixtures("sample")
 def test_a_record_naming_another_key_is_never_served_nor_followed(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
-    cache_sample(service, tmp_path)
     key = workspace_key(ZMK_V03)
     record = service.cache.get(metadata_key(key))
     assert isinstance(record, dict)
@@ -79,9 +76,8 @@ def test_a_record_naming_another_key_is_never_served_nor_followed(
 
 
 def test_a_leftover_directory_without_a_valid_key_is_left_alone_with_a_warning(
-    isolated_config: IsolatedConfig, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     service.store.ensure()
     odd = service.root / ".stage-..-0123abcd"
     odd.mkdir()
@@ -93,11 +89,8 @@ def test_a_leftover_directory_without_a_valid_key_is_left_alone_with_a_warning(
     assert [p.name for p in (service.root / ".locks").iterdir()] == []
 
 
-def test_the_files_the_store_creates_are_owner_only(
-    isolated_config: IsolatedConfig, tmp_path: Path
-) -> None:
-    service = service_for(isolated_config)
-    cache_sample(service, tmp_path)
+@pytest.mark.usefixtures("sample")
+def test_the_files_the_store_creates_are_owner_only(service: ZmkWorkspaceCacheService) -> None:
     entry_dir = service.root / workspace_key(ZMK_V03)
     created = [
         service.root,
@@ -119,9 +112,8 @@ def test_the_files_the_store_creates_are_owner_only(
 
 
 def test_a_lock_directory_replaced_by_a_symlink_is_refused(
-    isolated_config: IsolatedConfig, tmp_path: Path
+    tmp_path: Path, service: ZmkWorkspaceCacheService
 ) -> None:
-    service = service_for(isolated_config)
     service.store.ensure()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

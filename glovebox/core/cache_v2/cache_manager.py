@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 
+from glovebox._closing import ClosedOnExit
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
 from glovebox.text import quote
@@ -114,7 +115,7 @@ def validate_ttl(ttl: object) -> float | None:
 _MISSING: Any = object()  # sentinel: "no value" (a stored None is a value)
 
 
-class BaseCache:
+class BaseCache(ClosedOnExit):
     """Shared behaviour of the backends. Subclasses provide the storage primitives."""
 
     _tag: str
@@ -129,9 +130,6 @@ class BaseCache:
         raise NotImplementedError
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
         raise NotImplementedError
 
     _key_locks: KeyLocks
@@ -165,8 +163,12 @@ class BaseCache:
             if value is not _MISSING:
                 return value  # type: ignore[no-any-return]
             computed = compute()
-            self.set(key, computed, ttl=ttl)
+            self._store_computed(key, computed, ttl)
             return computed
+
+    def _store_computed(self, key: str, value: Any, ttl: float | None) -> None:
+        """Store the value ``get_or_set`` computed (a backend may tolerate failures here)."""
+        self.set(key, value, ttl=ttl)
 
     def _peek(self, key: str) -> Any:
         """Read ``key`` without counting a hit or miss (used for the re-check under lock)."""
@@ -200,14 +202,3 @@ class BaseCache:
             return wrapper
 
         return decorate
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

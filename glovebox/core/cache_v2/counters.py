@@ -11,6 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+from glovebox.core.cache_v2.models import CacheStats
 
 __all__ = ["Counters", "CountersSnapshot"]
 
@@ -87,3 +90,33 @@ class Counters:
     def snapshot(self) -> CountersSnapshot:
         with self._lock:
             return CountersSnapshot(self._hits, self._misses, self._evictions, self._errors)
+
+    def stats(
+        self,
+        backend: str,
+        tag: str,
+        where: Path | str,
+        *,
+        stored_hits: int,
+        stored_misses: int,
+        entries: int,
+        size_bytes: int,
+    ) -> CacheStats:
+        """Statistics of a cache: the stored totals plus this process's pending counts.
+
+        ``where`` is the cache's directory, or a description of where a backend without
+        one keeps its entries.
+        """
+        counts = self.snapshot()
+        return CacheStats(
+            backend=backend,
+            tag=tag,
+            directory=where if isinstance(where, Path) else None,
+            location=where if isinstance(where, str) else None,
+            hits=stored_hits + counts.pending_hits,
+            misses=stored_misses + counts.pending_misses,
+            entries=entries,
+            size_bytes=size_bytes,
+            evictions=counts.evictions,
+            errors=counts.errors,
+        )

@@ -328,17 +328,14 @@ class DiskCacheManager(BaseCache):
                 "reading statistics", "reported zero entries, size and stored hits/misses", exc
             )
             hits = misses = entries = size = 0
-        counts = self._counters.snapshot()
-        return CacheStats(
-            backend=self.backend,
-            tag=self._tag,
-            directory=self._directory,
-            hits=hits + counts.pending_hits,
-            misses=misses + counts.pending_misses,
+        return self._counters.stats(
+            self.backend,
+            self._tag,
+            self._directory,
+            stored_hits=hits,
+            stored_misses=misses,
             entries=entries,
             size_bytes=size,
-            evictions=counts.evictions,
-            errors=counts.errors,
         )
 
     def reset_stats(self) -> None:

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -72,7 +72,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 STATS_FLUSH_OPERATIONS = 1000
 STATS_FLUSH_SECONDS = 5.0
@@ -372,9 +371,17 @@ class RedisCache(BaseCache):
         except UnicodeEncodeError:
             raise ValueError(f"cache key must be encodable as UTF-8, got {key[:80]!r}") from None
 
-    def _decode(self, key: str, name: bytes, blob: bytes) -> Any:
+    def _decode(
+        self,
+        key: str,
+        name: bytes,
+        blob: bytes,
+        read: Callable[[bytes, bytes, int], Any] | None = None,
+    ) -> Any:
+        """``read`` (default: the codec's ``decode``) applied to ``blob``; ``_MISSING`` if
+        the value is rejected, which is logged and counted as an error."""
         try:
-            return self._codec.decode(name, blob, _now_us())
+            return (read or self._codec.decode)(name, blob, _now_us())
         except InvalidValueError as exc:
             self._reject(key, exc)
             return _MISSING
@@ -452,11 +459,8 @@ class RedisCache(BaseCache):
         return blob is not None and self._verify(key, name, blob)
 
     def _verify(self, key: str, name: bytes, blob: bytes) -> bool:
-        try:
-            return self._codec.present(name, blob, _now_us())
-        except InvalidValueError as exc:
-            self._reject(key, exc)
-            return False
+        """True if ``blob`` holds a live value that verifies (it is never unpickled)."""
+        return self._decode(key, name, blob, self._codec.present) is True
 
     def _scan(self, operation: str) -> Iterator[list[bytes]]:
         """This namespace's Redis keys in batches (SCAN: the server is never blocked)."""
@@ -561,17 +565,14 @@ class RedisCache(BaseCache):
             pass
         except CacheError as exc:
             logger.warning("%s", exc)
-        counts = self._counters.snapshot()
-        return CacheStats(
-            backend=self.backend,
-            tag=self._tag,
-            location=f"{self._server} {self.namespace}*",
-            hits=hits + counts.pending_hits,
-            misses=misses + counts.pending_misses,
+        return self._counters.stats(
+            self.backend,
+            self._tag,
+            f"{self._server} {self.namespace}*",
+            stored_hits=hits,
+            stored_misses=misses,
             entries=entries,
             size_bytes=size,
-            evictions=counts.evictions,
-            errors=counts.errors,
         )
 
     def server_info(self) -> dict[str, Any]:
@@ -713,22 +714,11 @@ class RedisCache(BaseCache):
         except CacheError:
             self._counters.give_back(hits, misses)  # tried again with the next batch
 
-    def get_or_set(self, key: str, compute: Callable[[], T], ttl: float | None = None) -> T:
-        """As for every backend; if the server is unreachable the value is computed and
-        returned without being stored (the outage has been reported once already)."""
-        validate_key(key)
-        validate_ttl(ttl)
-        value = self.get(key, _MISSING)
-        if value is not _MISSING:
-            return value  # type: ignore[no-any-return]
-        with self._compute_lock(key):
-            value = self._peek(key)
-            if value is not _MISSING:
-                return value  # type: ignore[no-any-return]
-            computed = compute()
-            with suppress(RedisUnavailableError):
-                self.set(key, computed, ttl=ttl)
-            return computed
+    def _store_computed(self, key: str, value: Any, ttl: float | None) -> None:
+        """Store ``get_or_set``'s computed value; with the server unreachable, skip storing
+        (the outage has been reported once already) and let the caller have the value."""
+        with suppress(RedisUnavailableError):
+            self.set(key, value, ttl=ttl)
 
     def _compute_lock(self, key: str) -> AbstractContextManager[None]:
         self._check_process()
