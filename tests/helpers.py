@@ -61,6 +61,30 @@ def run_child(
     )
 
 
+def run_glovebox(
+    *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``glovebox`` script at 80 columns; the caller checks the result."""
+    return subprocess.run(
+        [str(GLOVEBOX), *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        env={**os.environ, "COLUMNS": "80", **(env or {})},
+        timeout=CHILD_TIMEOUT,
+        check=False,
+    )
+
+
+def glovebox_ok(
+    *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """:func:`run_glovebox`, asserting the command succeeded."""
+    result = run_glovebox(*args, input=input, env=env)
+    assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result
+
+
 def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (same venv, same environment); check success."""
     result = run_child([sys.executable, "-c", textwrap.dedent(code), *args], timeout=timeout)

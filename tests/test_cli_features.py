@@ -7,8 +7,6 @@ import io
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -21,31 +19,12 @@ from glovebox.cli.formatting import SCHEMA_VERSION, parse_age, plain_columns, pr
 from glovebox.compilation.cache.archive import extract_archive
 from glovebox.compilation.cache.models import WorkspaceProgress
 from glovebox.testing import IsolatedConfig
+from tests.helpers import glovebox_ok as ok
+from tests.helpers import run_glovebox as run
 from tests.workspace_helpers import make_workspace
 
-GLOVEBOX = Path(sys.executable).parent / "glovebox"
 SELECT = ["--repository", "zmkfirmware/zmk", "--revision", "v0.3.0"]
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
-
-
-def run(
-    *args: str, input: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GLOVEBOX), *args],
-        capture_output=True,
-        text=True,
-        input=input,
-        env={**os.environ, "COLUMNS": "80", **(env or {})},
-        timeout=120,
-        check=False,
-    )
-
-
-def ok(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    result = run(*args, **kwargs)
-    assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
 
 
 def as_json(*args: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,31 +19,14 @@ import pytest
 
 from glovebox.core.cache_v2.storage import disk_usage
 from glovebox.testing import IsolatedConfig
+from tests.faults.lock_holder import lock_held
+from tests.helpers import GLOVEBOX
+from tests.helpers import glovebox_ok as ok
+from tests.helpers import run_glovebox as run
 from tests.workspace_helpers import make_workspace
 
-GLOVEBOX = Path(sys.executable).parent / "glovebox"
 SELECT = ["--repository", "zmkfirmware/zmk", "--revision", "v0.3.0"]
 DOMAINS = ["compilation", "default", "layout", "metrics", "moergo"]
-
-
-def run(
-    *args: str, input: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(GLOVEBOX), *args],
-        capture_output=True,
-        text=True,
-        input=input,
-        env={**os.environ, "COLUMNS": "80", **(env or {})},
-        timeout=120,
-        check=False,
-    )
-
-
-def ok(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    result = run(*args, **kwargs)
-    assert result.returncode == 0, (args, result.stdout, result.stderr)
-    return result
 
 
 def as_json(*args: str, **kwargs: Any) -> dict[str, Any]:
@@ -246,21 +228,7 @@ def test_disabled_workspace_cache_still_lists_what_is_on_disk(
 def test_lock_held_past_the_timeout_fails_set_but_not_get(isolated_config: IsolatedConfig) -> None:
     ok("cache", "set", "k", "v")
     database = isolated_config.cache_path / "default" / "cache.db"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys\n"
-            f"c = sqlite3.connect({str(database)!r}, isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held(database):
         fast = {"GLOVEBOX__CACHE__TIMEOUT": "1"}
         stored = run("cache", "set", "k2", "v", env=fast)
         assert stored.returncode == 2
@@ -268,8 +236,6 @@ def test_lock_held_past_the_timeout_fails_set_but_not_get(isolated_config: Isola
         assert "nothing was stored" in stored.stderr
         got = run("cache", "get", "k", env=fast)  # readers pass a writer (SQLite WAL)
         assert (got.returncode, got.stdout) == (0, "v\n"), got.stderr
-    finally:
-        holder.communicate(input="", timeout=30)
     assert ok("cache", "get", "k").stdout == "v\n"
 
 
