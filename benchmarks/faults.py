@@ -163,8 +163,13 @@ cache.close()
 
 
 def acknowledged(output: str) -> tuple[list[str], list[str]]:
+    """Keys acknowledged (``ACK key``) and refused (``ERR ...``) by complete output lines.
+
+    A writer killed while printing leaves a cut-off last line: it acknowledges nothing.
+    """
     acks, errors = [], []
-    for line in output.splitlines():
+    complete = output if output.endswith("\n") else output.rpartition("\n")[0]
+    for line in complete.splitlines():
         kind, _, rest = line.partition(" ")
         if kind == "ACK":
             acks.append(rest)
