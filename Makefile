@@ -49,7 +49,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/container.py
 	$(BIN)/python benchmarks/layout.py
+	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/redis.py
 
 # Fault campaign (minutes, root for the mount cases; not part of `make test`).
 faults: $(STAMP)
