@@ -26,8 +26,8 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	@echo "--- 1. ask the 'demo' cache for a key (a miss unless an earlier demo stored it)"
-	$(BIN)/glovebox --debug cache get greeting --tag demo || echo "(exit code 1: not cached yet)"
+	@echo "--- 1. ask the 'demo' cache for a key (refused until an earlier demo created that cache)"
+	$(BIN)/glovebox --debug cache get greeting --tag demo || echo "(not cached yet: step 2 creates the 'demo' cache)"
 	@echo "--- 2. store it"
 	$(BIN)/glovebox cache set greeting "hello from the glovebox cache" --tag demo --ttl 3600
 	@echo "--- 3. a new process asks again: a hit, served from SQLite"
