@@ -8,20 +8,26 @@ the two places that guarantee it.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from glovebox.errors import ConfigError
+
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
     "REDIS_SCHEMES",
+    "SECRET_ENV_VAR",
+    "URL_ENV_VAR",
     "RedisSettingError",
     "RedisSettings",
     "mask_url",
+    "settings_from_environment",
 ]
 
 MASK = "***"
@@ -160,3 +166,29 @@ class RedisSettings(BaseModel):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
             yield name, (mask_url(value) if name == "url" else value)
+
+
+URL_ENV_VAR = "GLOVEBOX_CACHE_REDIS_URL"
+SECRET_ENV_VAR = "GLOVEBOX_CACHE_REDIS_SECRET"
+
+
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> RedisSettings:
+    """Settings from ``GLOVEBOX_CACHE_REDIS_URL``/``_SECRET`` (unset: the defaults).
+
+    Used when a cache is switched to Redis by the environment alone (no configuration
+    object); raises ``ConfigError`` naming the variable if a value is refused.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for field, variable in (("url", URL_ENV_VAR), ("secret", SECRET_ENV_VAR)):
+        value = env.get(variable, "").strip()
+        if value:
+            values[field] = value
+    try:
+        return RedisSettings.model_validate(values)
+    except ValueError as exc:
+        reasons = "; ".join(
+            f"{URL_ENV_VAR if error['loc'] == ('url',) else SECRET_ENV_VAR}: {error['msg']}"
+            for error in getattr(exc, "errors", list)()
+        )
+        raise ConfigError(reasons or "invalid Redis settings in the environment") from None

@@ -1,0 +1,360 @@
+"""Inspection commands of ``glovebox cache``: ``stats``, ``show``, ``keys``, ``get``, ``dir``
+and ``info``.
+
+``stats``, ``show``, ``keys``, ``info`` and ``dir`` count no hits or misses and create
+nothing; see :mod:`glovebox.cli.domains`. ``--json`` documents are described in
+``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from glovebox.cli.cache_common import (
+    AllTagsOption,
+    JsonOption,
+    TagOption,
+    _check_key,
+    _disabled_note,
+    format_decision,
+)
+from glovebox.cli.formatting import (
+    emit_json,
+    fail,
+    format_hit_rate,
+    format_size,
+    format_usage,
+    note,
+    print_table,
+    say,
+)
+
+# Start-up: the engine, the configuration and rich are imported by the commands that use
+# them (see glovebox/cli/app.py); glovebox.cli.domains pulls in the engine.
+if TYPE_CHECKING:
+    from glovebox.cli.domains import Domains, DomainView
+
+__all__ = ["dir_", "get", "info", "keys", "show", "stats"]
+
+
+def _global_note(found: Domains, views: list[DomainView]) -> None:
+    """Say once on stderr that caching is off by the global switch (what is shown is on disk)."""
+    from glovebox.cli.domains import describe_decision
+    from glovebox.core.cache_v2.policy import DecisionLayer
+
+    for view in views:
+        if view.disabled and view.decision.layer is DecisionLayer.ENV_GLOBAL:
+            note(
+                f"note: caching is disabled by "
+                f"{describe_decision(view.decision, found.user_config)}; "
+                "showing what earlier runs left on disk"
+            )
+            return
+
+
+def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
+    from glovebox.cli.domains import describe_decision
+
+    stats = view.stats
+    return {
+        "tag": view.tag,
+        "strategy": view.decision.strategy.value,
+        "decided_by": format_decision(view.decision, found.user_config),
+        "disabled_by": (
+            describe_decision(view.decision, found.user_config) if view.disabled else None
+        ),
+        "backend": view.backend,
+        "directory": str(view.directory),
+        "location": view.stats.location,
+        "entries": stats.entries,
+        "entries_bytes": stats.size_bytes,
+        "disk_bytes": view.disk_bytes,
+        "workspace_bytes": view.workspace_bytes,
+        "size_limit_bytes": view.size_limit_bytes,
+        "hits": stats.hits,
+        "misses": stats.misses,
+        "hit_rate": stats.hit_rate,
+        "evictions": stats.evictions,
+        "errors": stats.errors,
+        "unusable": view.unusable,
+    }
+
+
+def _where(view: DomainView) -> str:
+    """The directory, or where a backend without one keeps the data (a server, masked)."""
+    stats = view.stats
+    if stats.directory is None and stats.location:
+        return stats.location
+    return str(view.directory)
+
+
+def _print_servers(found: Domains, views: list[DomainView]) -> None:
+    """One line per shared server behind the shown domains: its version and memory in use."""
+    from glovebox.errors import GloveboxError
+
+    seen: set[str] = set()
+    for view in views:
+        if view.backend in ("disk", "memory", "disabled") or view.unusable is not None:
+            continue
+        cache = found.active(view.tag)
+        server_info = getattr(cache, "server_info", None)
+        server = getattr(cache, "server", None)
+        if not callable(server_info) or not isinstance(server, str) or server in seen:
+            continue
+        seen.add(server)
+        try:
+            info = server_info()
+        except GloveboxError as exc:
+            say(f"Redis server {server}: unreachable ({exc})")
+            continue
+        say(
+            f"Redis server {server}: version {info['version']}, memory in use "
+            f"{format_size(int(info['used_memory']))}; hit rates of its domains are shared "
+            "by every machine using it"
+        )
+
+
+def _size_cell(view: DomainView) -> str:
+    if view.backend == "redis":
+        # Nothing of a Redis domain is on this disk: its size is what its namespace holds.
+        return f"{format_size(view.stats.size_bytes)} in Redis"
+    text = format_usage(view.disk_bytes, view.size_limit_bytes)
+    if view.workspace_bytes:
+        text += f", workspaces {format_size(view.workspace_bytes)}"
+    return text
+
+
+def stats(
+    tag: AllTagsOption = None,
+    json_: JsonOption = False,
+    zero: Annotated[
+        bool, typer.Option("--zero", "-z", help="Reset the hit and miss counts to zero.")
+    ] = False,
+) -> None:
+    """Entries, disk usage against the size limit, and hits per domain (all unless --tag)."""
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    tags = [found.require(tag)] if tag is not None else found.known()
+    if zero:
+        _zero(found, tags)
+        return
+    views = [found.view(name) for name in tags]
+    _global_note(found, views)
+    if json_:
+        emit_json(
+            "cache stats",
+            {"root": str(found.root), "domains": [_view_record(v, found) for v in views]},
+        )
+        return
+    rows = [
+        [
+            v.tag,
+            v.backend if v.unusable is None else "unusable",
+            str(v.stats.entries),
+            _size_cell(v),
+            str(v.stats.hits),
+            str(v.stats.misses),
+            format_hit_rate(v.stats.hit_rate),
+            _where(v),
+        ]
+        for v in views
+    ]
+    columns = ("tag", "backend", "entries", "disk usage", "hits", "misses", "hit rate", "path")
+    print_table(f"Glovebox caches in {found.root}", columns, rows, whole=("tag", "path"))
+    _print_servers(found, views)
+    for view in views:
+        if view.unusable is not None:
+            note(f"note: the {view.tag!r} cache could not be opened: {view.unusable}")
+
+
+def _zero(found: Domains, tags: list[str]) -> None:
+    from glovebox.core.cache_v2 import DiskCacheManager
+
+    zeroed = []
+    for name in tags:
+        with found.stored(name) as cache:
+            if isinstance(cache, DiskCacheManager):
+                cache.reset_stats()
+                zeroed.append(name)
+    say(f"hit/miss counts zeroed: {', '.join(zeroed) or 'none (no cache on disk)'}")
+
+
+def _short_path(directory: Path, root: Path) -> str:
+    try:
+        return f"{directory.relative_to(root)}/"
+    except ValueError:
+        return str(directory)
+
+
+def show(json_: JsonOption = False) -> None:
+    """Every domain: strategy and what decided it, backend, path, entries, disk usage, hits."""
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    user_config = found.user_config
+    files = ", ".join(str(path) for path in getattr(user_config, "files", ())) or "none"
+    views = [found.view(name) for name in found.known()]
+    _global_note(found, views)
+    if json_:
+        emit_json(
+            "cache show",
+            {
+                "root": str(found.root),
+                "configuration_files": [str(p) for p in getattr(user_config, "files", ())],
+                "domains": [_view_record(v, found) for v in views],
+            },
+        )
+        return
+    rows = [
+        [
+            v.tag,
+            v.decision.strategy.value,
+            format_decision(v.decision, user_config),
+            v.backend if v.unusable is None else "unusable",
+            _short_path(v.directory, found.root) if v.stats.location is None else _where(v),
+            str(v.stats.entries),
+            _size_cell(v),
+            format_hit_rate(v.stats.hit_rate),
+        ]
+        for v in views
+    ]
+    columns = (
+        "tag",
+        "strategy",
+        "decided by",
+        "backend",
+        "path",
+        "entries",
+        "disk usage",
+        "hit rate",
+    )
+    title = f"Glovebox caches in {found.root} (configuration: {files})"
+    print_table(title, columns, rows, whole=("tag", "path"))
+    _print_servers(found, views)
+
+
+def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
+    """List the live keys of one domain's cache."""
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    name = found.require(tag)
+    _disabled_note(found, name)
+    with found.stored(name) as cache:
+        listed = [] if cache is None else cache.keys()
+    if json_:
+        emit_json("cache keys", {"tag": name, "keys": listed})
+        return
+    for key in listed:
+        typer.echo(key)
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return repr(value)
+
+
+def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
+    """Print the value stored under KEY (exit code 1 if it is not cached)."""
+    from glovebox.cli.domains import describe_decision, domains
+    from glovebox.core.cache_v2 import Strategy
+
+    _check_key(key)
+    found = domains()
+    name = found.require(tag)
+    decision = found.decision(name)
+    if decision.strategy is Strategy.DISABLED:
+        raise fail(
+            f"caching is disabled for {name!r} by "
+            f"{describe_decision(decision, found.user_config)}; {key!r} was not looked up"
+        )
+    missing = object()
+    value: Any = missing
+    if found.on_disk(name) or not found.uses_disk(decision):
+        value = found.usable(name).get(key, missing)
+    if json_:
+        emit_json(
+            "cache get",
+            {
+                "tag": name,
+                "key": key,
+                "found": value is not missing,
+                "value": None if value is missing else _json_value(value),
+                "type": None if value is missing else type(value).__name__,
+            },
+        )
+        if value is missing:
+            raise typer.Exit(1)
+        return
+    if value is missing:
+        raise fail(f"miss: {key!r} is not in the {name!r} cache", code=1)
+    typer.echo(value if isinstance(value, str | bytes) else repr(value))
+
+
+def dir_(tag: AllTagsOption = None) -> None:
+    """Print the cache root, or one domain's directory (even before it exists)."""
+    from glovebox.cli.domains import domains
+
+    found = domains()
+    if tag is None:
+        typer.echo(str(found.root))
+        return
+    typer.echo(str(found.directory(found.require(tag))))
+
+
+def info(json_: JsonOption = False) -> None:
+    """The cache root, configuration files in order, total disk usage and per-domain limits."""
+    from glovebox.cli.domains import domains
+    from glovebox.core.cache_v2.storage import disk_usage
+
+    found = domains()
+    files = [str(path) for path in getattr(found.user_config, "files", ())]
+    total = disk_usage(found.root)
+    limits: list[dict[str, Any]] = []
+    for name in found.known():
+        decision = found.decision(name)
+        limits.append(
+            {
+                "tag": name,
+                "strategy": decision.strategy.value,
+                "size_limit_bytes": found.size_limit(name),
+                "disk_bytes": disk_usage(found.directory(name)),
+            }
+        )
+    if json_:
+        emit_json(
+            "cache info",
+            {
+                "root": str(found.root),
+                "configuration_files": files,
+                "disk_bytes": total,
+                "domains": limits,
+            },
+        )
+        return
+    typer.echo(f"cache root:    {found.root}")
+    typer.echo("configuration: " + (files[0] if files else "none"))
+    for path in files[1:]:
+        typer.echo(f"               {path}")
+    global_value = os.environ.get("GLOVEBOX_CACHE_GLOBAL")
+    if global_value:
+        typer.echo(f"environment:   GLOVEBOX_CACHE_GLOBAL={global_value}")
+    typer.echo(f"disk usage:    {format_size(total)}")
+    rows = [
+        [
+            item["tag"],
+            item["strategy"],
+            format_usage(item["disk_bytes"], item["size_limit_bytes"]),
+        ]
+        for item in limits
+    ]
+    columns = ("tag", "strategy", "disk usage of limit")
+    print_table("Per-domain limits", columns, rows, whole=("tag",))
