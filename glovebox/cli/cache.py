@@ -21,18 +21,21 @@ cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_
 cache_app.add_typer(workspace_app, name="workspace")
 
 # Registered here, in this order, which is the order of ``glovebox cache --help``.
-cache_app.command()(stats)
-cache_app.command()(show)
-cache_app.command()(keys)
-cache_app.command()(get)
-cache_app.command("set")(set_)
-cache_app.command()(delete)
-cache_app.command()(clear)
-cache_app.command()(remove)
-cache_app.command()(cleanup)
-cache_app.command()(prune)
-cache_app.command("dir")(dir_)
-cache_app.command()(info)
+for _name, _command in (
+    ("stats", stats),
+    ("show", show),
+    ("keys", keys),
+    ("get", get),
+    ("set", set_),
+    ("delete", delete),
+    ("clear", clear),
+    ("remove", remove),
+    ("cleanup", cleanup),
+    ("prune", prune),
+    ("dir", dir_),
+    ("info", info),
+):
+    cache_app.command(_name)(_command)
 
 if __name__ == "__main__":
     # The commands need the container that only the composition root builds.

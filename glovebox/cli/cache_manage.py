@@ -18,14 +18,7 @@ from glovebox.cli.cache_common import (
     _check_key,
     _disabled_note,
 )
-from glovebox.cli.formatting import (
-    count,
-    emit_json,
-    fail,
-    format_size,
-    parse_age,
-    say,
-)
+from glovebox.cli.formatting import count, emit_json, fail, format_size, parse_age, say
 
 # Start-up: the engine, the configuration and rich are imported by the commands that use
 # them (see glovebox/cli/app.py); glovebox.cli.domains pulls in the engine.
