@@ -6,7 +6,12 @@ from pathlib import Path
 
 from glovebox.cli.cache import known_tags
 from glovebox.core.cache_v2 import get_shared_cache_instance
-from glovebox.core.cache_v2.storage import CACHE_DB_NAME, list_tags
+from glovebox.core.cache_v2.storage import (
+    CACHE_DB_NAME,
+    disk_usage,
+    disk_usage_with_part,
+    list_tags,
+)
 
 
 def test_list_tags_finds_directories_holding_a_cache_database(tmp_path: Path) -> None:
@@ -34,3 +39,16 @@ def test_known_tags_are_the_standard_domains_plus_what_is_on_disk(tmp_path: Path
         "metrics",
         "moergo",
     ]
+
+
+def test_disk_usage_with_part_counts_the_part_within_the_same_walk(tmp_path: Path) -> None:
+    domain = tmp_path / "compilation"
+    (domain / "workspace" / "entry").mkdir(parents=True)
+    (domain / "cache.db").write_bytes(b"x" * 20_000)
+    (domain / "workspace" / "entry" / "a").write_bytes(b"y" * 50_000)
+    (domain / "workspace" / "entry" / "b").write_bytes(b"z" * 9_000)
+    total, part = disk_usage_with_part(domain, domain / "workspace")
+    assert total == disk_usage(domain)
+    assert part == disk_usage(domain / "workspace")
+    assert 0 < part < total
+    assert disk_usage_with_part(domain, domain / "absent") == (total, 0)

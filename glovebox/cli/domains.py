@@ -32,7 +32,7 @@ from glovebox.core.cache_v2 import (
 )
 from glovebox.core.cache_v2.backends import backend_for_strategy
 from glovebox.core.cache_v2.policy import DEFAULT_TAG, DecisionLayer, validate_tag
-from glovebox.core.cache_v2.storage import CACHE_DB_NAME, disk_usage, list_tags
+from glovebox.core.cache_v2.storage import CACHE_DB_NAME, disk_usage_with_part, list_tags
 from glovebox.errors import GloveboxError
 
 __all__ = [
@@ -251,15 +251,15 @@ class Domains:
                 if cache is not None:
                     stats = cache.get_stats()
         directory = self.directory(tag)
-        workspace = directory / WORKSPACE_DIR
+        disk_bytes, workspace_bytes = disk_usage_with_part(directory, directory / WORKSPACE_DIR)
         return DomainView(
             tag=tag,
             decision=decision,
             backend=backend,
             directory=directory,
             stats=stats,
-            disk_bytes=disk_usage(directory),
-            workspace_bytes=disk_usage(workspace) if workspace.is_dir() else 0,
+            disk_bytes=disk_bytes,
+            workspace_bytes=workspace_bytes,
             size_limit_bytes=self.size_limit(tag),
             unusable=unusable,
         )

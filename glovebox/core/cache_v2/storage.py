@@ -26,6 +26,7 @@ __all__ = [
     "CACHE_DB_NAME",
     "CORRUPT_MARKER",
     "disk_usage",
+    "disk_usage_with_part",
     "list_tags",
     "open_disk_cache",
     "prepare_directory",
@@ -93,11 +94,18 @@ def disk_usage(path: Path) -> int:
     not followed; entries that vanish or cannot be read while walking are skipped. A
     missing path uses 0 bytes.
     """
+    return disk_usage_with_part(path, None)[0]
+
+
+def disk_usage_with_part(path: Path, part: Path | None) -> tuple[int, int]:
+    """:func:`disk_usage` of ``path``, and how much of it lies below ``part``, in one walk."""
+    inside = None if part is None else os.fspath(part)
     seen: set[tuple[int, int]] = set()
-    total = 0
-    pending = [os.fspath(path)]
+    total = in_part = 0
+    pending = [(os.fspath(path), False)]
     while pending:
-        current = pending.pop()
+        current, below = pending.pop()
+        below = below or current == inside
         try:
             info = os.lstat(current)
         except OSError:
@@ -108,13 +116,15 @@ def disk_usage(path: Path) -> int:
                 continue
             seen.add(identity)
         total += info.st_blocks * 512
+        if below:
+            in_part += info.st_blocks * 512
         if stat.S_ISDIR(info.st_mode):
             try:
                 with os.scandir(current) as entries:
-                    pending.extend(entry.path for entry in entries)
+                    pending.extend((entry.path, below) for entry in entries)
             except OSError:
                 continue
-    return total
+    return total, in_part
 
 
 def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
