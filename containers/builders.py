@@ -8,7 +8,7 @@ provider is first resolved, so a command that needs one cache (``glovebox cache 
 never loads the services it does not use (``tests/test_cli_startup.py`` guards this).
 
 The compilation services come from the builders the spec factories use as well
-(``create_zmk_workspace_cache_service``, ``create_zmk_west_service``,
+(``create_zmk_workspace_cache_service``, ``build_zmk_west_service``,
 ``create_west_adapter``), so the object graph is assembled in one place whether the
 container or ``create_default_zmk_west_service`` builds it.
 
@@ -85,6 +85,6 @@ def workspace_cache_service(
 def zmk_west_service(
     user_config: UserConfig, workspace_service: ZmkWorkspaceCacheService, adapter: WestAdapter
 ) -> ZmkWestService:
-    from glovebox.compilation.zmk_west_service import create_zmk_west_service
+    from glovebox.compilation.zmk_west_service import build_zmk_west_service
 
-    return create_zmk_west_service(user_config, workspace_service, adapter)
+    return build_zmk_west_service(user_config, workspace_service, adapter)

@@ -173,7 +173,7 @@ class DockerWestAdapter:
 def create_west_adapter(settings: CompilationSection) -> WestAdapter:
     """The adapter ``compilation.west_runner`` names (the docker one runs ``docker_image``).
 
-    The container and :func:`~glovebox.compilation.zmk_west_service.create_zmk_west_service`
+    The container and :func:`~glovebox.compilation.zmk_west_service.build_zmk_west_service`
     both choose through this function.
     """
     if settings.west_runner == "docker":

@@ -35,8 +35,8 @@ __all__ = [
     "CompilationServiceProtocol",
     "PreparedWorkspace",
     "ZmkWestService",
+    "build_zmk_west_service",
     "create_default_zmk_west_service",
-    "create_zmk_west_service",
 ]
 
 logger = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class ZmkWestService:
         return BuildResult(workspace=prepared, build_dir=build_dir, artifacts=artifacts)
 
 
-def create_zmk_west_service(
+def build_zmk_west_service(
     user_config: Any,
     workspace_service: ZmkWorkspaceCacheService,
     adapter: WestAdapter | None = None,
@@ -206,4 +206,4 @@ def create_default_zmk_west_service(
     """The compilation service wired from ``user_config`` alone (no container needed):
     the shared "compilation" cache, its workspace service and the service over them."""
     _, workspace_service = create_compilation_cache_service(user_config)
-    return create_zmk_west_service(user_config, workspace_service, adapter)
+    return build_zmk_west_service(user_config, workspace_service, adapter)
