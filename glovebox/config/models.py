@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from glovebox.compilation.restore_strategy import RestoreStrategy
+from glovebox.config.restore_strategy import RestoreStrategy
 from glovebox.core.cache_v2.models import (
     DEFAULT_MAX_SIZE_GB,
     DEFAULT_TIMEOUT,
