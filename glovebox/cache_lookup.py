@@ -13,8 +13,8 @@ from glovebox.core.cache_v2 import (
     CacheManager,
     create_cache_from_user_config,
     evict_shared_cache_instance,
+    validate_tag,
 )
-from glovebox.core.cache_v2.policy import validate_tag
 
 __all__ = ["KNOWN_DOMAINS", "TaggedCaches"]
 

@@ -80,7 +80,7 @@ def _disabled_note(found: Domains, tag: str) -> None:
 
 
 def _check_key(key: str) -> None:
-    from glovebox.core.cache_v2.cache_manager import validate_key
+    from glovebox.core.cache_v2 import validate_key
 
     try:
         validate_key(key)

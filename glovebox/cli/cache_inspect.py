@@ -44,7 +44,7 @@ __all__ = ["dir_", "get", "info", "keys", "show", "stats"]
 def _global_note(found: Domains, views: list[DomainView]) -> None:
     """Say once on stderr that caching is off by the global switch (what is shown is on disk)."""
     from glovebox.cli.domains import describe_decision
-    from glovebox.core.cache_v2.policy import DecisionLayer
+    from glovebox.core.cache_v2 import DecisionLayer
 
     for view in views:
         if view.disabled and view.decision.layer is DecisionLayer.ENV_GLOBAL:
@@ -313,7 +313,7 @@ def dir_(tag: AllTagsOption = None) -> None:
 def info(json_: JsonOption = False) -> None:
     """The cache root, configuration files in order, total disk usage and per-domain limits."""
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     found = domains()
     files = [str(path) for path in getattr(found.user_config, "files", ())]

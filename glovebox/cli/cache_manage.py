@@ -41,7 +41,7 @@ def set_(
     A new --tag creates that cache. Exit code 2 when nothing could be stored.
     """
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.policy import validate_tag
+    from glovebox.core.cache_v2 import validate_tag
     from glovebox.errors import GloveboxError
 
     found = domains()
@@ -99,7 +99,7 @@ def clear(
     caching is disabled.
     """
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     found = domains()
     if all_ and tag is not None:
@@ -132,7 +132,7 @@ def clear(
 def _clear_workspaces(found: Domains, cache: CacheManager) -> str:
     """Remove the workspaces whose records were just cleared; say what remains, and why."""
     from glovebox.compilation.cache import workspace_cache_root
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     root = workspace_cache_root(found.root)
     before = disk_usage(root)

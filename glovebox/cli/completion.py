@@ -27,8 +27,7 @@ def _cache_root(ctx: typer.Context | None) -> Path:
 def complete_tags(ctx: typer.Context, incomplete: str) -> list[str]:
     """Standard domains, configured domains and tags with a cache, starting with ``incomplete``."""
     from glovebox.cache_lookup import KNOWN_DOMAINS
-    from glovebox.core.cache_v2.policy import DEFAULT_TAG
-    from glovebox.core.cache_v2.storage import list_tags
+    from glovebox.core.cache_v2 import DEFAULT_TAG, list_tags
 
     try:
         from glovebox.config.loader import load_user_config

@@ -21,18 +21,22 @@ from typing import Any
 from glovebox.cache_lookup import KNOWN_DOMAINS, TaggedCaches
 from glovebox.cli.formatting import fail
 from glovebox.core.cache_v2 import (
+    CACHE_DB_NAME,
+    DEFAULT_TAG,
     CacheManager,
     CacheStats,
+    DecisionLayer,
     DisabledCache,
     Strategy,
     StrategyDecision,
+    backend_for_strategy,
     create_diskcache_manager,
+    disk_usage_with_part,
+    list_tags,
     resolve_user_config_strategy,
     user_config_settings,
+    validate_tag,
 )
-from glovebox.core.cache_v2.backends import backend_for_strategy
-from glovebox.core.cache_v2.policy import DEFAULT_TAG, DecisionLayer, validate_tag
-from glovebox.core.cache_v2.storage import CACHE_DB_NAME, disk_usage_with_part, list_tags
 from glovebox.errors import GloveboxError
 
 __all__ = [

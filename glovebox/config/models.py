@@ -24,14 +24,16 @@ from pydantic import (
 )
 
 from glovebox.compilation.restore_strategy import RestoreStrategy
-from glovebox.core.cache_v2.models import (
+from glovebox.core.cache_v2 import (
     DEFAULT_MAX_SIZE_GB,
     DEFAULT_TIMEOUT,
     MAX_SIZE_GB_LIMIT,
     MAX_TIMEOUT,
+    RedisSettings,
+    Strategy,
+    parse_strategy,
+    validate_tag,
 )
-from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
-from glovebox.core.cache_v2.redis_settings import RedisSettings
 from glovebox.text import quote
 
 __all__ = [

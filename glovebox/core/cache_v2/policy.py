@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from glovebox.errors import ConfigError
+from glovebox.core.cache_v2.cache_manager import plain_str
+from glovebox.errors import ConfigError, InvalidArgumentError, InvalidArgumentTypeError
 from glovebox.text import quote
 
 __all__ = [
@@ -132,7 +133,10 @@ def parse_strategy(value: object, *, where: str, allow_memory: bool = True) -> S
 
 
 def validate_tag(tag: str | None) -> str:
-    """Return the directory name for ``tag`` (``None`` -> ``"default"``), or raise ``ValueError``.
+    """Return the directory name for ``tag`` (``None`` -> ``"default"``), or raise.
+
+    Raises ``InvalidArgumentError`` (a ``ValueError``), or ``InvalidArgumentTypeError``
+    (a ``TypeError``) for a tag that is not a string.
 
     A tag becomes a directory below the cache root, so anything that could escape the root
     or collide with the global switch is refused.
@@ -140,20 +144,22 @@ def validate_tag(tag: str | None) -> str:
     if tag is None:
         return DEFAULT_TAG
     if not isinstance(tag, str):
-        raise TypeError(f"cache tag must be a str or None, got {type(tag).__name__}: {quote(tag)}")
+        raise InvalidArgumentTypeError(
+            f"cache tag must be a str or None, got {type(tag).__name__}: {quote(tag)}"
+        )
     # Compared case-insensitively: "GLOBAL" would also map to GLOVEBOX_CACHE_GLOBAL.
     if tag.lower() in _RESERVED_TAGS or not _TAG_PATTERN.fullmatch(tag):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"invalid cache tag {quote(tag)}: a tag is 1-64 characters from [A-Za-z0-9_.-], "
             "not '.', '..' or 'global' in any case (reserved for GLOVEBOX_CACHE_GLOBAL)"
         )
     if re.sub(r"[^A-Za-z0-9]", "_", tag).lower() in _RESERVED_VARIABLE_TAGS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"invalid cache tag {quote(tag)}: its variable "
             f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is the Redis setting of "
             "that name, not a strategy switch; choose another tag"
         )
-    return tag if type(tag) is str else str.__str__(tag)
+    return plain_str(tag)
 
 
 def domain_strategy_path(tag: str | None) -> str:
