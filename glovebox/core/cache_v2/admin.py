@@ -29,7 +29,7 @@ from glovebox.core.cache_v2.factories import (
 )
 from glovebox.core.cache_v2.models import CacheStats
 from glovebox.core.cache_v2.policy import DEFAULT_TAG, Strategy, StrategyDecision
-from glovebox.errors import UnusableStorageError
+from glovebox.errors import GloveboxError, UnusableStorageError
 
 __all__ = [
     "KNOWN_DOMAINS",
@@ -222,8 +222,8 @@ class CacheAdmin:
                 private = create_diskcache_manager(
                     self.root, tag, settings=user_config_settings(self.user_config, tag)
                 )
-            except UnusableStorageError as exc:
-                raise UnusableStorageError(f"the {tag!r} cache could not be opened: {exc}") from exc
+            except GloveboxError as exc:
+                raise type(exc)(f"the {tag!r} cache could not be opened: {exc}") from exc
             try:
                 yield private
             finally:
