@@ -59,9 +59,11 @@ from glovebox.core.cache_v2.models import (
     DEFAULT_TIMEOUT,
     MAX_SIZE_GB_LIMIT,
     MAX_TIMEOUT,
+    SETTING_LIMITS,
     CacheMetadata,
     CacheSettings,
     CacheStats,
+    positive_number,
 )
 from glovebox.core.cache_v2.policy import (
     DEFAULT_TAG,
@@ -111,6 +113,7 @@ __all__ = [
     "KNOWN_DOMAINS",
     "MAX_SIZE_GB_LIMIT",
     "MAX_TIMEOUT",
+    "SETTING_LIMITS",
     "STRATEGY_BACKENDS",
     "WORKSPACE_DIR",
     "BackendOpener",
@@ -151,6 +154,7 @@ __all__ = [
     "mask_url",
     "open_backend",
     "parse_strategy",
+    "positive_number",
     "quarantined",
     "register_backend",
     "reset_shared_cache_instances",
