@@ -18,8 +18,8 @@ from glovebox.cli.cache_common import (
     AllTagsOption,
     JsonOption,
     TagOption,
-    _check_key,
-    _disabled_note,
+    check_key,
+    disabled_note,
     format_decision,
 )
 from glovebox.cli.formatting import (
@@ -244,7 +244,7 @@ def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
 
     found = domains()
     name = found.require(tag)
-    _disabled_note(found, name)
+    disabled_note(found, name)
     with found.stored(name) as cache:
         listed = [] if cache is None else cache.keys()
     if json_:
@@ -267,7 +267,7 @@ def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     from glovebox.cli.domains import describe_decision, domains
     from glovebox.core.cache_v2 import Strategy
 
-    _check_key(key)
+    check_key(key)
     found = domains()
     name = found.require(tag)
     decision = found.decision(name)

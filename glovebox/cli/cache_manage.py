@@ -15,8 +15,8 @@ from glovebox.cli.cache_common import (
     JsonOption,
     TagOption,
     YesOption,
-    _check_key,
-    _disabled_note,
+    check_key,
+    disabled_note,
 )
 from glovebox.cli.formatting import count, emit_json, fail, format_size, parse_age, say
 
@@ -63,7 +63,7 @@ def delete(key: str, tag: TagOption = None) -> None:
     """Remove KEY (exit code 1 if it was not cached)."""
     from glovebox.cli.domains import domains
 
-    _check_key(key)
+    check_key(key)
     found = domains()
     name = found.require(tag)
     with found.stored(name) as cache:
@@ -116,7 +116,7 @@ def clear(
     )
     _confirm(f"Remove everything in {summary}?", yes, "nothing was cleared")
     for name in names:
-        _disabled_note(found, name)
+        disabled_note(found, name)
         with found.stored(name) as cache:
             if cache is None:
                 say(f"{name}: nothing to clear")
