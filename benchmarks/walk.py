@@ -11,8 +11,9 @@ Python function of the project (``glovebox/`` and ``containers/``) entered while
   from a process that imported nothing of the project yet.
 
 Every run gets its own HOME and XDG directories in a temporary directory, so the real
-cache is never touched. For each walk it prints the distinct modules and functions
-entered, the number of calls, the calls of ``validate_tag``, and how many times the walk
+cache is never touched. For each walk it prints the distinct modules entered, the
+distinct functions called and their calls (module and class bodies run by a first import
+are counted apart), the calls of ``validate_tag``, and how many times the walk
 returned into ``containers`` from outside it.
 Run: ``python benchmarks/walk.py [--list]`` (``--list`` prints every function).
 """
@@ -33,7 +34,7 @@ EXAMPLE_LAYOUT = ROOT / "docs/examples/glove80-example.json"
 
 # Runs in the child: profile ``action`` and print the counts as JSON.
 CHILD = r"""
-import json, sys
+import inspect, json, sys
 from pathlib import Path
 
 ROOT = Path(sys.argv[1])
@@ -54,7 +55,9 @@ def profile(frame, event, arg):
         return
     code = frame.f_code
     if code.co_filename.startswith(PREFIXES):
-        calls.append((module_of(code.co_filename), code.co_qualname, code.co_firstlineno))
+        # Module and class bodies (run once, on import) have no fresh locals of their own.
+        body = not code.co_flags & inspect.CO_NEWLOCALS
+        calls.append((module_of(code.co_filename), code.co_qualname, body))
 
 if WHAT == "open":
     from glovebox.core.cache_v2 import create_default_cache
@@ -63,7 +66,8 @@ if WHAT == "open":
     sys.setprofile(None)
 else:
     layout, out = sys.argv[3], sys.argv[4]
-    sys.setprofile(profile)
+    if WHAT == "compile":
+        sys.setprofile(profile)
     from containers.cli import main
     try:
         code = main(["layout", "compile", layout, out])
@@ -78,10 +82,13 @@ into_containers = sum(
     for before, after in zip(calls, calls[1:])
     if after[0].startswith("containers") and not before[0].startswith("containers")
 )
+functions = [c for c in calls if not c[2]]
 print(json.dumps({
     "modules": sorted({c[0] for c in calls}),
-    "functions": sorted({f"{c[0]}:{c[1]}" for c in calls}),
-    "calls": len(calls),
+    "function_modules": sorted({c[0] for c in functions}),
+    "functions": sorted({f"{c[0]}:{c[1]}" for c in functions}),
+    "bodies": sorted({f"{c[0]}:{c[1]}" for c in calls if c[2]}),
+    "calls": len(functions),
     "validate_tag": sum(1 for c in calls if c[1].endswith("validate_tag")),
     "into_containers": into_containers,
 }))
@@ -105,6 +112,7 @@ def walk(what: str, *extra: str, env: dict[str, str]) -> dict[str, object]:
     run = subprocess.run(
         [sys.executable, "-c", CHILD, str(ROOT), what, *extra],
         env=env,
+        cwd=ROOT,  # the project is imported from ROOT, whichever checkout that is
         capture_output=True,
         text=True,
         check=False,
@@ -117,12 +125,18 @@ def walk(what: str, *extra: str, env: dict[str, str]) -> dict[str, object]:
 
 def report(name: str, result: dict[str, object], listing: bool) -> None:
     modules = result["modules"]
+    function_modules = result["function_modules"]
     functions = result["functions"]
+    bodies = result["bodies"]
     assert isinstance(modules, list)
+    assert isinstance(function_modules, list)
     assert isinstance(functions, list)
+    assert isinstance(bodies, list)
     print(
-        f"{name}: {len(modules)} modules, {len(functions)} functions, "
-        f"{result['calls']} calls, validate_tag x{result['validate_tag']}, "
+        f"{name}: {len(modules)} modules ({len(function_modules)} with functions called), "
+        f"{len(functions)} functions, {result['calls']} calls, "
+        f"{len(bodies)} module/class bodies run (first imports), "
+        f"validate_tag x{result['validate_tag']}, "
         f"returns into containers x{result['into_containers']}"
     )
     if listing:
@@ -130,6 +144,8 @@ def report(name: str, result: dict[str, object], listing: bool) -> None:
             print(f"    module {module}")
         for function in functions:
             print(f"    {function}")
+        for body in bodies:
+            print(f"    body {body}")
 
 
 def main() -> None:
@@ -148,16 +164,7 @@ def main() -> None:
         layout = root / "layout.json"
         shutil.copyfile(EXAMPLE_LAYOUT, layout)
         out = str(root / "out")
-        glovebox = Path(sys.executable).parent / "glovebox"
-        first = subprocess.run(
-            [str(glovebox), "layout", "compile", str(layout), out],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if first.returncode != 0:
-            raise SystemExit(f"first layout compile failed: {first.stderr[-1000:]}")
+        walk("warm", str(layout), out, env=env)  # the first compile fills the cache
         report("cached layout compile", walk("compile", str(layout), out, env=env), args.list)
 
 

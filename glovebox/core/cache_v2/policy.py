@@ -159,18 +159,25 @@ def validate_tag(tag: str | None) -> str:
             f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is the Redis setting of "
             "that name, not a strategy switch; choose another tag"
         )
-    return plain_str(tag)
+    return tag if type(tag) is str else plain_str(tag)
 
 
 def domain_strategy_path(tag: str | None) -> str:
     """``"layout"`` -> ``"cache.domains.layout.strategy"`` (the YAML key of its strategy)."""
-    return f"cache.domains.{validate_tag(tag)}.strategy"
+    return _domain_path(validate_tag(tag))
 
 
 def env_var_for_tag(tag: str | None) -> str:
     """``"layout"`` -> ``"GLOVEBOX_CACHE_LAYOUT"``; non-alphanumerics become ``_``."""
-    name = re.sub(r"[^A-Za-z0-9]", "_", validate_tag(tag)).upper()
-    return ENV_PREFIX + name
+    return _variable(validate_tag(tag))
+
+
+def _domain_path(name: str) -> str:
+    return f"cache.domains.{name}.strategy"
+
+
+def _variable(name: str) -> str:
+    return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def resolve_strategy(
@@ -186,14 +193,15 @@ def resolve_strategy(
     unset). Invalid words anywhere raise ``ConfigError`` naming where they came from, even
     when a higher layer would have decided: a typo is never silently ignored.
     """
-    domain_path = domain_strategy_path(tag)
+    name = validate_tag(tag)
+    domain_path = _domain_path(name)
     global_raw = environ.get(GLOBAL_ENV_VAR)
     global_env = (
         None
         if global_raw is None or global_raw.strip() == ""
         else parse_strategy(global_raw, where=GLOBAL_ENV_VAR, allow_memory=False)
     )
-    tag_var = env_var_for_tag(tag)
+    tag_var = _variable(name)
     tag_raw = environ.get(tag_var)
     tag_env = (
         None if tag_raw is None or tag_raw.strip() == "" else parse_strategy(tag_raw, where=tag_var)

@@ -621,17 +621,13 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
 
 def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
     """Open the cache in ``directory``; a damaged database is moved aside, never deleted."""
-
-    def attempt() -> DiskCacheManager:
-        return DiskCacheManager(directory, tag=tag, settings=settings)
-
     try:
-        return attempt()
+        return DiskCacheManager(directory, tag=tag, settings=settings)
     except sqlite3.DatabaseError as exc:
         if not _is_corruption(exc):
             raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
         move_aside(directory, tag, exc)
-        return attempt()
+        return DiskCacheManager(directory, tag=tag, settings=settings)
     except OSError as exc:
         raise UnusableStorageError(f"cannot open cache in {directory}: {exc}") from exc
 
