@@ -83,8 +83,9 @@ def disabled_note(found: Domains, tag: str) -> None:
 
 def check_key(key: str) -> None:
     from glovebox.core.cache_v2 import validate_key
+    from glovebox.errors import GloveboxError
 
     try:
         validate_key(key)
-    except (ValueError, TypeError) as exc:
+    except GloveboxError as exc:
         raise fail(str(exc)) from exc

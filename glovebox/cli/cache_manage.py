@@ -50,7 +50,7 @@ def set_(
         value = value[:-1] if value.endswith("\n") else value
     try:
         name = validate_tag(tag)
-    except (ValueError, TypeError) as exc:
+    except GloveboxError as exc:
         raise fail(str(exc)) from exc
     cache = found.writable(name)
     try:
