@@ -4,7 +4,7 @@
 client and its pool (scripts, SCAN, pipelines), a :class:`~glovebox.core.cache_v2.redis_wire.Wire`
 (the hot single-command path), the server's circuit breaker, a
 :class:`~glovebox.core.cache_v2.redis_codec.ValueCodec` (signed values), :class:`Counters`
-and :class:`KeyLocks`.
+and the server-wide ``get_or_set`` lock (:class:`_ServerLock`, below).
 
 Guarantees
 - Entries of domain ``tag`` live under ``<prefix>:<tag>:<key>``; ``keys()``, ``clear()``
@@ -177,6 +177,77 @@ def _now_us() -> int:
     return int(time.time() * 1_000_000)
 
 
+Call = Callable[[str, str, Callable[[redis.Redis], Any]], Any]
+"""``RedisCache._call``: run an action on the server through the breaker, or raise."""
+
+
+class _ServerLock:
+    """The lock ``get_or_set`` holds while computing a key, on every machine at once.
+
+    A thread holds its process's stripe lock, then the server-wide lock
+    ``<prefix>:<tag>#lock:<key>`` (a random token set with NX and an expiry of
+    ``lock_timeout``, released by a script that deletes it only if the token is ours).
+    """
+
+    def __init__(
+        self, call: Call, release: Any, prefix: bytes, tag: str, settings: RedisSettings
+    ) -> None:
+        self._call = call
+        self._release = release
+        self._prefix = prefix
+        self._tag = tag
+        self._settings = settings
+        self._local = KeyLocks()
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """This process's stripe lock, then the server-wide lock of ``key``."""
+        with self._local.hold(key):
+            name = self._prefix + key.encode()
+            token = self._acquire(key, name)
+            try:
+                yield
+            finally:
+                if token is not None:
+                    with suppress(CacheError):  # if not released, it expires by itself
+                        self._call(
+                            "release lock",
+                            key,
+                            lambda _: self._release(keys=[name], args=[token]),
+                        )
+
+    def _acquire(self, key: str, name: bytes) -> str | None:
+        """Take the server-wide lock; None if the server cannot be used for locking.
+
+        A crashed holder's lock expires after ``lock_timeout``, so waiting is bounded
+        by it (plus one socket timeout): then the lock is free or taken by a newer holder.
+        """
+        token = secrets.token_hex(16)
+        lock_ms = int(self._settings.lock_timeout * 1000)
+        give_up = time.monotonic() + self._settings.lock_timeout + self._settings.socket_timeout
+        pause = 0.002
+        while True:
+            try:
+                if self._call(
+                    "lock", key, lambda client: client.set(name, token, nx=True, px=lock_ms)
+                ):
+                    return token
+            except CacheError as exc:
+                if not isinstance(exc, RedisUnavailableError):
+                    logger.warning("%s; computing without the shared lock", exc)
+                return None
+            if time.monotonic() >= give_up:
+                logger.warning(
+                    "cache %r: lock of key %r still held after %gs; computing anyway",
+                    self._tag,
+                    key,
+                    self._settings.lock_timeout,
+                )
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
 class RedisCache(BaseCache):
     """A ``CacheManager`` whose entries live on a (shared) Redis server."""
 
@@ -265,10 +336,12 @@ class RedisCache(BaseCache):
         self._wire = Wire(lambda: connection_class(**connection_kwargs))
         self._delete_script = self._client.register_script(DELETE_SCRIPT)
         self._touch_script = self._client.register_script(TOUCH_SCRIPT)
-        self._release_script = self._client.register_script(RELEASE_SCRIPT)
+        release_script = self._client.register_script(RELEASE_SCRIPT)
         self._breaker = _Breaker.for_server(self._server, settings.retry_interval)
         self._counters = Counters()
-        self._key_locks = KeyLocks()
+        self._server_lock = _ServerLock(
+            self._call, release_script, self._lock_prefix, self._tag, settings
+        )
 
     def _check_process(self) -> None:
         if self._generation != Forks.generation:
@@ -406,55 +479,7 @@ class RedisCache(BaseCache):
 
     def _compute_lock(self, key: str) -> AbstractContextManager[None]:
         self._check_process()
-        return self._shared_lock(key)
-
-    @contextmanager
-    def _shared_lock(self, key: str) -> Iterator[None]:
-        """This process's stripe lock, then the server-wide lock of ``key``."""
-        with self._key_locks.hold(key):
-            name = self._lock_prefix + key.encode()
-            token = self._acquire(key, name)
-            try:
-                yield
-            finally:
-                if token is not None:
-                    with suppress(CacheError):  # if not released, it expires by itself
-                        self._call(
-                            "release lock",
-                            key,
-                            lambda _: self._release_script(keys=[name], args=[token]),
-                        )
-
-    def _acquire(self, key: str, name: bytes) -> str | None:
-        """Take the server-wide lock; None if the server cannot be used for locking.
-
-        A crashed holder's lock expires after ``lock_timeout``, so waiting is bounded
-        by it (plus one socket timeout): then the lock is free or taken by a newer holder.
-        """
-        token = secrets.token_hex(16)
-        lock_ms = int(self._settings.lock_timeout * 1000)
-        give_up = time.monotonic() + self._settings.lock_timeout + self._settings.socket_timeout
-        pause = 0.002
-        while True:
-            try:
-                if self._call(
-                    "lock", key, lambda client: client.set(name, token, nx=True, px=lock_ms)
-                ):
-                    return token
-            except CacheError as exc:
-                if not isinstance(exc, RedisUnavailableError):
-                    logger.warning("%s; computing without the shared lock", exc)
-                return None
-            if time.monotonic() >= give_up:
-                logger.warning(
-                    "cache %r: lock of key %r still held after %gs; computing anyway",
-                    self._tag,
-                    key,
-                    self._settings.lock_timeout,
-                )
-                return None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+        return self._server_lock.hold(key)
 
     # -- reads ---------------------------------------------------------------------
 
