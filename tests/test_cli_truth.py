@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from glovebox.core.cache_v2.storage import disk_usage
+from glovebox.core.cache_v2 import disk_usage
 from glovebox.testing import IsolatedConfig
 from tests.faults.lock_holder import lock_held
 from tests.helpers import GLOVEBOX

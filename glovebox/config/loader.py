@@ -46,7 +46,7 @@ _SECRET_PATHS = frozenset({"cache.redis.url", "cache.redis.secret"})
 
 def _accepted_keys(parent: tuple[Any, ...]) -> str:
     from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
-    from glovebox.core.cache_v2.redis_settings import RedisSettings
+    from glovebox.core.cache_v2 import RedisSettings
 
     accepted: dict[str, type[BaseModel]] = {
         "": GloveboxConfig,
@@ -62,7 +62,7 @@ def _accepted_keys(parent: tuple[Any, ...]) -> str:
 
 def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
     from glovebox.config.models import SettingValueError
-    from glovebox.core.cache_v2.redis_settings import RedisSettingError
+    from glovebox.core.cache_v2 import RedisSettingError
 
     messages: list[str] = []
     for error in exc.errors():

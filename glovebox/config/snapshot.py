@@ -199,7 +199,7 @@ def _below(path: Path, root: Path) -> bool:
 
 
 def _has_credentials(config: GloveboxConfig) -> bool:
-    from glovebox.core.cache_v2.redis_settings import mask_url
+    from glovebox.core.cache_v2 import mask_url
 
     redis = config.cache.redis
     return redis.secret is not None or mask_url(redis.url) != redis.url

@@ -30,7 +30,12 @@ from glovebox.compilation.cache.models import (
 )
 from glovebox.compilation.cache.service import ZmkWorkspaceCacheService
 from glovebox.config.models import CompilationSection
-from glovebox.core.cache_v2 import CacheManager, create_cache_from_user_config, default_cache_root
+from glovebox.core.cache_v2 import (
+    WORKSPACE_DIR,
+    CacheManager,
+    create_cache_from_user_config,
+    default_cache_root,
+)
 from glovebox.errors import ConfigError
 
 __all__ = [
@@ -60,7 +65,7 @@ COMPILATION_TAG = "compilation"
 def workspace_cache_root(cache_path: Path | None) -> Path:
     """``<cache_path>/compilation/workspace`` (``None``: under the XDG cache root)."""
     base = default_cache_root() if cache_path is None else Path(cache_path).expanduser()
-    return base / COMPILATION_TAG / "workspace"
+    return base / COMPILATION_TAG / WORKSPACE_DIR
 
 
 def compilation_settings(user_config: Any) -> CompilationSection:
