@@ -121,9 +121,7 @@ def show_command(
                     )
                 ],
                 "bindings": layout.key_count,
-                "behaviors": [
-                    {"behavior": name, "uses": uses} for name, uses in layout.behaviors
-                ],
+                "behaviors": [{"behavior": name, "uses": uses} for name, uses in layout.behaviors],
                 "cache": cache,
             },
         )

@@ -160,7 +160,8 @@ class _Checker:
             if not builtin.accepts(count):
                 noun = "parameter" if builtin.arity() == "1" else "parameters"
                 hint = " (e.g. '&kp A')" if value == "&kp" and count == 0 else ""
-                yield f"{where}: {value} takes {builtin.arity()} {noun}, got {count or 'none'}{hint}"
+                got = count or "none"
+                yield f"{where}: {value} takes {builtin.arity()} {noun}, got {got}{hint}"
                 return
             if value == "&magic" and count == 0 and _MAGIC_LAYER not in self._layer_names:
                 yield (
@@ -198,8 +199,7 @@ class _Checker:
         index = int(value)
         if not 0 <= index < self._layer_count:
             yield (
-                f"{where}: {behavior} {index}: layer {index} does not exist; "
-                f"{self._layer_range()}"
+                f"{where}: {behavior} {index}: layer {index} does not exist; {self._layer_range()}"
             )
 
 
