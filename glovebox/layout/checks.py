@@ -94,12 +94,16 @@ class _Checker:
                 yield from self._reference(reference, f"holdTaps[{index}].bindings[{position}]")
         for index, macro in enumerate(document.macros):
             for position, binding in enumerate(macro.bindings):
-                yield from self._binding(binding, f"macros[{index}].bindings[{position}]")
+                if (problem := self._binding(binding)) is not None:
+                    yield f"macros[{index}].bindings[{position}]: {problem}"
+        binding_problem = self._binding
         for index, layer in enumerate(document.layers):
             for key, binding in enumerate(layer):
-                yield from self._binding(binding, f"layers[{index}][{key}]")
+                if (problem := binding_problem(binding)) is not None:
+                    yield f"layers[{index}][{key}]: {problem}"
         for index, combo in enumerate(document.combos):
-            yield from self._binding(combo.binding, f"combos[{index}].binding")
+            if (problem := self._binding(combo.binding)) is not None:
+                yield f"combos[{index}].binding: {problem}"
         for index, listener in enumerate(document.input_listeners):
             for node_index, node in enumerate(listener.nodes):
                 for position, layer_index in enumerate(node.layers):
@@ -133,16 +137,9 @@ class _Checker:
             "macros or its custom devicetree); check the spelling or define it"
         )
 
-    def _binding(self, binding: Binding, where: str) -> Iterator[str]:
+    def _binding(self, binding: Binding) -> str | None:
+        """What is wrong with ``binding`` (without its JSON path), or None."""
         value, params = binding.value, binding.params
-        if value == CUSTOM:
-            return
-        if not BEHAVIOR_REFERENCE.match(value):
-            yield (
-                f"{where}: {value!r} is not a behaviour reference; write it like '&kp' "
-                f"(or use 'Custom' for raw devicetree text)"
-            )
-            return
         count = len(params)
         builtin = BUILTIN_BEHAVIORS.get(value)
         user = self._user.get(value)
@@ -150,57 +147,58 @@ class _Checker:
         if user is not None:
             # Fewer parameters than cells are filled with MACRO_PLACEHOLDER, as the editor does.
             if count > user.cells:
-                yield (
-                    f"{where}: {value} takes at most {_plural(user.cells, 'parameter')} "
+                return (
+                    f"{value} takes at most {_plural(user.cells, 'parameter')} "
                     f"(defined by {user.where}), got {count}"
                 )
-                return
             kinds = user.kinds
         elif builtin is not None:
             if not builtin.accepts(count):
                 noun = "parameter" if builtin.arity() == "1" else "parameters"
                 hint = " (e.g. '&kp A')" if value == "&kp" and count == 0 else ""
-                got = count or "none"
-                yield f"{where}: {value} takes {builtin.arity()} {noun}, got {got}{hint}"
-                return
+                return f"{value} takes {builtin.arity()} {noun}, got {count or 'none'}{hint}"
             if value == "&magic" and count == 0 and _MAGIC_LAYER not in self._layer_names:
-                yield (
-                    f"{where}: &magic without parameters holds the layer named "
-                    f"'{_MAGIC_LAYER}', which this layout does not have; add a layer named "
-                    f"'{_MAGIC_LAYER}' or give &magic a layer and 0 (e.g. '&magic 2 0')"
+                return (
+                    f"&magic without parameters holds the layer named '{_MAGIC_LAYER}', which "
+                    f"this layout does not have; add a layer named '{_MAGIC_LAYER}' or give "
+                    "&magic a layer and 0 (e.g. '&magic 2 0')"
                 )
-                return
             kinds = builtin.params
+        elif value == CUSTOM:
+            return None
+        elif not BEHAVIOR_REFERENCE.match(value):
+            return (
+                f"{value!r} is not a behaviour reference; write it like '&kp' "
+                "(or use 'Custom' for raw devicetree text)"
+            )
         elif self._custom_defined(value):
-            return
+            return None
         else:
-            yield f"{where}: {self._unknown(value)}"
-            return
-        for param, kind in zip(params, kinds, strict=False):
-            if kind == "layer":
-                yield from self._layer_param(value, param, where)
+            return self._unknown(value)
+        if "layer" in kinds:
+            for param, kind in zip(params, kinds, strict=False):
+                if kind == "layer" and (problem := self._layer_param(value, param)) is not None:
+                    return problem
+        return None
 
-    def _layer_param(self, behavior: str, param: Param, where: str) -> Iterator[str]:
+    def _layer_param(self, behavior: str, param: Param) -> str | None:
         value = param.value
         if param.params:
-            yield f"{where}: {behavior} needs a layer index, got a function {value!r}"
-            return
+            return f"{behavior} needs a layer index, got a function {value!r}"
         if value == PLACEHOLDER:
-            return  # a macro's parameter, filled in where the macro is used
+            return None  # a macro's parameter, filled in where the macro is used
         if isinstance(value, str) and not _INTEGER.match(value):
             name = value[len("LAYER_") :] if value.startswith("LAYER_") else None
             if name in self._layer_names or value in self._custom_defines:
-                return
-            yield (
-                f"{where}: {behavior} {value}: {value!r} is not a layer of this layout; use a "
-                f"layer index ({self._indices()}) or LAYER_<name> of one of its layer_names"
+                return None
+            return (
+                f"{behavior} {value}: {value!r} is not a layer of this layout; use a layer "
+                f"index ({self._indices()}) or LAYER_<name> of one of its layer_names"
             )
-            return
         index = int(value)
         if not 0 <= index < self._layer_count:
-            yield (
-                f"{where}: {behavior} {index}: layer {index} does not exist; {self._layer_range()}"
-            )
+            return f"{behavior} {index}: layer {index} does not exist; {self._layer_range()}"
+        return None
 
 
 def _first_kind(reference: str) -> ParamKind | None:
