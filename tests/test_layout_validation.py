@@ -454,3 +454,34 @@ def test_compile_usage_line_names_its_arguments_once(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "INPUT... OUTPUT_DIR" in result.stdout
     assert "INPUT...." not in result.stdout
+
+
+# layout show through the API
+
+
+def test_show_validates_like_compile_and_keeps_validated_summaries_apart(tmp_path: Path) -> None:
+    from glovebox.core.cache_v2 import DisabledCache, create_diskcache_manager
+    from glovebox.layout import LayoutService
+
+    short = make_layout()
+    short["layers"][1] = short["layers"][1][:79]
+    path = write_layout(tmp_path / "short.json", short)
+    service = LayoutService(DisabledCache("layout"))
+    assert service.process_file(path).layout.keys_per_layer == (80, 79)  # summary only
+    with pytest.raises(LayoutError, match=rf"^{path}: layers\[1\]: .*80"):
+        service.process_file(path, validate=True)
+    bad_ref = write_layout(tmp_path / "ref.json", with_key(binding("&mo", 9)))
+    with pytest.raises(LayoutError, match=r"layers\[1\]\[14\]: &mo 9: layer 9 does not exist"):
+        service.process_file(bad_ref, validate=True)
+
+    good = write_layout(tmp_path / "good.json", make_layout())
+    shown = service.process_file(good, validate=True)
+    assert not shown.from_cache
+    assert not shown.stored  # the cache is disabled
+    with create_diskcache_manager(tmp_path / "cache", "layout") as cache:
+        cached = LayoutService(cache)
+        assert not cached.process_file(good).from_cache  # an unvalidated summary ...
+        first = cached.process_file(good, validate=True)  # ... does not vouch for this one
+        assert not first.from_cache
+        assert first.stored
+        assert cached.process_file(good, validate=True).from_cache
