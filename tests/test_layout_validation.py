@@ -485,3 +485,13 @@ def test_show_validates_like_compile_and_keeps_validated_summaries_apart(tmp_pat
         assert not first.from_cache
         assert first.stored
         assert cached.process_file(good, validate=True).from_cache
+
+
+def test_a_cached_warning_names_the_file_being_compiled(tmp_path: Path) -> None:
+    parameters = [{"paramName": "MYSTERY", "value": "y"}]
+    first = write_layout(tmp_path / "first.json", make_layout(config_parameters=parameters))
+    copy = write_layout(tmp_path / "copy.json", make_layout(config_parameters=parameters))
+    assert compile_layout(first).warnings[0].startswith(f"{first}: config_parameters[0]")
+    served = compile_layout(copy)
+    assert served.from_cache
+    assert served.warnings[0].startswith(f"{copy}: config_parameters[0].paramName: unknown")

@@ -117,11 +117,10 @@ def compile_document(
 ) -> tuple[str, str, tuple[str, ...]]:
     """``(keymap text, conf text, warnings)`` for a parsed or already validated layout.
 
-    Each warning is one line naming the file and the JSON path (an unknown ``.conf``
-    parameter, written commented out).
+    Each warning is one line starting with its JSON path (an unknown ``.conf`` parameter,
+    written commented out); the caller prefixes the file name.
     """
     model = validate_document(document, name)
     keymap = generate_keymap(model, model.title)
     conf = generate_conf(model.config_parameters, model.title)
-    warnings = tuple(f"{name}: {warning}" for warning in config_warnings(model))
-    return keymap, conf, warnings
+    return keymap, conf, tuple(config_warnings(model))

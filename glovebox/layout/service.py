@@ -211,7 +211,9 @@ class LayoutService:
             return None
         logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
         keymap, conf, warnings = stored
-        return CompiledLayout(keymap, conf, content_hash, from_cache=True, warnings=warnings)
+        # Stored without a file name: the same content may come from another file.
+        named = tuple(f"{name}: {warning}" for warning in warnings)
+        return CompiledLayout(keymap, conf, content_hash, from_cache=True, warnings=named)
 
     def _compile_document(
         self,
@@ -245,7 +247,8 @@ class LayoutService:
             logger.debug("layout %s: compiled (not in the cache) and stored as %s", name, key)
         else:
             logger.debug("layout %s: compiled without the layout cache", name)
-        return CompiledLayout(keymap, conf, content_hash, from_cache=False, warnings=warnings)
+        named = tuple(f"{name}: {warning}" for warning in warnings)
+        return CompiledLayout(keymap, conf, content_hash, from_cache=False, warnings=named)
 
     def _remember(self, identity: FileIdentity | None, content_hash: str) -> None:
         if identity is None or time.time_ns() - max(identity[3], identity[4]) < _SETTLED_NS:
