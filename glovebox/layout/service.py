@@ -321,7 +321,19 @@ def compile_layout(
     """
     if not use_cache:
         return LayoutService(DisabledCache("layout")).compile(source, use_cache=False)
-    return LayoutService(cache if cache is not None else _layout_cache()).compile(source)
+    if cache is not None:
+        return LayoutService(cache).compile(source)
+    return _default_service(_layout_cache()).compile(source)
+
+
+_default: list[LayoutService] = []
+
+
+def _default_service(cache: CacheManager) -> LayoutService:
+    """One service per default cache, so repeat calls keep its memory of unchanged files."""
+    if not _default or _default[0].cache is not cache:
+        _default[:] = [LayoutService(cache)]
+    return _default[0]
 
 
 def _layout_cache() -> CacheManager:
