@@ -17,7 +17,7 @@ from functools import cached_property
 from glovebox.layout.conf import parameter_symbol
 from glovebox.layout.models import BEHAVIOR_REFERENCE, Binding, LayoutDocument, Param
 from glovebox.layout.render import CUSTOM, PLACEHOLDER
-from glovebox.layout.zmk import BUILTIN_BEHAVIORS, MAX_LAYERS, ParamKind
+from glovebox.layout.zmk import BUILTIN_BEHAVIORS, MAX_LAYERS, Builtin, ParamKind
 
 __all__ = ["config_warnings", "layout_problems"]
 
@@ -29,6 +29,7 @@ _INTEGER = re.compile(r"-?[0-9]+\Z")
 _DEFINED_WORD = re.compile(r"(?<![&\w])[A-Za-z_]\w*")
 _DEFINE = re.compile(r"#\s*define\s+([A-Za-z_]\w*)")
 _MAGIC_LAYER = "Magic"
+_NO_KINDS = Builtin()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +97,18 @@ class _Checker:
             for position, binding in enumerate(macro.bindings):
                 if (problem := self._binding(binding)) is not None:
                     yield f"macros[{index}].bindings[{position}]: {problem}"
-        binding_problem = self._binding
+        # Thousands of keys repeat a few (behaviour, parameter count) pairs: one that passed
+        # and takes no layer passes again, whatever its parameters.
+        passed: set[tuple[str, int]] = set()
         for index, layer in enumerate(document.layers):
             for key, binding in enumerate(layer):
-                if (problem := binding_problem(binding)) is not None:
+                seen = (binding.value, len(binding.params))
+                if seen in passed:
+                    continue
+                if (problem := self._binding(binding)) is not None:
                     yield f"layers[{index}][{key}]: {problem}"
+                elif not self._takes_a_layer(binding.value):
+                    passed.add(seen)
         for index, combo in enumerate(document.combos):
             if (problem := self._binding(combo.binding)) is not None:
                 yield f"combos[{index}].binding: {problem}"
@@ -113,6 +121,11 @@ class _Checker:
                             f"layer {layer_index} does not exist; {self._layer_range()}"
                         )
         yield from _config_problems(document)
+
+    def _takes_a_layer(self, value: str) -> bool:
+        user = self._user.get(value)
+        kinds = user.kinds if user is not None else BUILTIN_BEHAVIORS.get(value, _NO_KINDS).params
+        return "layer" in kinds
 
     def _layer_range(self) -> str:
         return f"this layout has layers 0..{self._layer_count - 1}"
