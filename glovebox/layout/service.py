@@ -270,7 +270,7 @@ class LayoutService:
         content_hash = layout_hash(document)
         # Summaries of layouts that passed validation are kept apart, per generator version.
         if validate:
-            key = f"checked:v{GENERATOR_VERSION}.{_SUMMARY_FORMAT}:{content_hash}"
+            key = f"processed:checked:v{GENERATOR_VERSION}.{_SUMMARY_FORMAT}:{content_hash}"
         else:
             key = f"processed:v{_SUMMARY_FORMAT}:{content_hash}"
         cached = self._cache.get(key)
