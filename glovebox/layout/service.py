@@ -54,7 +54,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump whenever generated text changes, so cached output of older generators is not served."""
 
 # A file identity is remembered only once its last change is this old, so two writes within
@@ -79,12 +79,16 @@ class CompiledLayout:
     conf: str
     content_hash: str
     from_cache: bool
+    warnings: tuple[str, ...] = ()
+    """One line each, naming the file and JSON path (an unknown ``.conf`` parameter)."""
 
 
 @dataclass(frozen=True, slots=True)
 class LayoutResult:
     layout: ProcessedLayout
     from_cache: bool
+    stored: bool = True
+    """Whether a summary computed now was kept in the cache (False: the cache is disabled)."""
 
 
 def layout_hash(document: Mapping[str, Any]) -> str:
@@ -113,7 +117,9 @@ def parse_layout(raw: bytes, name: str) -> Mapping[str, Any]:
         raw = raw[3:]
     try:
         document = from_json(raw)
-    except ValueError:
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise LayoutError(_too_deep(name)) from None
         # The fast parser's message has no reliable position: ask json for line and column.
         try:
             text = raw.decode("utf-8")
@@ -125,12 +131,21 @@ def parse_layout(raw: bytes, name: str) -> Mapping[str, Any]:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
             raise LayoutError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise LayoutError(_too_deep(name)) from None
     if not isinstance(document, dict):
         raise LayoutError(
             f"{name}: a layout is a JSON object with layer_names and layers, "
             f"got a JSON {type(document).__name__}"
         )
     return document
+
+
+def _too_deep(name: str) -> str:
+    return (
+        f"{name}: JSON nested too deeply (arrays or objects inside each other more than "
+        "200 levels); a layout nests a few levels: layers, bindings, params"
+    )
 
 
 def _compiled_key(content_hash: str) -> str:
@@ -150,11 +165,17 @@ def _identity(path: Path) -> FileIdentity | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _stored(value: Any) -> tuple[str, str] | None:
+def _stored(value: Any) -> tuple[str, str, tuple[str, ...]] | None:
     if isinstance(value, dict):
         keymap, conf = value.get("keymap"), value.get("conf")
-        if isinstance(keymap, str) and isinstance(conf, str):
-            return keymap, conf
+        warnings = value.get("warnings", [])
+        if (
+            isinstance(keymap, str)
+            and isinstance(conf, str)
+            and isinstance(warnings, list)
+            and all(isinstance(warning, str) for warning in warnings)
+        ):
+            return keymap, conf, tuple(warnings)
     return None
 
 
@@ -202,7 +223,10 @@ class LayoutService:
         if stored is None:
             return None
         logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
-        return CompiledLayout(stored[0], stored[1], content_hash, from_cache=True)
+        keymap, conf, warnings = stored
+        # Stored without a file name: the same content may come from another file.
+        named = tuple(f"{name}: {warning}" for warning in warnings)
+        return CompiledLayout(keymap, conf, content_hash, from_cache=True, warnings=named)
 
     def _compile_document(
         self,
@@ -224,10 +248,11 @@ class LayoutService:
             return hit
         from glovebox.layout.compiler import compile_document
 
-        keymap, conf = compile_document(document, name)
+        keymap, conf, warnings = compile_document(document, name)
         if use_cache:
             key = _compiled_key(content_hash)
-            entries: dict[str, Any] = {key: {"keymap": keymap, "conf": conf}}
+            entry = {"keymap": keymap, "conf": conf, "warnings": list(warnings)}
+            entries: dict[str, Any] = {key: entry}
             if file_key is not None:
                 entries[file_key] = content_hash
             self._cache.set_many(entries)
@@ -235,7 +260,8 @@ class LayoutService:
             logger.debug("layout %s: compiled (not in the cache) and stored as %s", name, key)
         else:
             logger.debug("layout %s: compiled without the layout cache", name)
-        return CompiledLayout(keymap, conf, content_hash, from_cache=False)
+        named = tuple(f"{name}: {warning}" for warning in warnings)
+        return CompiledLayout(keymap, conf, content_hash, from_cache=False, warnings=named)
 
     def _remember(self, identity: FileIdentity | None, content_hash: str) -> None:
         if identity is None or time.time_ns() - max(identity[3], identity[4]) < _SETTLED_NS:
@@ -244,23 +270,40 @@ class LayoutService:
             self._identities.clear()
         self._identities[identity] = content_hash
 
-    def process(self, document: Mapping[str, Any], *, source: str = "layout") -> LayoutResult:
-        """Summarise ``document`` (``layout show``) or return the cached summary."""
+    def process(
+        self, document: Mapping[str, Any], *, source: str = "layout", validate: bool = False
+    ) -> LayoutResult:
+        """Summarise ``document`` (``layout show``) or return the cached summary.
+
+        With ``validate=True`` the layout must also pass every check ``compile`` makes
+        (``LayoutError`` otherwise); such summaries are cached under their own keys.
+        """
         if not isinstance(document, Mapping):
             raise LayoutError(f"{source}: a layout is a JSON object, got {type(document).__name__}")
         content_hash = layout_hash(document)
-        key = f"processed:v{_SUMMARY_FORMAT}:{content_hash}"
+        # Summaries of layouts that passed validation are kept apart, per generator version.
+        if validate:
+            key = f"processed:checked:v{GENERATOR_VERSION}.{_SUMMARY_FORMAT}:{content_hash}"
+        else:
+            key = f"processed:v{_SUMMARY_FORMAT}:{content_hash}"
         cached = self._cache.get(key)
         if isinstance(cached, ProcessedLayout):
             logger.debug("layout %s served from cache", content_hash[:12])
             return LayoutResult(cached, from_cache=True)
-        processed = summarize(document, content_hash, source)
-        self._cache.set(key, processed)
-        return LayoutResult(processed, from_cache=False)
+        if validate:
+            from glovebox.layout.compiler import validate_document
 
-    def process_file(self, path: Path) -> LayoutResult:
+            validate_document(document, source)
+        processed = summarize(document, content_hash, source)
+        stored = not isinstance(self._cache, DisabledCache)
+        if stored:
+            self._cache.set(key, processed)
+        return LayoutResult(processed, from_cache=False, stored=stored)
+
+    def process_file(self, path: Path, *, validate: bool = False) -> LayoutResult:
         """Read a layout JSON file and summarise it (see :meth:`process`)."""
-        return self.process(parse_layout(read_layout(path), str(path)), source=str(path))
+        document = parse_layout(read_layout(path), str(path))
+        return self.process(document, source=str(path), validate=validate)
 
 
 def _as_mapping(document: Any, name: str) -> Mapping[str, Any]:
@@ -278,12 +321,42 @@ def _as_mapping(document: Any, name: str) -> Mapping[str, Any]:
     )
 
 
-def compile_layout(source: LayoutSource, *, cache: CacheManager | None = None) -> CompiledLayout:
+def compile_layout(
+    source: LayoutSource, *, cache: CacheManager | None = None, use_cache: bool = True
+) -> CompiledLayout:
     """Compile a layout (path, parsed JSON or ``LayoutDocument``) to ``.keymap``/``.conf``.
 
-    Without ``cache`` nothing is read from or stored in any cache; with one, a layout of the
-    same content is compiled once and then served from it.
+    By default the layout domain's coordinated cache (as the configuration files and
+    ``GLOVEBOX_CACHE_*`` variables set it up, the same one ``glovebox layout compile``
+    uses) serves a layout already compiled and keeps new results; ``cache`` uses the given
+    cache instead; ``use_cache=False`` reads and stores nothing. A cache that cannot be
+    opened costs a warning, never the compile.
     """
-    if cache is None:
+    if not use_cache:
         return LayoutService(DisabledCache("layout")).compile(source, use_cache=False)
-    return LayoutService(cache).compile(source)
+    if cache is not None:
+        return LayoutService(cache).compile(source)
+    return _default_service(_layout_cache()).compile(source)
+
+
+_default: list[LayoutService] = []
+
+
+def _default_service(cache: CacheManager) -> LayoutService:
+    """One service per default cache, so repeat calls keep its memory of unchanged files."""
+    if not _default or _default[0].cache is not cache:
+        _default[:] = [LayoutService(cache)]
+    return _default[0]
+
+
+def _layout_cache() -> CacheManager:
+    """The ``layout`` domain's shared cache, or a disabled one when it cannot be opened."""
+    from glovebox.config import load_user_config
+    from glovebox.core.cache_v2 import create_cache_from_user_config
+    from glovebox.errors import GloveboxError
+
+    try:
+        return create_cache_from_user_config(load_user_config(snapshot=True), "layout")
+    except (GloveboxError, OSError) as exc:
+        logger.warning("layout cache unavailable, compiling without it: %s", exc)
+        return DisabledCache("layout")
