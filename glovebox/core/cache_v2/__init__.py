@@ -11,6 +11,7 @@ from glovebox.core.cache_v2.backends import (
     open_backend,
     register_backend,
 )
+from glovebox.core.cache_v2.best_effort import BestEffortCache, best_effort
 from glovebox.core.cache_v2.cache_coordinator import (
     CacheCoordinator,
     cleanup_shared_cache_instances,
@@ -40,6 +41,7 @@ from glovebox.errors import UnusableStorageError
 __all__ = [
     "BACKENDS",
     "BackendOpener",
+    "BestEffortCache",
     "CacheCoordinator",
     "CacheManager",
     "CacheMetadata",
@@ -51,6 +53,7 @@ __all__ = [
     "Strategy",
     "StrategyDecision",
     "UnusableStorageError",
+    "best_effort",
     "cleanup_shared_cache_instances",
     "create_cache_from_user_config",
     "create_default_cache",
