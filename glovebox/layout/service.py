@@ -151,7 +151,7 @@ class LayoutService:
     def __init__(self, cache: CacheManager) -> None:
         self._cache = cache
         # Reads and writes go through a best-effort view: a cache that fails costs a
-        # miss and one WARNING, never the compile (see glovebox.core.cache_v2.best_effort).
+        # miss and one WARNING, never the compile (see glovebox.core.cache_v2.best_effort_cache).
         self._store = best_effort(cache)
         # File identity -> content hash of what that file held, for files compiled before
         # by this service: a repeat compile of an untouched file skips reading and hashing.

@@ -11,7 +11,7 @@ from glovebox.core.cache_v2.backends import (
     open_backend,
     register_backend,
 )
-from glovebox.core.cache_v2.best_effort import BestEffortCache, best_effort
+from glovebox.core.cache_v2.best_effort_cache import BestEffortCache, best_effort
 from glovebox.core.cache_v2.cache_coordinator import (
     CacheCoordinator,
     cleanup_shared_cache_instances,
