@@ -64,7 +64,7 @@ def compile_script(cwd: Path, *inputs: str, **env: str) -> subprocess.CompletedP
         "XDG_CACHE_HOME": str(cwd / "xdg-cache"),
         "XDG_CONFIG_HOME": str(cwd / "xdg-config"),
     }
-    argv = [GLOVEBOX, "layout", "compile", *inputs, str(cwd / "out")]
+    argv: list[str | Path] = [GLOVEBOX, "layout", "compile", *inputs, cwd / "out"]
     return run_child(argv, cwd=cwd, env=env_without_glovebox({**home, **env}))
 
 
