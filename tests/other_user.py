@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import pytest
 
 from tests.helpers import REPO_ROOT
 
-__all__ = ["AsNobody", "as_nobody"]
+__all__ = ["AsNobody", "NobodyCannotRun", "as_nobody", "reachable_for_nobody"]
 
 DROP = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -75,11 +75,16 @@ def _mount(source: Path, target: Path) -> str | None:
     return None
 
 
+class NobodyCannotRun(Exception):
+    """Running the checkout as ``nobody`` cannot be arranged here; the message says why."""
+
+
 @contextmanager
-def as_nobody() -> Iterator[AsNobody]:
-    """The checkout and venv reachable by ``nobody`` for the ``with`` block (see module)."""
+def reachable_for_nobody() -> Iterator[AsNobody]:
+    """The checkout and venv reachable by ``nobody`` for the ``with`` block (see module);
+    raises :class:`NobodyCannotRun` where that cannot be arranged."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("running a command as another user needs root and setpriv")
+        raise NobodyCannotRun("running a command as another user needs root and setpriv")
     base = Path(tempfile.mkdtemp(prefix="glovebox-as-nobody-", dir="/tmp"))
     base.chmod(0o755)
     mounted: list[Path] = []
@@ -90,11 +95,11 @@ def as_nobody() -> Iterator[AsNobody]:
             mounted.append(target)  # unmounted below even if only the first step worked
             problem = _mount(source, target)
             if problem is not None:
-                pytest.skip(f"cannot bind-mount {source} for another user: {problem}")
+                raise NobodyCannotRun(f"cannot bind-mount {source} for another user: {problem}")
         probe = places.run([*places.glovebox, "--help"])
         if probe.returncode != 0:
             last = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
-            pytest.skip(f"nobody cannot run the venv's glovebox script: {last}")
+            raise NobodyCannotRun(f"nobody cannot run the venv's glovebox script: {last}")
         yield places
     finally:
         for target in reversed(mounted):
@@ -103,3 +108,14 @@ def as_nobody() -> Iterator[AsNobody]:
         for directory in (*reversed(mounted), base):
             with suppress(OSError):
                 directory.rmdir()
+
+
+@contextmanager
+def as_nobody() -> Iterator[AsNobody]:
+    """:func:`reachable_for_nobody` for a test: skipped, with the reason, where impossible."""
+    with ExitStack() as stack:
+        try:
+            places = stack.enter_context(reachable_for_nobody())
+        except NobodyCannotRun as exc:
+            pytest.skip(str(exc))
+        yield places
