@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from containers import bootstrap, shutdown
+from glovebox.api import compile_layout_file
 from glovebox.compilation.cache import create_compilation_cache_service
 from glovebox.compilation.zmk_west_service import create_default_zmk_west_service
 from glovebox.config import load_user_config
@@ -321,3 +323,44 @@ def test_firmware_build_with_a_locked_compilation_cache(
     assert "locked" in warnings[0].getMessage()
     # Nothing was published without its record: the workspace was built in place.
     assert service.workspace_service.list_workspaces() == []
+
+
+def test_api_compiles_when_the_cache_directory_cannot_be_created(
+    isolated_config: IsolatedConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    blocker = isolated_config.cache_path / "layout"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a directory\n")
+    app = bootstrap()
+    try:
+        results = [compile_layout_file(Path(path)) for path in layouts(tmp_path)]
+    finally:
+        shutdown(app)
+    assert [result.from_cache for result in results] == [False, False, False]
+    warnings = view_warnings(caplog)
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "cache 'layout'" in warnings[0].getMessage()
+    assert "cannot create cache directory" in warnings[0].getMessage()
+
+
+def test_api_compiles_when_the_cache_disk_is_full(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    paths = [Path(path) for path in layouts(tmp_path)]
+    with small_tmpfs(tmp_path / "tiny", "1m") as tiny:
+        cache = DiskCacheManager(tiny / "layout", tag="layout", settings=CacheSettings(timeout=5))
+        try:
+            fill_up(tiny)
+            service = LayoutService(cache)
+            results = [service.compile(path) for path in paths]
+            stored = cache.keys()
+        finally:
+            cache.close()
+    assert [result.from_cache for result in results] == [False, False, False]
+    assert stored == []
+    warnings = view_warnings(caplog)
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert f"cache 'layout' ({tiny / 'layout'})" in warnings[0].getMessage()
+    assert "the disk is full" in warnings[0].getMessage()
