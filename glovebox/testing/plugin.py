@@ -27,6 +27,7 @@ from glovebox.core.cache_v2 import (
     get_coordinator,
     reset_shared_cache_instances,
 )
+from glovebox.core.cache_v2.best_effort_cache import forget_failures
 
 __all__ = [
     "IsolatedConfig",
@@ -111,10 +112,12 @@ def shared_cache_snapshot() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def reset_shared_cache() -> Generator[None, None, None]:
-    """Reset shared cache instances before and after each test."""
+    """Reset shared cache instances (and which caches failed) before and after each test."""
     reset_shared_cache_instances()
+    forget_failures()
     yield
     reset_shared_cache_instances()
+    forget_failures()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from glovebox.compilation.cache import create_compilation_cache_service
 from glovebox.compilation.zmk_west_service import create_default_zmk_west_service
 from glovebox.config import load_user_config
 from glovebox.core.cache_v2 import BestEffortCache, best_effort, best_effort_cache
-from glovebox.core.cache_v2.best_effort_cache import forget_failures
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.core.cache_v2.redis_cache import RedisCache
@@ -42,13 +41,6 @@ from tests.redis_fixtures import REDIS_SECRET, new_redis_settings
 from tests.workspace_helpers import ZMK_V03
 
 VIEW_LOGGER = "glovebox.core.cache_v2.best_effort_cache"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_failures() -> Iterator[None]:
-    forget_failures()
-    yield
-    forget_failures()
 
 
 def layouts(directory: Path, count: int = 3) -> list[str]:
