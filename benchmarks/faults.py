@@ -3,7 +3,10 @@
 Every case runs against real parts: SQLite caches on disk, writer processes killed with
 SIGKILL, another process holding the database lock, corrupted and truncated files, a
 read-only mount, a full tmpfs, a non-root user (``setpriv``), and the installed ``glovebox``
-console script fed hostile keys, tags, settings, YAML and arguments. Cases that need root
+console script fed hostile keys, tags, settings, YAML and arguments. ``layout compile`` must
+finish with a stopped Redis server or a locked database under its cache (exit 0, one
+WARNING), and must leave its output directory untouched on a full 32 KiB tmpfs (a user
+file it replaced counts as ``outputs_damaged`` and in ``data_lost``). Cases that need root
 (mounts, ``setpriv``) are reported as skipped without it.
 
 Run: ``python benchmarks/faults.py [--processes 4] [--threads 8] [--writes 100]``
