@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from glovebox.core.cache_v2.storage import disk_usage
+from glovebox.core.cache_v2 import disk_usage
 from glovebox.testing import IsolatedConfig
 from tests.faults.lock_holder import lock_held
 from tests.helpers import glovebox_ok as ok

@@ -18,8 +18,8 @@ from glovebox.cli.cache_common import (
     AllTagsOption,
     JsonOption,
     TagOption,
-    _check_key,
-    _disabled_note,
+    check_key,
+    disabled_note,
     format_decision,
 )
 from glovebox.cli.formatting import (
@@ -44,7 +44,7 @@ __all__ = ["dir_", "get", "info", "keys", "show", "stats"]
 def _global_note(found: Domains, views: list[DomainView]) -> None:
     """Say once on stderr that caching is off by the global switch (what is shown is on disk)."""
     from glovebox.cli.domains import describe_decision
-    from glovebox.core.cache_v2.policy import DecisionLayer
+    from glovebox.core.cache_v2 import DecisionLayer
 
     for view in views:
         if view.disabled and view.decision.layer is DecisionLayer.ENV_GLOBAL:
@@ -244,7 +244,7 @@ def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
 
     found = domains()
     name = found.require(tag)
-    _disabled_note(found, name)
+    disabled_note(found, name)
     with found.stored(name) as cache:
         listed = [] if cache is None else cache.keys()
     if json_:
@@ -267,7 +267,7 @@ def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     from glovebox.cli.domains import describe_decision, domains
     from glovebox.core.cache_v2 import Strategy
 
-    _check_key(key)
+    check_key(key)
     found = domains()
     name = found.require(tag)
     decision = found.decision(name)
@@ -313,7 +313,7 @@ def dir_(tag: AllTagsOption = None) -> None:
 def info(json_: JsonOption = False) -> None:
     """The cache root, configuration files in order, total disk usage and per-domain limits."""
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     found = domains()
     files = [str(path) for path in getattr(found.user_config, "files", ())]

@@ -3,7 +3,8 @@
 On a cache miss the workspace is created with ``west init`` + ``west update`` (the slow
 download), moved into the workspace cache, and restored to where the build needs it. On
 a hit the download is skipped entirely. Collaborators arrive through ``__init__`` (the
-DI container or :func:`create_default_zmk_west_service` builds them), so tests swap any.
+DI container or :func:`create_default_zmk_west_service`, through one builder), so tests
+swap any.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "CompilationServiceProtocol",
     "PreparedWorkspace",
     "ZmkWestService",
+    "build_zmk_west_service",
     "create_default_zmk_west_service",
 ]
 
@@ -189,19 +191,30 @@ class ZmkWestService:
         return BuildResult(workspace=prepared, build_dir=build_dir, artifacts=artifacts)
 
 
-def create_default_zmk_west_service(
-    user_config: Any, adapter: WestAdapter | None = None
+def build_zmk_west_service(
+    user_config: Any,
+    workspace_service: ZmkWorkspaceCacheService,
+    adapter: WestAdapter | None = None,
 ) -> ZmkWestService:
-    """The compilation service wired from ``user_config`` alone (no container needed).
+    """The compilation service over ``workspace_service``, configured from ``user_config``.
 
-    ``user_config`` is read once, by :func:`compilation_settings`; the container builds
-    the same service from typed providers instead.
+    The one place the service is assembled: :func:`create_default_zmk_west_service` and
+    the container both call it. Without ``adapter``, the one ``compilation.west_runner``
+    names is used.
     """
     settings = compilation_settings(user_config)
-    _, workspace_service = create_compilation_cache_service(user_config)
     return ZmkWestService(
         adapter or create_west_adapter(settings),
         workspace_service,
         restore_strategy=settings.workspace_restore_strategy,
         download_timeout=settings.workspace_download_timeout,
     )
+
+
+def create_default_zmk_west_service(
+    user_config: Any, adapter: WestAdapter | None = None
+) -> ZmkWestService:
+    """The compilation service wired from ``user_config`` alone (no container needed):
+    the shared "compilation" cache, its workspace service and the service over them."""
+    _, workspace_service = create_compilation_cache_service(user_config)
+    return build_zmk_west_service(user_config, workspace_service, adapter)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glovebox.config.plain import CacheSectionLike, PlainCacheSection, plain_strategy
-from glovebox.core.cache_v2.policy import Strategy
+from glovebox.core.cache_v2 import Strategy
 
 if TYPE_CHECKING:
     from glovebox.config.models import CompilationSection, GloveboxConfig

@@ -6,6 +6,19 @@ or reordering a file still hits, any change to what it says misses, and a new ge
 version never serves an older generator's output. For files, a second key maps the SHA-256
 of the raw bytes to the content hash, so a repeat compile of an unchanged file skips JSON
 parsing altogether.
+
+Three layers answer a repeat compile, each skipping more work than the one below:
+
+1. In this process, a file's identity (device, inode, size, change times) -> its content
+   hash: an untouched file is neither read nor hashed (a long-lived service compiling the
+   same files, e.g. a watcher). Only identities older than a timestamp tick are trusted.
+2. In the cache, ``file:<SHA-256 of the bytes>`` -> content hash: a new process reads the
+   file once and hashes its bytes, without parsing JSON (the cached ``layout compile``).
+3. In the cache, ``compiled:v<N>:<content hash>`` -> ``.keymap``/``.conf``: any source of
+   the same content (reformatted file, parsed JSON, a document object) is served.
+
+Dropping 1 costs a read and a hash per repeat in a long-lived process; dropping 2 costs
+a JSON parse and canonical dump per cached CLI compile, most of its run time.
 """
 
 from __future__ import annotations
@@ -167,7 +180,7 @@ class LayoutService:
         With ``use_cache=False`` the cache is neither read nor written.
         Raises ``LayoutError`` (file, line/column or JSON path, what is accepted).
         """
-        if use_cache and isinstance(self._cache, DisabledCache):
+        if use_cache and not self._cache.stores:
             logger.debug("layout cache is disabled: compiling without it")
             use_cache = False
         if not isinstance(source, str | Path):

@@ -22,12 +22,12 @@ import pytest
 
 from glovebox.config import UserConfig, load_user_config
 from glovebox.core.cache_v2 import (
+    forget_cache_failures,
     get_cache_instance_count,
     get_cache_instance_keys,
     get_coordinator,
     reset_shared_cache_instances,
 )
-from glovebox.core.cache_v2.best_effort_cache import forget_failures
 
 __all__ = [
     "IsolatedConfig",
@@ -114,10 +114,10 @@ def shared_cache_snapshot() -> dict[str, Any]:
 def reset_shared_cache() -> Generator[None, None, None]:
     """Reset shared cache instances (and which caches failed) before and after each test."""
     reset_shared_cache_instances()
-    forget_failures()
+    forget_cache_failures()
     yield
     reset_shared_cache_instances()
-    forget_failures()
+    forget_cache_failures()
 
 
 @pytest.fixture

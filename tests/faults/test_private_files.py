@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from glovebox.core.cache_v2.backends.disk import open_disk_cache, prepare_directory
 from glovebox.core.cache_v2.models import CacheSettings
-from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
 from tests.other_user import as_nobody
 
 

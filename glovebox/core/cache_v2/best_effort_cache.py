@@ -32,11 +32,10 @@ from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from glovebox.core.cache_v2.cache_manager import BaseCache, CacheManager
-from glovebox.core.cache_v2.disabled_cache import DisabledCache
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
 from glovebox.errors import CacheError
 
-__all__ = ["BYPASS_SECONDS", "BestEffortCache", "best_effort", "describe", "forget_failures"]
+__all__ = ["BYPASS_SECONDS", "BestEffortCache", "best_effort", "describe", "forget_cache_failures"]
 
 T = TypeVar("T")
 
@@ -49,9 +48,8 @@ BYPASS_SECONDS = 30.0
 # reported (or met inside a guarded call) are folded into the one WARNING.
 BACKEND_LOGGERS = (
     "glovebox.core.cache_v2.diskcache_manager",
-    "glovebox.core.cache_v2.disk_store",
+    "glovebox.core.cache_v2.backends.disk_store",
     "glovebox.core.cache_v2.redis_cache",
-    "glovebox.core.cache_v2.storage",
 )
 
 
@@ -180,7 +178,8 @@ _MISSING: Any = object()
 class BestEffortCache(BaseCache):
     """``cache`` as a service should use it: failures are misses and no-ops (module docs).
 
-    ``inner`` is the wrapped cache; ``tag`` and ``persistent`` are its own.
+    ``inner`` is the wrapped cache; ``tag``, ``persistent``, ``stores`` and ``unusable``
+    are its own.
     """
 
     def __init__(self, cache: CacheManager) -> None:
@@ -195,6 +194,14 @@ class BestEffortCache(BaseCache):
     @property
     def persistent(self) -> bool:
         return self._inner.persistent
+
+    @property
+    def stores(self) -> bool:
+        return self._inner.stores
+
+    @property
+    def unusable(self) -> str | None:
+        return self._inner.unusable
 
     @property
     def failing(self) -> bool:
@@ -291,12 +298,12 @@ class BestEffortCache(BaseCache):
 
 def best_effort(cache: CacheManager) -> CacheManager:
     """``cache`` for a service: wrapped in :class:`BestEffortCache` unless it cannot fail
-    (a ``DisabledCache``) or is wrapped already."""
-    if isinstance(cache, BestEffortCache | DisabledCache):
+    (it stores nothing, like ``DisabledCache``) or is wrapped already."""
+    if isinstance(cache, BestEffortCache) or not cache.stores:
         return cache
     return BestEffortCache(cache)
 
 
-def forget_failures() -> None:
+def forget_cache_failures() -> None:
     """Forget which caches failed in this process (for tests)."""
     _registry.forget()
