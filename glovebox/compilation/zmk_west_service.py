@@ -28,6 +28,7 @@ from glovebox.compilation.cache import (
     create_compilation_cache_service,
 )
 from glovebox.compilation.west_adapter import WestAdapter, create_west_adapter
+from glovebox.core.cache_v2 import BestEffortCache
 from glovebox.errors import WorkspaceError
 
 __all__ = [
@@ -114,7 +115,11 @@ class ZmkWestService:
         # Held from lookup to publication: a concurrent build of the same workspace waits
         # here and then restores, instead of downloading it a second time.
         with self.workspace_service.hold(config, timeout=self.download_timeout):
-            restored = self.workspace_service.restore_workspace(config, dest, strategy)
+            # A compilation cache that fails costs a miss and one WARNING, never the build.
+            restored = self._cache_view().attempt(
+                lambda: self.workspace_service.restore_workspace(config, dest, strategy),
+                lambda: None,
+            )
             if restored is not None:
                 logger.info("workspace %s restored from cache (%s)", restored.key, restored.used)
                 return PreparedWorkspace(
@@ -128,6 +133,9 @@ class ZmkWestService:
             path=dest, source="west", restore=restore, seconds=time.perf_counter() - started
         )
 
+    def _cache_view(self) -> BestEffortCache:
+        return BestEffortCache(self.workspace_service.cache)
+
     def _create(
         self, config: WorkspaceConfig, dest: Path, strategy: RestoreStrategy
     ) -> RestoreResult | None:
@@ -139,8 +147,11 @@ class ZmkWestService:
             commands = self.adapter.commands
             self.adapter.run(commands.init(config), scratch)
             self.adapter.run(commands.update(), scratch)
-            cached = self.workspace_service.cache_workspace(scratch, config, move=True)
-            if cached is None:  # caching disabled: the fresh workspace is the result
+            cached = self._cache_view().attempt(
+                lambda: self.workspace_service.cache_workspace(scratch, config, move=True),
+                lambda: None,  # a failed publication hands the tree back to scratch
+            )
+            if cached is None:  # caching disabled or failing: the fresh workspace is the result
                 if dest.exists():
                     dest.rmdir()
                 os.rename(scratch, dest)

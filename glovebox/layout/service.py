@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from glovebox.core.cache_v2 import CacheManager, DisabledCache
+from glovebox.core.cache_v2 import CacheManager, DisabledCache, best_effort
 from glovebox.layout.errors import LayoutError
 from glovebox.layout.summary import ProcessedLayout, summarize
 
@@ -184,6 +184,9 @@ class LayoutService:
 
     def __init__(self, cache: CacheManager) -> None:
         self._cache = cache
+        # Reads and writes go through a best-effort view: a cache that fails costs a
+        # miss and one WARNING, never the compile (see glovebox.core.cache_v2.best_effort_cache).
+        self._store = best_effort(cache)
         # File identity -> content hash of what that file held, for files compiled before
         # by this service: a repeat compile of an untouched file skips reading and hashing.
         self._identities: dict[FileIdentity, str] = {}
@@ -212,14 +215,14 @@ class LayoutService:
         if known is not None and (hit := self._hit(name, known)) is not None:
             return hit
         raw = read_layout(path)
-        content_hash = self._cache.get(_file_key(raw))
+        content_hash = self._store.get(_file_key(raw))
         if isinstance(content_hash, str) and (hit := self._hit(name, content_hash)) is not None:
             self._remember(identity, content_hash)
             return hit
         return self._compile_document(None, name, True, raw, identity)
 
     def _hit(self, name: str, content_hash: str) -> CompiledLayout | None:
-        stored = _stored(self._cache.get(_compiled_key(content_hash)))
+        stored = _stored(self._store.get(_compiled_key(content_hash)))
         if stored is None:
             return None
         logger.debug("layout %s: served from the layout cache (%s)", name, content_hash)
@@ -243,7 +246,7 @@ class LayoutService:
         file_key = _file_key(raw) if use_cache and raw is not None else None
         if use_cache and (hit := self._hit(name, content_hash)) is not None:
             if file_key is not None:
-                self._cache.set(file_key, content_hash)
+                self._store.set(file_key, content_hash)
             self._remember(identity, content_hash)
             return hit
         from glovebox.layout.compiler import compile_document
@@ -255,7 +258,7 @@ class LayoutService:
             entries: dict[str, Any] = {key: entry}
             if file_key is not None:
                 entries[file_key] = content_hash
-            self._cache.set_many(entries)
+            self._store.set_many(entries)
             self._remember(identity, content_hash)
             logger.debug("layout %s: compiled (not in the cache) and stored as %s", name, key)
         else:
@@ -286,7 +289,7 @@ class LayoutService:
             key = f"processed:checked:v{GENERATOR_VERSION}.{_SUMMARY_FORMAT}:{content_hash}"
         else:
             key = f"processed:v{_SUMMARY_FORMAT}:{content_hash}"
-        cached = self._cache.get(key)
+        cached = self._store.get(key)
         if isinstance(cached, ProcessedLayout):
             logger.debug("layout %s served from cache", content_hash[:12])
             return LayoutResult(cached, from_cache=True)
@@ -295,9 +298,9 @@ class LayoutService:
 
             validate_document(document, source)
         processed = summarize(document, content_hash, source)
-        stored = not isinstance(self._cache, DisabledCache)
+        stored = self._cache.stores
         if stored:
-            self._cache.set(key, processed)
+            self._store.set(key, processed)
         return LayoutResult(processed, from_cache=False, stored=stored)
 
     def process_file(self, path: Path, *, validate: bool = False) -> LayoutResult:

@@ -22,6 +22,7 @@ import pytest
 
 from glovebox.config import UserConfig, load_user_config
 from glovebox.core.cache_v2 import (
+    forget_cache_failures,
     get_cache_instance_count,
     get_cache_instance_keys,
     get_coordinator,
@@ -111,10 +112,12 @@ def shared_cache_snapshot() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def reset_shared_cache() -> Generator[None, None, None]:
-    """Reset shared cache instances before and after each test."""
+    """Reset shared cache instances (and which caches failed) before and after each test."""
     reset_shared_cache_instances()
+    forget_cache_failures()
     yield
     reset_shared_cache_instances()
+    forget_cache_failures()
 
 
 @pytest.fixture

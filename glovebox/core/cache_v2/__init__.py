@@ -33,6 +33,11 @@ from glovebox.core.cache_v2.backends import (
     open_backend,
     register_backend,
 )
+from glovebox.core.cache_v2.best_effort_cache import (
+    BestEffortCache,
+    best_effort,
+    forget_cache_failures,
+)
 from glovebox.core.cache_v2.cache_coordinator import (
     CacheCoordinator,
     cleanup_shared_cache_instances,
@@ -118,6 +123,7 @@ __all__ = [
     "WORKSPACE_DIR",
     "BackendOpener",
     "BaseCache",
+    "BestEffortCache",
     "CacheAdmin",
     "CacheCoordinator",
     "CacheManager",
@@ -137,6 +143,7 @@ __all__ = [
     "StrategyDecision",
     "UnusableStorageError",
     "backend_for_strategy",
+    "best_effort",
     "cleanup_shared_cache_instances",
     "create_cache_from_user_config",
     "create_default_cache",
@@ -145,6 +152,7 @@ __all__ = [
     "disk_usage",
     "disk_usage_with_part",
     "evict_shared_cache_instance",
+    "forget_cache_failures",
     "get_cache_instance_count",
     "get_cache_instance_keys",
     "get_coordinator",

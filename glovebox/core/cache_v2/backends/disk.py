@@ -50,6 +50,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import sqlite3
 import stat
 import time
@@ -160,6 +161,17 @@ class DiskCacheManager(BaseCache):
                 eviction_policy="least-recently-stored",
             )
         except LockWaitExpired as exc:
+            if not is_locked(exc):  # not a lock at all: say what it is
+                full = is_disk_full(exc) or shutil.disk_usage(self._directory).free < 65536
+                raise UnusableStorageError(
+                    f"cannot open cache {self._tag!r}: {self._directory / CACHE_DB_NAME}: "
+                    f"{exc.__cause__}"
+                    + (
+                        f"; the disk holding {self._directory} is full: free space there"
+                        if full
+                        else ""
+                    )
+                ) from exc
             raise UnusableStorageError(
                 f"cannot open cache {self._tag!r}: {self._directory / CACHE_DB_NAME} {exc} "
                 f"(the configured timeout is {self._settings.timeout} s)"
