@@ -175,7 +175,9 @@ def environment_layer(environ: Mapping[str, str]) -> ConfigLayer:
     """
     data: dict[str, Any] = {}
     locations: dict[str, int | str] = {}
-    for name, (section, group, key) in REDIS_ENV_SETTINGS.items():
+    from glovebox.remote.settings import REMOTE_ENV_SETTINGS
+
+    for name, (section, group, key) in (REDIS_ENV_SETTINGS | REMOTE_ENV_SETTINGS).items():
         value = environ.get(name)
         if value is not None and value.strip():
             data.setdefault(section, {}).setdefault(group, {})[key] = value.strip()

@@ -32,6 +32,7 @@ from glovebox.core.cache_v2.models import (
 )
 from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
 from glovebox.core.cache_v2.redis_settings import RedisSettings
+from glovebox.remote.settings import RemoteSettings
 from glovebox.text import quote
 
 __all__ = [
@@ -150,6 +151,8 @@ class CacheSection(BaseModel):
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
     # The shared server of domains whose strategy is ``redis`` (docs/redis.md).
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    # The S3-compatible store shared by build machines (docs/remote.md).
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
 
     @field_validator("max_size_gb", "timeout", mode="before")
     @classmethod

@@ -70,6 +70,13 @@ _LOADER_VARIABLES = (
     "GLOVEBOX_CONFIG",
     "GLOVEBOX_CACHE_REDIS_URL",
     "GLOVEBOX_CACHE_REDIS_SECRET",
+    "GLOVEBOX_CACHE_REMOTE_URL",
+    "GLOVEBOX_CACHE_REMOTE_ENDPOINT",
+    "GLOVEBOX_CACHE_REMOTE_REGION",
+    "GLOVEBOX_CACHE_REMOTE_MODE",
+    "GLOVEBOX_CACHE_REMOTE_WRITE_ERRORS",
+    "GLOVEBOX_CACHE_REMOTE_TIMEOUT",
+    "GLOVEBOX_CACHE_SECRET",
     "HOME",
     "XDG_CONFIG_HOME",
     "XDG_CACHE_HOME",
@@ -92,6 +99,7 @@ _CODE_FILES = (
     "core/cache_v2/policy.py",
     "core/cache_v2/redis_settings.py",
     "compilation/restore_strategy.py",
+    "remote/settings.py",
 )
 _code_digest: bytes | None = None
 
