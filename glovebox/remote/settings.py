@@ -145,7 +145,7 @@ class RemoteSettings(BaseModel):
         if isinstance(value, bool) and not value:
             text = "off"  # YAML reads a bare `off` as false
         try:
-            return RemoteMode(text)
+            return RemoteMode(text or "")
         except ValueError:
             raise RemoteSettingError(
                 f"expected one of {_words(RemoteMode)}, got {_shown(value)}"
@@ -156,7 +156,7 @@ class RemoteSettings(BaseModel):
     def _check_write_errors(cls, value: Any) -> WriteErrors:
         text = value.strip().lower() if isinstance(value, str) else None
         try:
-            return WriteErrors(text)
+            return WriteErrors(text or "")
         except ValueError:
             raise RemoteSettingError(
                 f"expected one of {_words(WriteErrors)} (what a failed publish does), "

@@ -227,9 +227,7 @@ class SeaweedServer(ClosedOnExit):
     @staticmethod
     def _can_store(filer: str) -> bool:
         """True once a small file can be written: a volume server has joined the master."""
-        request = urllib.request.Request(
-            f"{filer}/.glovebox-ready", data=b"ready", method="PUT"
-        )
+        request = urllib.request.Request(f"{filer}/.glovebox-ready", data=b"ready", method="PUT")
         try:
             with urllib.request.urlopen(request, timeout=5) as reply:
                 return bool(200 <= reply.status < 300)
