@@ -122,6 +122,19 @@ class PruneResult:
     kept: int
 
 
+_DENIED = (
+    "access denied: check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+    "or AWS_PROFILE) and their rights on the bucket"
+)
+_DENIED_WORDS = (
+    "403 Forbidden",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "401 Unauthorized",
+)
+
+
 class _StoreProblem(Exception):
     """The store cannot be used at all (not one object's problem)."""
 
@@ -313,12 +326,11 @@ class RemoteTier:
                 return _StoreProblem(f"bucket {self.settings.bucket!r} does not exist")
             return exc
         if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
-            return _StoreProblem(
-                "access denied: check the AWS credentials (AWS_ACCESS_KEY_ID/"
-                "AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and their rights on the bucket"
-            )
+            return _StoreProblem(_DENIED)
         if "NoSuchBucket" in text:
             return _StoreProblem(f"bucket {self.settings.bucket!r} does not exist")
+        if any(word in text for word in _DENIED_WORDS):  # as some list errors report it
+            return _StoreProblem(_DENIED)
         return _StoreProblem(f"unreachable: {_first_line(text)}")
 
     # -- reading ------------------------------------------------------------------------
