@@ -168,6 +168,17 @@ REDIS_ENV_SETTINGS = {
     "GLOVEBOX_CACHE_REDIS_SECRET": ("cache", "redis", "secret"),
 }
 
+# The remote tier's settings (docs/remote.md); GLOVEBOX_CACHE_SECRET signs its objects.
+REMOTE_ENV_SETTINGS = {
+    "GLOVEBOX_CACHE_REMOTE_URL": ("cache", "remote", "url"),
+    "GLOVEBOX_CACHE_REMOTE_ENDPOINT": ("cache", "remote", "endpoint"),
+    "GLOVEBOX_CACHE_REMOTE_REGION": ("cache", "remote", "region"),
+    "GLOVEBOX_CACHE_REMOTE_MODE": ("cache", "remote", "mode"),
+    "GLOVEBOX_CACHE_REMOTE_WRITE_ERRORS": ("cache", "remote", "write_errors"),
+    "GLOVEBOX_CACHE_REMOTE_TIMEOUT": ("cache", "remote", "timeout"),
+    "GLOVEBOX_CACHE_SECRET": ("cache", "remote", "secret"),
+}
+
 
 def environment_layer(environ: Mapping[str, str]) -> ConfigLayer:
     """Settings from ``GLOVEBOX__<SECTION>__<KEY>`` variables (segments lower-cased), and
@@ -175,8 +186,6 @@ def environment_layer(environ: Mapping[str, str]) -> ConfigLayer:
     """
     data: dict[str, Any] = {}
     locations: dict[str, int | str] = {}
-    from glovebox.remote.settings import REMOTE_ENV_SETTINGS
-
     for name, (section, group, key) in (REDIS_ENV_SETTINGS | REMOTE_ENV_SETTINGS).items():
         value = environ.get(name)
         if value is not None and value.strip():

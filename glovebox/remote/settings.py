@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from glovebox.core.cache_v2.redis_settings import MASK, MIN_SECRET_LENGTH, mask_url
 
 __all__ = [
-    "REMOTE_ENV_SETTINGS",
     "SECRET_ENV_VAR",
     "RemoteMode",
     "RemoteSettingError",
@@ -30,16 +29,6 @@ __all__ = [
 
 SECRET_ENV_VAR = "GLOVEBOX_CACHE_SECRET"
 
-# Short names for the settings a build farm sets per machine (docs/remote.md).
-REMOTE_ENV_SETTINGS = {
-    "GLOVEBOX_CACHE_REMOTE_URL": ("cache", "remote", "url"),
-    "GLOVEBOX_CACHE_REMOTE_ENDPOINT": ("cache", "remote", "endpoint"),
-    "GLOVEBOX_CACHE_REMOTE_REGION": ("cache", "remote", "region"),
-    "GLOVEBOX_CACHE_REMOTE_MODE": ("cache", "remote", "mode"),
-    "GLOVEBOX_CACHE_REMOTE_WRITE_ERRORS": ("cache", "remote", "write_errors"),
-    "GLOVEBOX_CACHE_REMOTE_TIMEOUT": ("cache", "remote", "timeout"),
-    SECRET_ENV_VAR: ("cache", "remote", "secret"),
-}
 
 # S3 bucket naming rules (lower-case letters, digits, dots and hyphens, 3-63 characters);
 # R2 and the self-hosted servers accept the same names.
