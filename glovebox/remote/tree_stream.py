@@ -80,7 +80,7 @@ def _produce(src: Path, sink: _QueueSink, out: queue.Queue[object]) -> None:
         compressor = zstandard.ZstdCompressor(level=_LEVEL)
         with (
             compressor.stream_writer(sink, closefd=False) as compressed,  # type: ignore[arg-type]
-            tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT) as tf,
+            tarfile.open(fileobj=compressed, mode="w|", format=tarfile.GNU_FORMAT) as tf,
         ):
             tf.add(src, arcname=".", recursive=True, filter=_pack_filter)
         sink.flush()
@@ -152,4 +152,4 @@ def extract_tree(payload: BinaryIO, length: int, target: Path) -> None:
         decompressor.stream_reader(_Limited(payload, length), read_size=CHUNK_SIZE) as plain,  # type: ignore[arg-type]
         tarfile.open(fileobj=plain, mode="r|") as tf,
     ):
-        tf.extractall(target, filter=extraction_filter)
+        tf.extractall(target, filter=extraction_filter, numeric_owner=True)
