@@ -14,6 +14,11 @@ both sides alike, the fastest round of each side:
 - ``fetch_tree`` vs the raw GET followed by ``zstd -d | tar -x`` (the same floor, back);
 - the compression ratio (tree bytes / object bytes).
 
+``--content mixed`` (the default) fills each file with 40% random bytes and 60% text, which
+compresses about as well as a west workspace's sources and git packs; ``--content
+redundant`` uses ``benchmarks/workspace.py``'s generator, whose files are slices of one
+small blob and compress far better than real ones.
+
 On loopback the transfer itself costs almost nothing, so the raw PUT/GET ratios measure
 archiving and extraction of 20,000 files against bare byte copying; on a real network
 the transfer dominates and they approach 1. The floor ratios compare like with like.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -47,6 +53,25 @@ BUCKET = "bench"
 PART = 8 << 20
 
 
+def generate_mixed(root: Path, files: int, total_bytes: int, seed: int = 7) -> None:
+    """A west-like tree whose files are 40% random bytes and 60% text (about 2x zstd)."""
+    rng = random.Random(seed)
+    vocabulary = [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 12)))
+        for _ in range(4000)
+    ]
+    text = " ".join(rng.choice(vocabulary) for _ in range(800_000)).encode()
+    average = max(1, total_bytes // files)
+    projects = ("zephyr/drivers", "zephyr/include", "modules/hal/nordic", "zmk/app/src")
+    for index in range(files):
+        folder = root / projects[index % 4] / f"d{(index // 4) % 40}" / f"s{(index // 160) % 12}"
+        folder.mkdir(parents=True, exist_ok=True)
+        size = rng.randint(0, 2 * average)
+        noise = rng.randbytes(size * 2 // 5)
+        start = rng.randint(0, len(text) - size - 1)
+        (folder / f"f{index}.c").write_bytes(noise + text[start : start + size - len(noise)])
+
+
 def tree_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -56,6 +81,7 @@ def main() -> None:  # noqa: PLR0915 - one scenario, its steps in order
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--megabytes", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--content", choices=("mixed", "redundant"), default="mixed")
     args = parser.parse_args()
     if shutil.which("zstd") is None or shutil.which("tar") is None:
         raise SystemExit("the floor needs the tar and zstd commands on PATH")
@@ -69,9 +95,10 @@ def main() -> None:  # noqa: PLR0915 - one scenario, its steps in order
         base = Path(scratch)
         server.create_bucket(BUCKET)
         tree = base / "tree"
-        generate(tree, args.files, args.megabytes * 1_000_000)
+        make = generate_mixed if args.content == "mixed" else generate
+        make(tree, args.files, args.megabytes * 1_000_000)
         size = tree_bytes(tree)
-        print(f"tree: {args.files} files, {size / 1e6:.0f} MB; server {server.endpoint}")
+        print(f"tree: {args.files} files, {size / 1e6:.0f} MB ({args.content} content)")
 
         settings = RemoteSettings(
             url=f"s3://{BUCKET}/bench", endpoint=server.endpoint, region="us-east-1", timeout=60
