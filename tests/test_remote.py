@@ -573,3 +573,21 @@ def test_blob_kind_and_tree_kind_are_not_interchangeable(
     obstore.put(remote_bucket.raw(), "ci/workspace/w.tar.zst", blob.read_bytes() + sealer.trailer())
     assert not remote_bucket.tier().fetch_tree("workspace/w", tmp_path / "dest")
     assert any("wrong kind" in w for w in warnings_of(caplog))
+
+
+def test_publishing_leaves_out_special_files_and_setuid_bits(
+    remote_bucket: RemoteBucket, tmp_path: Path
+) -> None:
+    src = make_tree(tmp_path / "src")
+    os.mkfifo(src / "a-fifo")
+    suid = src / "zmk" / "suid-tool"
+    suid.write_text("#!/bin/sh\n")
+    suid.chmod(0o4755)
+    assert remote_bucket.tier().publish_tree("workspace/special", src)
+    dest = tmp_path / "dest"
+    assert remote_bucket.tier().fetch_tree("workspace/special", dest)
+    assert not (dest / "a-fifo").exists()
+    assert stat.S_IMODE((dest / "zmk" / "suid-tool").stat().st_mode) == 0o755
+    (src / "a-fifo").unlink()
+    suid.chmod(0o755)
+    assert tree_state(dest) == tree_state(src)

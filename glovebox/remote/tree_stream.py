@@ -12,6 +12,7 @@ Unpacking applies the workspace cache's archive rules
 
 from __future__ import annotations
 
+import os
 import queue
 import stat
 import tarfile
@@ -66,13 +67,45 @@ class _QueueSink:
                 continue
 
 
-def _pack_filter(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    if not (member.isreg() or member.isdir() or member.issym()):
-        return None  # devices, fifos, sockets: never shared
-    member.mode &= ~_SPECIAL_BITS
-    member.uid = member.gid = 0
-    member.uname = member.gname = ""
+def _member(name: str, info: os.stat_result) -> tarfile.TarInfo:
+    """A tar header for ``info`` with no owner names (nothing is looked up per file)."""
+    member = tarfile.TarInfo(name)
+    member.mode = stat.S_IMODE(info.st_mode) & ~_SPECIAL_BITS
+    member.mtime = int(info.st_mtime)
     return member
+
+
+def _add_tree(tf: tarfile.TarFile, root: Path) -> None:
+    """Add ``root`` as ``.``: directories, regular files and symlinks, in sorted order.
+
+    Devices, fifos and sockets are left out; owners are not recorded (a reader owns what
+    it extracts). One ``lstat`` per entry, no user or group name lookups.
+    """
+    top = _member(".", os.lstat(root))
+    top.type = tarfile.DIRTYPE
+    tf.addfile(top)
+    for dirpath, dirnames, filenames in os.walk(root):
+        prefix = os.path.relpath(dirpath, root)
+        prefix = "./" if prefix == "." else f"./{prefix}/"
+        descend: list[str] = []
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            member = _member(prefix + name, info)
+            if stat.S_ISDIR(info.st_mode):
+                member.type = tarfile.DIRTYPE
+                tf.addfile(member)
+                descend.append(name)
+            elif stat.S_ISLNK(info.st_mode):
+                member.type = tarfile.SYMTYPE
+                member.linkname = os.readlink(path)
+                tf.addfile(member)
+            elif stat.S_ISREG(info.st_mode):
+                member.size = info.st_size
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as source:
+                    tf.addfile(member, source)
+        dirnames[:] = descend
 
 
 def _produce(src: Path, sink: _QueueSink, out: queue.Queue[object]) -> None:
@@ -82,7 +115,7 @@ def _produce(src: Path, sink: _QueueSink, out: queue.Queue[object]) -> None:
             compressor.stream_writer(sink, closefd=False) as compressed,  # type: ignore[arg-type]
             tarfile.open(fileobj=compressed, mode="w|", format=tarfile.GNU_FORMAT) as tf,
         ):
-            tf.add(src, arcname=".", recursive=True, filter=_pack_filter)
+            _add_tree(tf, src)
         sink.flush()
         sink._put(_DONE)
     except _Cancelled:
