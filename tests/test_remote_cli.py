@@ -230,3 +230,17 @@ def test_yaml_off_without_quotes_means_mode_off(
 )
 def test_ages_are_read_with_their_unit(text: str, seconds: int) -> None:
     assert parse_age(text).total_seconds() == seconds
+
+
+def test_the_remote_secret_is_never_written_to_the_configuration_snapshot(
+    isolated_config: IsolatedConfig,
+) -> None:
+    secret = "remote-secret-never-on-disk-123"
+    env = {"GLOVEBOX_CACHE_REMOTE_URL": "s3://zmk-cache", "GLOVEBOX_CACHE_SECRET": secret}
+    glovebox_ok("cache", "set", "k", "v", env=env)
+    assert glovebox_ok("cache", "get", "k", env=env).stdout == "v\n"
+    state = isolated_config.home
+    written = [
+        path for path in state.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()
+    ]
+    assert written == []
