@@ -48,6 +48,10 @@ class ApplicationContainer(containers.DeclarativeContainer):
 
     # Gateways
     moergo_fetch = providers.Singleton(Deferred("glovebox.moergo:UrllibFetcher"), MOERGO_API_URL)
+    # The S3-compatible store shared by machines; None when none is configured (docs/remote.md).
+    remote_tier = providers.Singleton(
+        Deferred("glovebox.remote.tier:remote_tier_from_config"), user_config
+    )
     west_adapter = providers.Selector(
         compilation_section.west_runner,
         native=providers.Singleton(Deferred("glovebox.compilation.west_adapter:NativeWestAdapter")),

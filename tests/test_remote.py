@@ -18,6 +18,7 @@ from pathlib import Path
 import obstore
 import pytest
 import zstandard
+from obstore.exceptions import AlreadyExistsError
 
 from glovebox.remote.envelope import TRAILER_LENGTH, Sealer
 from glovebox.remote.settings import RemoteMode
@@ -182,7 +183,7 @@ def test_the_store_refuses_a_second_create_of_one_key(remote_bucket: RemoteBucke
     # What the atomic publish relies on: SeaweedFS honours If-None-Match: *.
     store = remote_bucket.raw()
     obstore.put(store, "probe", b"first", mode="create")
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(AlreadyExistsError, match="already exists"):
         obstore.put(store, "probe", b"second", mode="create")
     assert bytes(obstore.get(store, "probe").bytes()) == b"first"
 
@@ -591,3 +592,27 @@ def test_publishing_leaves_out_special_files_and_setuid_bits(
     (src / "a-fifo").unlink()
     suid.chmod(0o755)
     assert tree_state(dest) == tree_state(src)
+
+
+def test_the_container_gives_one_tier_per_process_or_none(
+    remote_bucket: RemoteBucket, isolated_config: object
+) -> None:
+    from containers import ApplicationContainer
+    from glovebox.config.models import GloveboxConfig
+
+    plain = ApplicationContainer()
+    plain.config.from_dict(GloveboxConfig().model_dump(mode="json"))
+    assert plain.remote_tier() is None
+
+    container = ApplicationContainer()
+    data = GloveboxConfig().model_dump(mode="json")
+    data["cache"]["remote"] = {
+        "url": remote_bucket.url,
+        "endpoint": remote_bucket.server.endpoint,
+        "secret": REMOTE_SECRET.decode(),
+    }
+    container.config.from_dict(data)
+    tier = container.remote_tier()
+    assert isinstance(tier, RemoteTier)
+    assert container.remote_tier() is tier  # one failure state and one warning per run
+    assert tier.status().reachable
