@@ -49,6 +49,8 @@ class ApplicationContainer(containers.DeclarativeContainer):
 
     # Gateways
     moergo_fetch = providers.Singleton(builders.moergo_fetcher, MOERGO_API_URL)
+    # The S3-compatible store shared by machines; None when none is configured (docs/remote.md).
+    remote_tier = providers.Singleton(builders.remote_tier, user_config)
     west_adapter = providers.Singleton(builders.west_adapter, user_config)
 
     # Services (factories: an override of a cache reaches the next service built)

@@ -29,12 +29,14 @@ if TYPE_CHECKING:
     from glovebox.layout import LayoutService
     from glovebox.metrics import MetricsService
     from glovebox.moergo import Fetch, MoergoClient, UrllibFetcher
+    from glovebox.remote.tier import RemoteTier
 
 __all__ = [
     "layout_service",
     "metrics_service",
     "moergo_client",
     "moergo_fetcher",
+    "remote_tier",
     "west_adapter",
     "workspace_cache_service",
     "zmk_west_service",
@@ -88,3 +90,9 @@ def zmk_west_service(
     from glovebox.compilation.zmk_west_service import build_zmk_west_service
 
     return build_zmk_west_service(user_config, workspace_service, adapter)
+
+
+def remote_tier(user_config: UserConfig) -> RemoteTier | None:
+    from glovebox.remote.tier import remote_tier_from_config
+
+    return remote_tier_from_config(user_config)

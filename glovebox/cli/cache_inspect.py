@@ -32,6 +32,7 @@ from glovebox.cli.formatting import (
     print_table,
     say,
 )
+from glovebox.cli.remote import remote_line, remote_record
 
 # Start-up: the engine, the configuration and rich are imported by the commands that use
 # them (see glovebox/cli/app.py); glovebox.cli.domains pulls in the engine.
@@ -207,6 +208,7 @@ def show(json_: JsonOption = False) -> None:
                 "root": str(found.root),
                 "configuration_files": [str(p) for p in getattr(user_config, "files", ())],
                 "domains": [_view_record(v, found) for v in views],
+                "remote": remote_record(user_config),
             },
         )
         return
@@ -236,6 +238,7 @@ def show(json_: JsonOption = False) -> None:
     title = f"Glovebox caches in {found.root} (configuration: {files})"
     print_table(title, columns, rows, whole=("tag", "path"))
     _print_servers(found, views)
+    _say_remote(remote_record(user_config))
 
 
 def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
@@ -337,6 +340,7 @@ def info(json_: JsonOption = False) -> None:
                 "configuration_files": files,
                 "disk_bytes": total,
                 "domains": limits,
+                "remote": remote_record(found.user_config),
             },
         )
         return
@@ -358,3 +362,10 @@ def info(json_: JsonOption = False) -> None:
     ]
     columns = ("tag", "strategy", "disk usage of limit")
     print_table("Per-domain limits", columns, rows, whole=("tag",))
+    _say_remote(remote_record(found.user_config))
+
+
+def _say_remote(record: dict[str, Any] | None) -> None:
+    line = remote_line(record)
+    if line is not None:
+        say(line)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from glovebox.config.sources import ENV_SETTING_PREFIX, REDIS_ENV_SETTINGS
+from glovebox.config.sources import ENV_SETTING_PREFIX, REDIS_ENV_SETTINGS, REMOTE_ENV_SETTINGS
 from glovebox.config.yaml_reader import MAX_FILE_BYTES, YamlLimitError, parse_yaml
 from glovebox.errors import ConfigError
 from glovebox.text import QUOTE_LIMIT, quote
@@ -163,7 +163,7 @@ def environment_layer(environ: Mapping[str, str]) -> ConfigLayer:
     """
     data: dict[str, Any] = {}
     locations: dict[str, int | str] = {}
-    for name, (section, group, key) in REDIS_ENV_SETTINGS.items():
+    for name, (section, group, key) in (REDIS_ENV_SETTINGS | REMOTE_ENV_SETTINGS).items():
         value = environ.get(name)
         if value is not None and value.strip():
             data.setdefault(section, {}).setdefault(group, {})[key] = value.strip()

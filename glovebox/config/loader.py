@@ -41,17 +41,19 @@ logger = logging.getLogger(__name__)
 
 
 # Settings that may hold a password or the signing secret.
-_SECRET_PATHS = frozenset({"cache.redis.url", "cache.redis.secret"})
+_SECRET_PATHS = frozenset({"cache.redis.url", "cache.redis.secret", "cache.remote.secret"})
 
 
 def _accepted_keys(parent: tuple[Any, ...]) -> str:
     from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
     from glovebox.core.cache_v2 import RedisSettings
+    from glovebox.remote.settings import RemoteSettings
 
     accepted: dict[str, type[BaseModel]] = {
         "": GloveboxConfig,
         "cache": CacheSection,
         "cache.redis": RedisSettings,
+        "cache.remote": RemoteSettings,
     }
     if len(parent) == 3 and parent[:2] == ("cache", "domains"):
         model: type[BaseModel] = DomainCacheConfig
@@ -63,13 +65,14 @@ def _accepted_keys(parent: tuple[Any, ...]) -> str:
 def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
     from glovebox.config.models import SettingValueError
     from glovebox.core.cache_v2 import RedisSettingError
+    from glovebox.remote.settings import RemoteSettingError
 
     messages: list[str] = []
     for error in exc.errors():
         loc = tuple(error["loc"])
         path = ".".join(str(part) for part in loc)
         cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, SettingValueError | RedisSettingError):
+        if isinstance(cause, SettingValueError | RedisSettingError | RemoteSettingError):
             messages.append(f"{layer.describe(path)}: {cause}")
         elif isinstance(cause, ConfigError):
             messages.append(str(cause))  # already names the location and accepted words

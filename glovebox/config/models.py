@@ -35,6 +35,7 @@ from glovebox.core.cache_v2 import (
     positive_number,
     validate_tag,
 )
+from glovebox.remote.settings import RemoteSettings
 from glovebox.text import quote
 
 __all__ = [
@@ -141,6 +142,8 @@ class CacheSection(BaseModel):
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
     # The shared server of domains whose strategy is ``redis`` (docs/redis.md).
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    # The S3-compatible store shared by build machines (docs/remote.md).
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
 
     @field_validator("max_size_gb", "timeout", mode="before")
     @classmethod

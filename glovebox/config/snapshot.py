@@ -202,6 +202,8 @@ def _has_credentials(config: GloveboxConfig) -> bool:
     from glovebox.core.cache_v2 import mask_url
 
     redis = config.cache.redis
+    if config.cache.remote.secret is not None:  # the remote tier's signing secret
+        return True
     return redis.secret is not None or mask_url(redis.url) != redis.url
 
 

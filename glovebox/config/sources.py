@@ -21,6 +21,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "ENV_SETTING_PREFIX",
     "REDIS_ENV_SETTINGS",
+    "REMOTE_ENV_SETTINGS",
     "RESULT_CODE_FILES",
     "default_config_file",
     "find_user_config_file",
@@ -40,11 +41,23 @@ REDIS_ENV_SETTINGS = {
     "GLOVEBOX_CACHE_REDIS_SECRET": ("cache", "redis", "secret"),
 }
 
+# The remote tier's settings (docs/remote.md); GLOVEBOX_CACHE_SECRET signs its objects.
+REMOTE_ENV_SETTINGS = {
+    "GLOVEBOX_CACHE_REMOTE_URL": ("cache", "remote", "url"),
+    "GLOVEBOX_CACHE_REMOTE_ENDPOINT": ("cache", "remote", "endpoint"),
+    "GLOVEBOX_CACHE_REMOTE_REGION": ("cache", "remote", "region"),
+    "GLOVEBOX_CACHE_REMOTE_MODE": ("cache", "remote", "mode"),
+    "GLOVEBOX_CACHE_REMOTE_WRITE_ERRORS": ("cache", "remote", "write_errors"),
+    "GLOVEBOX_CACHE_REMOTE_TIMEOUT": ("cache", "remote", "timeout"),
+    "GLOVEBOX_CACHE_SECRET": ("cache", "remote", "secret"),
+}
+
 # Read whatever the files say: to find the user file and the platform directories (the
 # default cache_path), and the Redis settings above. GLOVEBOX__* settings come on top.
 _FIXED_VARIABLES = (
     CONFIG_ENV_VAR,
     *REDIS_ENV_SETTINGS,
+    *REMOTE_ENV_SETTINGS,
     "HOME",
     "XDG_CONFIG_HOME",
     "XDG_CACHE_HOME",
@@ -61,6 +74,7 @@ RESULT_CODE_FILES = (
     "core/cache_v2/models.py",
     "core/cache_v2/policy.py",
     "core/cache_v2/redis_settings.py",
+    "remote/settings.py",
 )
 
 

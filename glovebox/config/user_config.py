@@ -139,6 +139,9 @@ class UserConfig:
         secret = self._config.cache.redis.secret
         if secret is not None:
             data["cache"]["redis"]["secret"] = secret.get_secret_value()
+        remote_secret = self._config.cache.remote.secret
+        if remote_secret is not None:
+            data["cache"]["remote"]["secret"] = remote_secret.get_secret_value()
         return data
 
     def __repr__(self) -> str:

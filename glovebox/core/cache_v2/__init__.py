@@ -85,7 +85,13 @@ if TYPE_CHECKING:
     from glovebox.core.cache_v2.backends.disk import DiskCacheManager
     from glovebox.core.cache_v2.backends.memory import MemoryCache
     from glovebox.core.cache_v2.backends.redis import RedisCache, RedisUnavailableError
-    from glovebox.core.cache_v2.redis_settings import RedisSettingError, RedisSettings, mask_url
+    from glovebox.core.cache_v2.redis_settings import (
+        MASK,
+        MIN_SECRET_LENGTH,
+        RedisSettingError,
+        RedisSettings,
+        mask_url,
+    )
 
 # Name -> module, imported when the name is first asked for (PEP 562).
 _LAZY = {
@@ -96,6 +102,8 @@ _LAZY = {
     "RedisSettings": "glovebox.core.cache_v2.redis_settings",
     "RedisSettingError": "glovebox.core.cache_v2.redis_settings",
     "mask_url": "glovebox.core.cache_v2.redis_settings",
+    "MASK": "glovebox.core.cache_v2.redis_settings",
+    "MIN_SECRET_LENGTH": "glovebox.core.cache_v2.redis_settings",
 }
 
 
@@ -116,8 +124,10 @@ __all__ = [
     "DEFAULT_TAG",
     "DEFAULT_TIMEOUT",
     "KNOWN_DOMAINS",
+    "MASK",
     "MAX_SIZE_GB_LIMIT",
     "MAX_TIMEOUT",
+    "MIN_SECRET_LENGTH",
     "SETTING_LIMITS",
     "STRATEGY_BACKENDS",
     "WORKSPACE_DIR",
