@@ -240,7 +240,7 @@ def test_terminal_tables_at_80_columns_never_cut_whole_columns() -> None:
     console = Console(file=screen, force_terminal=True, width=80)
     rows = [[key, "zmkfirmware/zmk", "main", "1.0 MiB", "10", "1d", "in 7d"]]
     columns = ("key", "repository", "revision", "disk usage", "files", "age", "expires")
-    print_table("ZMK workspaces", columns, rows, whole=("key",), console=console)
+    print_table("ZMK workspaces", columns, rows, console=console)
     assert key in screen.getvalue()
 
 

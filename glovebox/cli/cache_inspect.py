@@ -128,6 +128,52 @@ def _size_cell(view: DomainView) -> str:
     return text
 
 
+_NUMBER_COLUMNS = (
+    "entries",
+    "stored",
+    "disk usage",
+    "hits",
+    "misses",
+    "hit rate",
+    "evictions",
+    "errors",
+)
+"""The figures of a domain in the ``stats`` table: every number of its ``--json`` record."""
+_SHOW_NUMBERS = ("entries", "disk usage", "hit rate")
+"""The figures ``show`` (the configuration view) adds; ``stats`` has them all."""
+
+
+def _backend_cell(view: DomainView) -> str:
+    return view.backend if view.unusable is None else "unusable"
+
+
+def _number_cells(view: DomainView) -> list[str]:
+    """Cells for :data:`_NUMBER_COLUMNS`: every figure the ``--json`` document reports."""
+    stats = view.stats
+    return [
+        str(stats.entries),
+        format_size(stats.size_bytes),
+        _size_cell(view),
+        str(stats.hits),
+        str(stats.misses),
+        format_hit_rate(stats.hit_rate),
+        str(stats.evictions),
+        str(stats.errors),
+    ]
+
+
+def _size_notes(views: list[DomainView]) -> list[str]:
+    """What the disk figures hold that a user would not expect (the space reserve)."""
+    from glovebox.core.cache_v2.disk_store import RESERVE_BYTES
+
+    if not any(view.disk_bytes for view in views if view.backend != "redis"):
+        return []
+    return [
+        f"disk usage (as du counts it) includes a {format_size(RESERVE_BYTES)} space.reserve",
+        "per domain, kept to free when the disk is full; stored: the size of the entries",
+    ]
+
+
 def stats(
     tag: AllTagsOption = None,
     json_: JsonOption = False,
@@ -151,21 +197,10 @@ def stats(
             {"root": str(found.root), "domains": [_view_record(v, found) for v in views]},
         )
         return
-    rows = [
-        [
-            v.tag,
-            v.backend if v.unusable is None else "unusable",
-            str(v.stats.entries),
-            _size_cell(v),
-            str(v.stats.hits),
-            str(v.stats.misses),
-            format_hit_rate(v.stats.hit_rate),
-            _where(v),
-        ]
-        for v in views
-    ]
-    columns = ("tag", "backend", "entries", "disk usage", "hits", "misses", "hit rate", "path")
-    print_table(f"Glovebox caches in {found.root}", columns, rows, whole=("tag", "path"))
+    columns = ("tag", "backend", *_NUMBER_COLUMNS, "path")
+    rows = [[v.tag, _backend_cell(v), *_number_cells(v), _where(v)] for v in views]
+    title = f"Glovebox caches in {found.root}"
+    print_table(title, columns, rows, paths=("path",), notes=_size_notes(views))
     _print_servers(found, views)
     for view in views:
         if view.unusable is not None:
@@ -210,31 +245,24 @@ def show(json_: JsonOption = False) -> None:
             },
         )
         return
+    columns = ("tag", "strategy", "decided by", "backend", "path", *_SHOW_NUMBERS)
     rows = [
         [
             v.tag,
             v.decision.strategy.value,
             format_decision(v.decision, user_config),
-            v.backend if v.unusable is None else "unusable",
+            _backend_cell(v),
             _short_path(v.directory, found.root) if v.stats.location is None else _where(v),
-            str(v.stats.entries),
-            _size_cell(v),
-            format_hit_rate(v.stats.hit_rate),
+            *(
+                cell
+                for name, cell in zip(_NUMBER_COLUMNS, _number_cells(v), strict=True)
+                if name in _SHOW_NUMBERS
+            ),
         ]
         for v in views
     ]
-    columns = (
-        "tag",
-        "strategy",
-        "decided by",
-        "backend",
-        "path",
-        "entries",
-        "disk usage",
-        "hit rate",
-    )
-    title = f"Glovebox caches in {found.root} (configuration: {files})"
-    print_table(title, columns, rows, whole=("tag", "path"))
+    title = f"Glovebox caches in {found.root}\nconfiguration: {files}"
+    print_table(title, columns, rows, paths=("path",), notes=_size_notes(views))
     _print_servers(found, views)
 
 
@@ -357,4 +385,12 @@ def info(json_: JsonOption = False) -> None:
         for item in limits
     ]
     columns = ("tag", "strategy", "disk usage of limit")
-    print_table("Per-domain limits", columns, rows, whole=("tag",))
+    notes = []
+    if any(item["disk_bytes"] for item in limits):
+        from glovebox.core.cache_v2.disk_store import RESERVE_BYTES
+
+        notes += [
+            f"disk usage (as du counts it) includes a {format_size(RESERVE_BYTES)} space.reserve",
+            "per domain, kept to free when the disk is full",
+        ]
+    print_table("Per-domain limits", columns, rows, notes=notes)

@@ -241,6 +241,8 @@ class Domains:
         )
         unusable = None
         stats = CacheStats(backend=backend, tag=tag)
+        directory = self.directory(tag)
+        before = _side_files(directory)
         live = None
         if decision.strategy is not Strategy.DISABLED and self.on_disk(tag):
             live = self.active(tag)
@@ -250,8 +252,10 @@ class Domains:
             with self.stored(tag) as cache:
                 if cache is not None:
                     stats = cache.get_stats()
-        directory = self.directory(tag)
         disk_bytes, workspace_bytes = disk_usage_with_part(directory, directory / WORKSPACE_DIR)
+        # SQLite's -wal/-shm files opened by this command vanish when it closes the database:
+        # the figure is what `du` shows once the command has finished.
+        disk_bytes -= _new_side_file_bytes(directory, before)
         return DomainView(
             tag=tag,
             decision=decision,
@@ -263,6 +267,25 @@ class Domains:
             size_limit_bytes=self.size_limit(tag),
             unusable=unusable,
         )
+
+
+_SQLITE_SIDE_FILES = (f"{CACHE_DB_NAME}-wal", f"{CACHE_DB_NAME}-shm")
+
+
+def _side_files(directory: Path) -> set[str]:
+    """Which of SQLite's ``-wal``/``-shm`` files exist in ``directory`` now."""
+    return {name for name in _SQLITE_SIDE_FILES if (directory / name).exists()}
+
+
+def _new_side_file_bytes(directory: Path, before: set[str]) -> int:
+    """Disk usage of the SQLite side files that appeared since ``before`` was taken."""
+    used = 0
+    for name in set(_SQLITE_SIDE_FILES) - before:
+        try:
+            used += os.lstat(directory / name).st_blocks * 512
+        except OSError:
+            continue
+    return used
 
 
 def domains() -> Domains:

@@ -20,6 +20,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "OutputOptions",
     "count",
+    "elide_middle",
     "emit_json",
     "error_line",
     "fail",
@@ -113,35 +114,130 @@ def print_table(
     columns: Sequence[str],
     rows: Sequence[Sequence[str]],
     *,
-    whole: Sequence[str] = (),
+    paths: Sequence[str] = (),
+    notes: Sequence[str] = (),
     console: Console | None = None,
 ) -> None:
-    """Print rows under ``columns``; cells of the ``whole`` columns are never cut or wrapped.
+    """Print ``rows`` under ``columns``, then ``notes`` (one line each).
 
-    On a terminal this is a rich table that grows wider than the terminal rather than
-    wrapping a tag, key or path; when stdout is not a terminal it is plain text: a title
-    line, then space-aligned columns, one row per line.
+    On a terminal every cell is printed whole, on one line: numbers, sizes, tags, keys and
+    words are never cut or wrapped. Only the cells of the ``paths`` columns give way: they
+    are shortened in the middle (``/home/u/…/glovebox/layout``) down to
+    :data:`MIN_PATH_WIDTH` characters; if that is not enough they move below the table,
+    one line each. When the table still does not fit the terminal, each row is printed as
+    a block of ``column: value`` lines instead (paths shortened to the terminal's width). When stdout is not a terminal the output is plain text: the
+    title, then space-aligned columns, one row per line, nothing shortened.
     """
     from rich.console import Console
-    from rich.table import Table
 
     console = Console() if console is None else console
     if not console.is_terminal:
         console.file.write(f"{title}\n{plain_columns(columns, rows)}\n")
+        for line in notes:
+            console.file.write(f"{line}\n")
         return
-    table = Table(title=title)
-    for index, name in enumerate(columns):
-        if name in whole:
-            longest = max([len(name), *(len(row[index]) for row in rows)])
-            table.add_column(name, no_wrap=True, min_width=longest)
+    width = console.width
+    _print_line(console, title)
+    table = _fitting_table(columns, rows, paths, width)
+    if table is not None:
+        console.print(table)
+    else:
+        kept = [i for i, name in enumerate(columns) if name not in paths]
+        table = _fitting_table(
+            [columns[i] for i in kept], [[r[i] for i in kept] for r in rows], (), width
+        )
+        if table is not None and len(kept) < len(columns):
+            # The paths move below the table, one line each, rather than squeeze it.
+            console.print(table)
+            for row in rows:
+                for index, name in enumerate(columns):
+                    if index not in kept:
+                        _print_line(console, f"{name} of {row[0]}: {row[index]}")
         else:
-            table.add_column(name, overflow="fold")
+            _print_records(console, columns, rows, paths, width)
+    for line in notes:
+        _print_line(console, line)
+
+
+MIN_PATH_WIDTH = 16
+"""The narrowest a path is shortened to in a table; below that the rows become blocks."""
+
+
+def elide_middle(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` characters by an ellipsis in the middle (more of the
+    end is kept: the end of a path names the file)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "\u2026"[:width]
+    head = (width - 1) // 3
+    tail = width - 1 - head
+    return f"{text[:head]}\u2026{text[len(text) - tail :]}"
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold underline")
+    for index, name in enumerate(columns):
+        longest = max([len(name), *(len(row[index]) for row in rows)])
+        table.add_column(name, no_wrap=True, min_width=longest, max_width=longest)
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
-    needed = console.measure(table).minimum
-    if needed > console.width:  # wider than the terminal rather than cut or wrapped
-        console = Console(file=console.file, width=needed, force_terminal=True)
-    console.print(table)
+    return table
+
+
+_COLUMN_GAP = 2
+"""Characters between two columns of :func:`_table` (the padding on either side)."""
+
+
+def _fitting_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    paths: Sequence[str],
+    width: int,
+) -> Any:
+    """The table with its path cells shortened just enough to fit ``width``, or None."""
+    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(columns)]
+    shortened = [i for i, name in enumerate(columns) if name in paths]
+    fixed = sum(w for i, w in enumerate(widths) if i not in shortened)
+    room = width - fixed - _COLUMN_GAP * (len(columns) - 1)
+    if shortened:
+        limit = room // len(shortened)
+        floor = max([MIN_PATH_WIDTH, *(len(columns[i]) for i in shortened)])
+        if limit < floor:
+            return None
+        rows = [
+            [elide_middle(cell, limit) if i in shortened else cell for i, cell in enumerate(row)]
+            for row in rows
+        ]
+    elif room < 0:
+        return None
+    return _table(columns, rows)
+
+
+def _print_line(console: Console, text: str) -> None:
+    """One line, never wrapped by rich (a path in it stays whole for copying)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_records(
+    console: Console,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    paths: Sequence[str],
+    width: int,
+) -> None:
+    """Each row as a block: its first cell, then one ``column: value`` line per column."""
+    label = max(len(name) for name in columns[1:]) + 2 if len(columns) > 1 else 0
+    for row in rows:
+        _print_line(console, "")
+        _print_line(console, row[0])
+        for name, cell in zip(columns[1:], row[1:], strict=True):
+            if name in paths:
+                cell = elide_middle(cell, max(MIN_PATH_WIDTH, width - label - 2))
+            _print_line(console, f"  {name + ':':<{label}}{cell}")
 
 
 def plain_columns(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
