@@ -125,8 +125,9 @@ def print_table(
     are shortened in the middle (``/home/u/…/glovebox/layout``) down to
     :data:`MIN_PATH_WIDTH` characters; if that is not enough they move below the table,
     one line each. When the table still does not fit the terminal, each row is printed as
-    a block of ``column: value`` lines instead (paths shortened to the terminal's width). When stdout is not a terminal the output is plain text: the
-    title, then space-aligned columns, one row per line, nothing shortened.
+    a block of ``column: value`` lines instead (paths shortened to the terminal's width).
+    When stdout is not a terminal the output is plain text: the title, then space-aligned
+    columns, one row per line, nothing shortened.
     """
     from rich.console import Console
 
@@ -152,7 +153,9 @@ def print_table(
             for row in rows:
                 for index, name in enumerate(columns):
                     if index not in kept:
-                        _print_line(console, f"{name} of {row[0]}: {row[index]}")
+                        label = f"{name} of {row[0]}: "
+                        shown = elide_middle(row[index], max(MIN_PATH_WIDTH, width - len(label)))
+                        _print_line(console, label + shown)
         else:
             _print_records(console, columns, rows, paths, width)
     for line in notes:
@@ -176,7 +179,6 @@ def elide_middle(text: str, width: int) -> str:
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
-    from rich import box
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold underline")
@@ -235,9 +237,8 @@ def _print_records(
         _print_line(console, "")
         _print_line(console, row[0])
         for name, cell in zip(columns[1:], row[1:], strict=True):
-            if name in paths:
-                cell = elide_middle(cell, max(MIN_PATH_WIDTH, width - label - 2))
-            _print_line(console, f"  {name + ':':<{label}}{cell}")
+            shown = elide_middle(cell, max(MIN_PATH_WIDTH, width - label - 2))
+            _print_line(console, f"  {name + ':':<{label}}{shown if name in paths else cell}")
 
 
 def plain_columns(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
