@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
+    "EXIT_CODES",
     "OUTPUT",
     "SCHEMA_VERSION",
     "OutputOptions",
     "count",
     "elide_middle",
+    "emit_error_json",
     "emit_json",
     "error_line",
     "fail",
@@ -71,7 +73,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def error_line(message: str) -> None:
-    """Print ``error: <message>`` on stderr as one line."""
+    """Print ``error: <message>`` on stderr as one line (and keep it for a ``--json``
+    error document, see :func:`emit_error_json`)."""
+    OUTPUT.errors.append(message)
     # The message is text, not markup: "[...]" in it (a regex, a list) is printed as is.
     _err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
 
@@ -82,10 +86,17 @@ SCHEMA_VERSION = 1
 
 @dataclass
 class OutputOptions:
-    """What the global ``--quiet`` and ``--no-progress`` options asked for."""
+    """What the global ``--quiet`` and ``--no-progress`` options asked for, and what this
+    invocation has printed for scripts (``--json``)."""
 
     quiet: bool = False
     progress: bool = True
+    json: bool = False
+    """The running command was given ``--json``."""
+    command: str = ""
+    """The running command's path below ``glovebox`` (``cache get``)."""
+    json_printed: bool = False
+    errors: list[str] = field(default_factory=list)
 
 
 OUTPUT = OutputOptions()
@@ -107,6 +118,35 @@ def emit_json(command: str, payload: dict[str, Any]) -> None:
     """Print one ``--json`` document: ``schema_version`` and ``command`` first."""
     document = {"schema_version": SCHEMA_VERSION, "command": command, **payload}
     typer.echo(json.dumps(document, indent=2, default=str))
+    OUTPUT.json_printed = True
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "not_found",
+    2: "bad_input",
+    3: "internal_error",
+    130: "interrupted",
+}
+"""Every exit code of ``glovebox`` and its name in a ``--json`` error document
+(docs/cli.md, "Exit codes"). 1 also answers a declined confirmation."""
+
+
+def emit_error_json(exit_code: int, command: str) -> None:
+    """The ``--json`` document of a command that failed: ``error`` holds the exit code,
+    its name and the error lines printed on stderr."""
+    messages = list(OUTPUT.errors)
+    emit_json(
+        command,
+        {
+            "error": {
+                "exit_code": exit_code,
+                "kind": EXIT_CODES.get(exit_code, "error"),
+                "message": messages[0] if messages else EXIT_CODES.get(exit_code, "error"),
+                "messages": messages,
+            }
+        },
+    )
 
 
 def print_table(
