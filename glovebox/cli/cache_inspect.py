@@ -21,7 +21,9 @@ from glovebox.cli.cache_common import (
     _check_key,
     _disabled_note,
     format_decision,
+    why_uncreatable,
 )
+from glovebox.cli.completion import complete_tags
 from glovebox.cli.formatting import (
     emit_json,
     fail,
@@ -308,6 +310,10 @@ def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     value: Any = missing
     if found.on_disk(name) or not found.uses_disk(decision):
         value = found.usable(name).get(key, missing)
+    else:
+        problem = why_uncreatable(found.directory(name))
+        if problem is not None:
+            raise fail(f"the {name!r} cache could not be opened: {problem}")
     if json_:
         emit_json(
             "cache get",
@@ -327,7 +333,17 @@ def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     typer.echo(value if isinstance(value, str | bytes) else repr(value))
 
 
-def dir_(tag: AllTagsOption = None) -> None:
+def dir_(
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag",
+            "-t",
+            help="Print this domain's directory instead (default: the cache root).",
+            autocompletion=complete_tags,
+        ),
+    ] = None,
+) -> None:
     """Print the cache root, or one domain's directory (even before it exists)."""
     from glovebox.cli.domains import domains
 

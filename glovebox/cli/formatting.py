@@ -124,7 +124,7 @@ def emit_json(command: str, payload: dict[str, Any]) -> None:
 EXIT_CODES: dict[int, str] = {
     0: "ok",
     1: "not_found",
-    2: "bad_input",
+    2: "error",
     3: "internal_error",
     130: "interrupted",
 }

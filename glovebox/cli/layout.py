@@ -71,7 +71,7 @@ def compile_command(
     try:
         written = write_outputs(output_dir, compiled)
     except GloveboxError as exc:
-        raise fail(str(exc), code=1) from exc
+        raise fail(str(exc)) from exc
     for (path, result), (keymap, conf) in zip(compiled, written, strict=True):
         origin = "from cache" if result.from_cache else "compiled"
         # Plain text: one whole line per layout (never wrapped), and no rich to import.
