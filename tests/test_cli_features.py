@@ -161,7 +161,7 @@ def test_prune_removes_expired_old_entries_and_orphaned_workspaces(
     orphan = orphan.with_name(key.rsplit("-", 1)[0] + "-" + "a" * 20)
     (orphan / "tree").mkdir(parents=True)
 
-    out = ok("cache", "prune", "--older-than", "30d").stdout
+    out = ok("cache", "prune", "--older-than", "30d", "--yes").stdout
     assert "layout: removed 1 expired and 1 older than 30d entries" in out
     assert "1 orphaned workspaces" in out
     assert as_json("cache", "keys", "--tag", "layout")["keys"] == ["new"]

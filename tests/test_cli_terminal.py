@@ -132,8 +132,8 @@ def json_of(*args: str) -> dict[str, Any]:
 
 
 STATS_COLUMNS = (
-    "tag", "backend", "entries", "stored", "disk usage", "hits", "misses", "hit rate",
-    "evictions", "errors", "path",
+    "tag", "backend", "entries", "stored", "disk usage", "evictions", "errors", "hits",
+    "misses", "hit rate", "path",
 )  # fmt: skip
 
 

@@ -134,11 +134,11 @@ _NUMBER_COLUMNS = (
     "entries",
     "stored",
     "disk usage",
+    "evictions",
+    "errors",
     "hits",
     "misses",
     "hit rate",
-    "evictions",
-    "errors",
 )
 """The figures of a domain in the ``stats`` table: every number of its ``--json`` record."""
 _SHOW_NUMBERS = ("entries", "disk usage", "hit rate")
@@ -156,11 +156,11 @@ def _number_cells(view: DomainView) -> list[str]:
         str(stats.entries),
         format_size(stats.size_bytes),
         _size_cell(view),
+        str(stats.evictions),
+        str(stats.errors),
         str(stats.hits),
         str(stats.misses),
         format_hit_rate(stats.hit_rate),
-        str(stats.evictions),
-        str(stats.errors),
     ]
 
 

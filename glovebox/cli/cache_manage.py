@@ -133,9 +133,10 @@ def clear(
     names = found.known() if tag is None else [found.require(tag)]
     plan = []
     for name in names:
+        used = disk_usage(found.directory(name))  # before SQLite's side files are opened
         with found.stored(name) as cache:
             entries = 0 if cache is None else len(cache.keys())
-        plan.append((name, entries, disk_usage(found.directory(name))))
+        plan.append((name, entries, used))
     if len(plan) == 1:
         name, entries, used = plan[0]
         question = (
@@ -143,15 +144,14 @@ def clear(
             f"{format_size(used)} on disk?"
         )
     else:
-        for name, entries, used in plan:
-            typer.echo(
-                f"  {name}: {count(entries, 'entry')}, {format_size(used)} on disk", err=True
-            )
         total = sum(entries for _, entries, _ in plan)
-        question = (
+        lines = [
             f"Remove everything in all {len(plan)} domains: {count(total, 'entry')}, "
-            f"{format_size(sum(used for _, _, used in plan))} on disk?"
-        )
+            f"{format_size(sum(used for _, _, used in plan))} on disk",
+            *(f"  {name}: {count(n, 'entry')}, {format_size(used)}" for name, n, used in plan),
+            "Clear them all?",
+        ]
+        question = "\n".join(lines)
     _confirm(question, yes, "nothing was cleared")
     for name in names:
         _disabled_note(found, name)
