@@ -121,14 +121,19 @@ def _placeholder(word: str) -> bool:
     )
 
 
-def _options(command: Any) -> set[str]:
-    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+def _options(command: Any) -> dict[str, bool]:
+    """The options of ``command``, each with whether it takes a value."""
+    return {
+        opt: not (getattr(param, "is_flag", False) or getattr(param, "count", False))
+        for param in command.params
+        for opt in (*param.opts, *param.secondary_opts)
+    }
 
 
 def check_synopsis(text: str) -> None:
     """Fail with what is wrong if ``text`` names a command or option that does not exist."""
     root = typer.main.get_command(app)
-    global_options = _options(root) | {"--help", "-h"}
+    global_options = _options(root) | {"--help": False, "-h": False}
     text = text.replace("\\|", "|")
     parts = text.split(" / ")
     first = shlex.split(parts[0], comments=True)
@@ -138,15 +143,19 @@ def check_synopsis(text: str) -> None:
         assert words[0] == "glovebox", text
         command: Any = root
         path: list[str] = []
+        skip = False
         for raw in words[1:]:
             word = raw.strip("[](),")
-            if not word:
+            if skip or not word:
+                skip = False
                 continue
             if word.startswith("-") and word not in {"-", "--"}:
                 option = word.split("=", 1)[0]
-                assert option in _options(command) | global_options, (
+                known = {**global_options, **_options(command)}
+                assert option in known, (
                     f"{text!r}: {' '.join(path) or 'glovebox'} has no option {option}"
                 )
+                skip = known[option] and "=" not in word
             elif isinstance(command, TyperGroup):
                 names = [name for name in word.split("|") if name]
                 if all(name in command.commands for name in names):
