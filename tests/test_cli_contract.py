@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from glovebox.cli.app import GLOBAL_FLAGS, GLOBAL_VALUE_OPTIONS, app, hoist_global_options
 from glovebox.cli.formatting import EXIT_CODES, SCHEMA_VERSION
 from glovebox.testing import IsolatedConfig
+from glovebox.testing.redis_server import RedisServer
 from tests.helpers import glovebox_ok as ok
 from tests.helpers import run_glovebox as run
 from tests.helpers import write_yaml
@@ -244,3 +245,24 @@ def test_a_key_with_a_line_break_is_refused_in_one_line(
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "one line" in result.stderr
     assert not (isolated_config.cache_path / "default").exists()
+
+
+def test_debug_names_the_redis_server_of_a_redis_domain_not_a_directory(
+    redis_server: RedisServer, isolated_config: IsolatedConfig
+) -> None:
+    env = {
+        "GLOVEBOX_CACHE_LAYOUT": "redis",
+        "GLOVEBOX_CACHE_REDIS_URL": redis_server.url,
+        "GLOVEBOX_CACHE_REDIS_SECRET": "a-secret-shared-by-every-machine",
+        "GLOVEBOX__CACHE__REDIS__KEY_PREFIX": "debugline",
+    }
+    result = run("cache", "set", "k", "v", "--tag", "layout", "--debug", env=env)
+    assert result.returncode == 0, result.stderr
+    created = [line for line in result.stderr.splitlines() if "Creating new shared" in line]
+    (line,) = [line for line in created if "'layout'" in line]
+    assert f"redis on {redis_server.url}" in line
+    assert "debugline:layout:" in line
+    assert str(isolated_config.cache_path) not in line
+    disk = run("cache", "set", "k", "v", "--debug")
+    (line,) = [line for line in disk.stderr.splitlines() if "Creating new shared" in line]
+    assert f"disk in {isolated_config.cache_path / 'default'}" in line
