@@ -118,8 +118,8 @@ class CacheCoordinator:
                     logger.warning("cache %r disabled: %s", name, exc)
                     return None, str(exc)
                 logger.debug(
-                    "Creating new shared cache instance: %r, %s",
-                    name,
+                    "Creating new shared cache instance: %s (%s)",
+                    key,
                     _where(instance, settings.backend, root / name),
                 )
                 slot = _Slot(key, settings, instance)
