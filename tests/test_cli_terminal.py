@@ -9,6 +9,7 @@ block of ``column: value`` lines per row) and compared with the ``--json`` docum
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -21,7 +22,13 @@ from typing import Any
 
 import pytest
 
-from glovebox.cli.formatting import format_hit_rate, format_size, format_usage
+from glovebox.cli.formatting import (
+    elide_middle,
+    format_hit_rate,
+    format_size,
+    format_usage,
+    print_table,
+)
 from glovebox.testing import IsolatedConfig
 from tests.helpers import CHILD_TIMEOUT, GLOVEBOX
 from tests.helpers import glovebox_ok as ok
@@ -224,3 +231,41 @@ def test_disk_usage_agrees_with_du_after_the_command(busy_cache: IsolatedConfig)
     )
     assert document["domains"][0]["disk_bytes"] == int(du.stdout.split()[0])
     assert not (directory / "cache.db-wal").exists()
+
+
+def test_elide_middle_keeps_more_of_the_end() -> None:
+    path = "/home/someone/.cache/glovebox/compilation"
+    short = elide_middle(path, 20)
+    assert len(short) == 20
+    assert short.endswith("glovebox/compilation"[-13:])
+    assert short.startswith(path[:6])
+    assert elide_middle(path, len(path)) == path
+
+
+@pytest.mark.parametrize(
+    ("width", "layout"), [(200, "whole"), (75, "shortened"), (55, "moved"), (30, "blocks")]
+)
+def test_tables_give_way_in_order_paths_then_blocks(width: int, layout: str) -> None:
+    from rich.console import Console
+
+    path = "/home/someone/.cache/glovebox/" + "deep/" * 6 + "layout"
+    rows = [["layout", "123456", "9.5 MiB of 2.0 GiB (0%)", path]]
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=width, color_system=None)
+    print_table(
+        "T", ("tag", "entries", "disk usage", "path"), rows, paths=("path",), console=console
+    )
+    lines = screen.getvalue().splitlines()
+    text = "\n".join(lines)
+    assert "123456" in text
+    assert "9.5 MiB of 2.0 GiB (0%)" in text
+    expected = {
+        "whole": lambda: path in text and "path of" not in text,
+        "shortened": lambda: "\u2026" in text and "path of" not in text,
+        "moved": lambda: any(line.startswith("path of layout: ") for line in lines),
+        "blocks": lambda: "  entries:" in text,
+    }
+    assert expected[layout](), text
+    # in blocks a figure wider than the terminal stays whole; the path is what gives way
+    fitting = [line for line in lines if layout != "blocks" or "path" in line]
+    assert all(len(line) <= width for line in fitting), text
