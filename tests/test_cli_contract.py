@@ -258,10 +258,11 @@ def test_debug_names_the_redis_server_of_a_redis_domain_not_a_directory(
     }
     result = run("cache", "set", "k", "v", "--tag", "layout", "--debug", env=env)
     assert result.returncode == 0, result.stderr
-    created = [line for line in result.stderr.splitlines() if "Creating new shared" in line]
-    (line,) = [line for line in created if ":layout (" in line]
-    assert line.endswith(f"(redis on {redis_server.url} under debugline:layout:)")
-    assert str(isolated_config.cache_path / "layout") not in line
+    (line,) = [line for line in result.stderr.splitlines() if "'layout' keeps its data" in line]
+    assert line.endswith(f"on the redis server {redis_server.url} under debugline:layout:")
+    assert str(isolated_config.cache_path) not in line
     disk = run("cache", "set", "k", "v", "--debug")
-    (line,) = [line for line in disk.stderr.splitlines() if "Creating new shared" in line]
-    assert f"disk in {isolated_config.cache_path / 'default'}" in line
+    (line,) = [line for line in disk.stderr.splitlines() if "keeps its data" in line]
+    assert line.endswith(
+        f"'default' keeps its data on disk in {isolated_config.cache_path / 'default'}"
+    )

@@ -380,6 +380,18 @@ def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox
     argv = hoist_global_options(sys.argv[1:] if args is None else args)
     OUTPUT.json, OUTPUT.command, OUTPUT.json_printed = False, "", False
     OUTPUT.errors.clear()
+    # --debug reconfigures the "glovebox" logger; an embedding process gets it back as it was.
+    logger = logging.getLogger("glovebox")
+    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+    try:
+        return _run(argv, startup, prog_name)
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _run(argv: list[str], startup: Startup, prog_name: str) -> int:
     command = ""
     try:
         result = app(args=argv, prog_name=prog_name, obj=startup, standalone_mode=False)

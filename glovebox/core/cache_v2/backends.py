@@ -8,6 +8,7 @@ call below. Strategy words that select a backend map to backend names in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.core.cache_v2.policy import Strategy
 from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
 from glovebox.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BACKENDS",
@@ -59,7 +62,20 @@ def open_backend(root: Path, name: str, settings: CacheSettings) -> CacheManager
         raise ConfigError(
             f"cache {name!r}: unknown cache backend {settings.backend!r}; known backends: {known}"
         )
-    return opener(root, name, settings)
+    instance = opener(root, name, settings)
+    logger.debug("cache %r keeps its data %s", name, _where(instance, settings.backend, root))
+    return instance
+
+
+def _where(instance: CacheManager, backend: str, root: Path) -> str:
+    """Where an opened cache keeps its data, for the debug log: a directory only for a
+    backend that has one (a Redis domain names its server, masked, and key namespace)."""
+    server = getattr(instance, "server", None)
+    if isinstance(server, str):
+        return f"on the {backend} server {server} under {getattr(instance, 'namespace', '?')}"
+    if backend == "memory":
+        return "in the memory of this process"
+    return f"on {backend} in {getattr(instance, 'directory', root)}"
 
 
 def backend_for_strategy(strategy: Strategy) -> str:

@@ -117,11 +117,7 @@ class CacheCoordinator:
                 except UnusableStorageError as exc:
                     logger.warning("cache %r disabled: %s", name, exc)
                     return None, str(exc)
-                logger.debug(
-                    "Creating new shared cache instance: %s (%s)",
-                    key,
-                    _where(instance, settings.backend, root / name),
-                )
+                logger.debug("Creating new shared cache instance: %s", key)
                 slot = _Slot(key, settings, instance)
                 self._slots[key] = slot
             self._by_request[(str(cache_root), name)] = slot
@@ -220,14 +216,3 @@ def get_cache_instance_keys() -> list[str]:
 def cleanup_shared_cache_instances() -> dict[str, int]:
     """Remove expired entries in every live instance; returns counts by instance key."""
     return _coordinator.cleanup_all()
-
-
-def _where(instance: CacheManager, backend: str, directory: Path) -> str:
-    """Where a new instance keeps its data, for the debug log: a directory only for a
-    backend that has one (a Redis domain names its server, masked, and key namespace)."""
-    server = getattr(instance, "server", None)
-    if isinstance(server, str):
-        return f"{backend} on {server} under {getattr(instance, 'namespace', '?')}"
-    if backend == "memory":
-        return "memory of this process"
-    return f"{backend} in {directory}"
