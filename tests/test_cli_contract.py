@@ -8,6 +8,7 @@ group, ``cache remote``) are covered by the same checks.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,3 +267,12 @@ def test_debug_names_the_redis_server_of_a_redis_domain_not_a_directory(
     assert line.endswith(
         f"'default' keeps its data on disk in {isolated_config.cache_path / 'default'}"
     )
+
+
+def test_running_in_process_leaves_logging_as_it_was(isolated_config: IsolatedConfig) -> None:
+    from containers.cli import main
+
+    logger = logging.getLogger("glovebox")
+    before = (logger.handlers[:], logger.level, logger.propagate)
+    assert main(["cache", "dir", "--debug"]) == 0
+    assert (logger.handlers[:], logger.level, logger.propagate) == before
