@@ -161,7 +161,7 @@ def test_prune_removes_expired_old_entries_and_orphaned_workspaces(
     orphan = orphan.with_name(key.rsplit("-", 1)[0] + "-" + "a" * 20)
     (orphan / "tree").mkdir(parents=True)
 
-    out = ok("cache", "prune", "--older-than", "30d").stdout
+    out = ok("cache", "prune", "--older-than", "30d", "--yes").stdout
     assert "layout: removed 1 expired and 1 older than 30d entries" in out
     assert "1 orphaned workspaces" in out
     assert as_json("cache", "keys", "--tag", "layout")["keys"] == ["new"]
@@ -240,7 +240,7 @@ def test_terminal_tables_at_80_columns_never_cut_whole_columns() -> None:
     console = Console(file=screen, force_terminal=True, width=80)
     rows = [[key, "zmkfirmware/zmk", "main", "1.0 MiB", "10", "1d", "in 7d"]]
     columns = ("key", "repository", "revision", "disk usage", "files", "age", "expires")
-    print_table("ZMK workspaces", columns, rows, whole=("key",), console=console)
+    print_table("ZMK workspaces", columns, rows, console=console)
     assert key in screen.getvalue()
 
 
