@@ -19,8 +19,9 @@ from glovebox.core.cache_v2.policy import (
     GLOBAL_ENV_VAR,
     Strategy,
     StrategyDecision,
-    env_var_for_tag,
+    decide_strategy,
     resolve_strategy,
+    tag_variable,
     validate_tag,
 )
 from glovebox.errors import ConfigError
@@ -44,10 +45,12 @@ _GLOBAL = EnvName(GLOBAL_ENV_VAR)
 _MEMO_LIMIT = 4096
 # Memos of the warm path, keyed by the raw environment values they were computed from.
 _roots: dict[tuple[object, object], str] = {}
-_tag_variables: dict[str | None, EnvName] = {}
-_env_strategies: dict[tuple[str | None, object, object], Strategy] = {}
+# tag as given -> (its validated name, its GLOVEBOX_CACHE_<TAG> variable)
+_tag_names: dict[str | None, tuple[str, EnvName]] = {}
+_env_strategies: dict[tuple[str, object, object], Strategy] = {}
 # The default settings with each strategy's backend, built once (the warm path).
 _strategy_settings: dict[Strategy, CacheSettings] = {}
+_coordinator = get_coordinator()
 
 
 def default_cache_root() -> Path:
@@ -65,36 +68,35 @@ def _default_root_str() -> str:
     return root
 
 
-def _env_strategy(tag: str | None) -> Strategy:
-    """``resolve_strategy(tag, os.environ)``, memoised on the two variables it reads."""
-    variable = _tag_variables.get(tag)
-    if variable is None:
-        variable = EnvName(env_var_for_tag(tag))  # validates the tag
-        if len(_tag_variables) < _MEMO_LIMIT:
-            _tag_variables[tag] = variable
-    memo_key = (tag, env_value(_GLOBAL), env_value(variable))
-    strategy = _env_strategies.get(memo_key)
-    if strategy is None:
-        strategy = resolve_strategy(tag, os.environ).strategy  # raises on invalid words
-        if len(_env_strategies) < _MEMO_LIMIT:
-            _env_strategies[memo_key] = strategy
-    return strategy
-
-
 def create_default_cache(tag: str | None = None) -> CacheManager:
     """The shared cache for ``tag`` under the default root, as the environment allows.
 
     The environment is read on every call, so flipping ``GLOVEBOX_CACHE_GLOBAL`` or
-    ``GLOVEBOX_CACHE_<TAG>`` takes effect immediately.
+    ``GLOVEBOX_CACHE_<TAG>`` takes effect immediately. The tag is validated and its
+    variable named once per process; the strategy is decided once per pair of values of
+    the two variables it depends on (memos), so a warm call reads two variables and
+    looks up three dictionaries.
     """
-    strategy = _env_strategy(tag)
+    names = _tag_names.get(tag)
+    if names is None:
+        name = validate_tag(tag)
+        names = (name, EnvName(tag_variable(name)))
+        if len(_tag_names) < _MEMO_LIMIT:
+            _tag_names[tag] = names
+    name, variable = names
+    memo_key = (name, env_value(_GLOBAL), env_value(variable))
+    strategy = _env_strategies.get(memo_key)
+    if strategy is None:
+        strategy = decide_strategy(name, os.environ).strategy  # raises on invalid words
+        if len(_env_strategies) < _MEMO_LIMIT:
+            _env_strategies[memo_key] = strategy
     if strategy is Strategy.DISABLED:
-        return DisabledCache(tag)
+        return DisabledCache(name)
     settings = _strategy_settings.get(strategy)
     if settings is None:
         settings = CacheSettings(backend=backend_for_strategy(strategy))
         _strategy_settings[strategy] = settings
-    return get_coordinator().get(_default_root_str(), tag, settings=settings)
+    return _coordinator.instance(_default_root_str(), name, settings)
 
 
 def _domain_settings(user_config: Any, name: str) -> tuple[Any, Any]:
@@ -146,7 +148,7 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
     settings = _settings(section, domain, decision.strategy)
     cache_path = getattr(user_config, "cache_path", None)
     root = default_cache_root() if cache_path is None else Path(cache_path)
-    return get_coordinator().get(root, tag, settings=settings)
+    return _coordinator.get(root, tag, settings=settings)
 
 
 def _settings(section: Any, domain: Any, strategy: Strategy) -> CacheSettings:
