@@ -87,9 +87,7 @@ class CacheCoordinator:
             return DisabledCache(tag)
         return self.instance(cache_root, validate_tag(tag), settings)
 
-    def instance(
-        self, cache_root: Path | str, name: str, settings: CacheSettings
-    ) -> CacheManager:
+    def instance(self, cache_root: Path | str, name: str, settings: CacheSettings) -> CacheManager:
         """:meth:`get` for a ``name`` that ``validate_tag`` returned (it is not checked again).
 
         The warm path is one dictionary lookup. The first request resolves the root,
