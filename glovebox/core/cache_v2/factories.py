@@ -20,7 +20,6 @@ from glovebox.core.cache_v2.policy import (
     Strategy,
     StrategyDecision,
     decide_strategy,
-    resolve_strategy,
     tag_variable,
     validate_tag,
 )
@@ -111,15 +110,17 @@ def resolve_user_config_strategy(
     user_config: Any, tag: str | None = None, environ: Mapping[str, str] | None = None
 ) -> StrategyDecision:
     """The strategy for ``tag`` given the environment and ``user_config`` (and who decided)."""
-    _, domain = _domain_settings(user_config, tag or "default")
-    return _decide(user_config, tag, domain, os.environ if environ is None else environ)
+    name = validate_tag(tag)
+    _, domain = _domain_settings(user_config, name)
+    return _decide(user_config, name, domain, os.environ if environ is None else environ)
 
 
 def _decide(
-    user_config: Any, tag: str | None, domain: Any, environ: Mapping[str, str]
+    user_config: Any, name: str, domain: Any, environ: Mapping[str, str]
 ) -> StrategyDecision:
-    return resolve_strategy(
-        tag,
+    """The decision for a validated ``name`` given the config's values for it."""
+    return decide_strategy(
+        name,
         environ,
         domain_strategy=getattr(domain, "strategy", None),
         global_strategy=getattr(user_config, "cache_strategy", None),
@@ -141,14 +142,15 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
     a ``cache`` section with ``max_size_gb``, ``timeout`` and ``domains.<tag>`` (``strategy``,
     ``max_size_gb``, ``timeout``, ``default_ttl``) is used when the object has one.
     """
-    section, domain = _domain_settings(user_config, tag or "default")
-    decision = _decide(user_config, tag, domain, os.environ)
+    name = validate_tag(tag)
+    section, domain = _domain_settings(user_config, name)
+    decision = _decide(user_config, name, domain, os.environ)
     if decision.strategy is Strategy.DISABLED:
-        return DisabledCache(tag)
+        return DisabledCache(name)
     settings = _settings(section, domain, decision.strategy)
     cache_path = getattr(user_config, "cache_path", None)
     root = default_cache_root() if cache_path is None else Path(cache_path)
-    return _coordinator.get(root, tag, settings=settings)
+    return _coordinator.instance(root, name, settings)
 
 
 def _settings(section: Any, domain: Any, strategy: Strategy) -> CacheSettings:
@@ -174,8 +176,9 @@ def user_config_settings(user_config: Any, tag: str | None = None) -> CacheSetti
     For a domain whose strategy is ``disabled`` the backend is the disk one: these are the
     settings of the data it left on disk (size limit, timeout), which tools still manage.
     """
-    section, domain = _domain_settings(user_config, tag or "default")
-    strategy = _decide(user_config, tag, domain, os.environ).strategy
+    name = validate_tag(tag)
+    section, domain = _domain_settings(user_config, name)
+    strategy = _decide(user_config, name, domain, os.environ).strategy
     if strategy is Strategy.DISABLED:
         strategy = Strategy.ENABLED
     return _settings(section, domain, strategy)
