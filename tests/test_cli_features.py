@@ -8,16 +8,20 @@ import json
 import os
 import sqlite3
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from rich.console import Console
 
+from glovebox.cli.cache_inspect import _zero as zero_counts
 from glovebox.cli.completion import complete_tags, complete_workspace_keys
 from glovebox.cli.formatting import SCHEMA_VERSION, parse_age, plain_columns, print_table
 from glovebox.compilation.cache.archive import extract_archive
 from glovebox.compilation.cache.models import WorkspaceProgress
+from glovebox.core.cache_v2 import CacheManager, MemoryCache
 from glovebox.testing import IsolatedConfig
 from tests.helpers import glovebox_ok as ok
 from tests.helpers import run_glovebox as run
@@ -142,6 +146,38 @@ def test_stats_zero_resets_the_counts(isolated_config: IsolatedConfig) -> None:
     ok("cache", "stats", "--zero")
     layout = next(d for d in as_json("cache", "stats")["domains"] if d["tag"] == "layout")
     assert (layout["hits"], layout["misses"], layout["entries"]) == (0, 0, 1)
+
+
+class _CountsKeeper(MemoryCache):
+    """A cache of no built-in class that keeps stored counts and offers to reset them."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag)
+        self.resets = 0
+
+    def reset_stats(self) -> None:
+        self.resets += 1
+
+
+class _Found:
+    """What ``stats --zero`` reads: the stored handle of each tag."""
+
+    def __init__(self, caches: dict[str, CacheManager | None]) -> None:
+        self.caches = caches
+
+    @contextmanager
+    def stored(self, tag: str) -> Iterator[CacheManager | None]:
+        yield self.caches[tag]
+
+
+def test_stats_zero_asks_each_cache_whether_it_can_reset_its_counts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    keeper = _CountsKeeper("kept")
+    found = _Found({"kept": keeper, "memory": MemoryCache("memory"), "absent": None})
+    zero_counts(cast(Any, found), ["kept", "memory", "absent"])
+    assert keeper.resets == 1
+    assert capsys.readouterr().out.strip() == "hit/miss counts zeroed: kept"
 
 
 def test_prune_removes_expired_old_entries_and_orphaned_workspaces(

@@ -215,13 +215,17 @@ def stats(
 
 
 def _zero(found: Domains, tags: list[str]) -> None:
-    from glovebox.core.cache_v2 import DiskCacheManager
+    """Zero the stored hit/miss counts of every cache that keeps counts it can reset.
 
+    The cache is asked: a backend offering ``reset_stats()`` keeps such totals (the disk
+    one); the others (memory, a shared server's, a switched-off domain) are left out.
+    """
     zeroed = []
     for name in tags:
         with found.stored(name) as cache:
-            if isinstance(cache, DiskCacheManager):
-                cache.reset_stats()
+            reset_stats = getattr(cache, "reset_stats", None)
+            if callable(reset_stats):
+                reset_stats()
                 zeroed.append(name)
     say(f"hit/miss counts zeroed: {', '.join(zeroed) or 'none (no cache on disk)'}")
 

@@ -119,8 +119,11 @@ def open_backend(root: Path, name: str, settings: CacheSettings) -> CacheManager
         raise ConfigError(
             f"cache {name!r}: unknown cache backend {settings.backend!r}; known backends: {known}"
         )
+    if type(opener) is LazyOpener:
+        opener = opener.load()  # called directly: the wrapper would only forward
     instance = opener(root, name, settings)
-    logger.debug("cache %r keeps its data %s", name, _where(instance, settings.backend, root))
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("cache %r keeps its data %s", name, _where(instance, settings.backend, root))
     return instance
 
 
