@@ -70,7 +70,7 @@ _DOMAIN_WORDS: dict[str, Strategy] = {
     "disk": Strategy.ENABLED,
 }
 # Tags whose GLOVEBOX_CACHE_<TAG> variable is a setting of its own, not a strategy switch.
-_RESERVED_VARIABLE_TAGS = frozenset({"redis_url", "redis_secret"})
+_RESERVED_VARIABLE_TAGS = frozenset({"redis_url", "redis_secret", "secret"})
 
 ACCEPTED_SWITCH_WORDS: tuple[str, ...] = tuple(_GLOBAL_WORDS)
 ACCEPTED_DOMAIN_WORDS: tuple[str, ...] = tuple(_DOMAIN_WORDS)

@@ -28,9 +28,11 @@ Guarantees
   changed is a miss and its entry is dropped; when the disk is full, a deletion frees the
   space reserve and is tried once more.
 
-Values are unpickled from disk, so whoever can write the cache directory can run code in
-this process. Directories are therefore created private (0700) and an existing root that
-others can write, or that another user owns, is refused.
+Pickled values are signed with HMAC-SHA256 under the user's key (kept outside the cache
+root, see :mod:`glovebox.core.cache_v2.signing`) and verified before they are loaded: a
+value that does not verify is a miss, a WARNING and a deletion, and is never unpickled.
+Directories are also created private (0700) and an existing root that others can write,
+or that another user owns, is refused.
 
 Use of diskcache internals
 - The hot read path (:meth:`DiskCacheManager.get`) calls diskcache's public ``Cache.get``
@@ -67,6 +69,7 @@ from glovebox.core.cache_v2.backends.disk_store import (
     LockWaitExpired,
     PrivateDisk,
     PrivateJSONDisk,
+    UntrustedValue,
     current_identity,
     is_disk_full,
     is_locked,
@@ -220,6 +223,13 @@ class DiskCacheManager(BaseCache):
         if isinstance(exc, DamagedValue):
             self._record_error(f"reading key {key!r}", "answered as a miss, entry dropped", exc)
             self._drop_damaged(key, exc.filename)
+        elif isinstance(exc, UntrustedValue):
+            self._record_error(
+                f"verifying the value of key {key!r}",
+                "it was not loaded; answered as a miss, entry dropped",
+                exc,
+            )
+            self._drop_untrusted(key, exc)
         else:
             self._record_error(f"reading key {key!r}", "answered as a miss", exc)
             if is_malformed(exc):
@@ -243,6 +253,29 @@ class DiskCacheManager(BaseCache):
             db.retry_while_locked(drop)
         except Exception as exc:
             self._record_error(f"dropping the damaged entry of key {key!r}", "left in place", exc)
+
+    def _drop_untrusted(self, key: str, found: UntrustedValue) -> None:
+        """Remove the entry of ``key`` holding the value that failed verification.
+
+        Only the row still holding what was read goes: a valid value stored meanwhile by
+        another process stays.
+        """
+        db = self._connection()
+
+        def drop() -> None:
+            db_key, raw = db._disk.put(key)
+            with db.transact():
+                removed = db._sql(
+                    "DELETE FROM Cache WHERE key = ? AND raw = ? AND filename IS ? AND value IS ?",
+                    (db_key, raw, found.filename, found.inline),
+                ).rowcount
+            if removed and found.filename is not None:
+                db._disk.remove(found.filename)
+
+        try:
+            db.retry_while_locked(drop)
+        except Exception as exc:
+            self._record_error(f"dropping the unverified entry of key {key!r}", "left", exc)
 
     def _flush_stats(self, *, wait: bool) -> None:
         """Add this process's pending hit/miss counts to the database's totals.
@@ -414,7 +447,9 @@ class DiskCacheManager(BaseCache):
         db = self._connection()
         try:
             rows = db._sql(
-                f"SELECT key, raw FROM Cache WHERE {_LIVE} ORDER BY rowid", (time.time(),)
+                # A key stored pickled is never a key of ours (they are strings): left out.
+                f"SELECT key, raw FROM Cache WHERE raw = 1 AND {_LIVE} ORDER BY rowid",
+                (time.time(),),
             ).fetchall()
             return [db._disk.get(db_key, raw) for db_key, raw in rows]
         except Exception as exc:

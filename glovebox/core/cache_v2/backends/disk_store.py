@@ -13,6 +13,12 @@
   The process umask is never touched.
 - Checked value files. A value stored in its own file carries its size in the file name;
   a file whose size differs is reported as :class:`DamagedValue` instead of being read.
+- Authenticated pickles. A value diskcache would pickle is stored as ``GBP1``, an
+  HMAC-SHA256 of the pickle under the user's key (:mod:`glovebox.core.cache_v2.signing`),
+  then the pickle, inline or in its own file. A pickled value that does not verify (forged,
+  written under another key, or written before values were signed) is reported as
+  :class:`UntrustedValue` and never unpickled; so is a key stored pickled (keys are
+  strings, stored as they are). JSON, strings, bytes and numbers are never unpickled.
 
 The directory also holds ``space.reserve``, a small file deleted when the disk is full so
 that deleting entries (which appends to SQLite's write-ahead log) can still work.
@@ -25,9 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hmac
 import logging
 import os
 import re
+import pickle
 import sqlite3
 import threading
 import time
@@ -36,9 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
-from diskcache.core import ENOVAL, UNKNOWN
+from diskcache.core import ENOVAL, MODE_PICKLE, UNKNOWN
 
 from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER
+from glovebox.core.cache_v2.redis_codec import Signer
+from glovebox.core.cache_v2.signing import local_signer
 
 __all__ = [
     "CACHE_DB_NAME",
@@ -50,6 +60,8 @@ __all__ = [
     "LockWaitExpired",
     "PrivateDisk",
     "PrivateJSONDisk",
+    "SIGNED_MAGIC",
+    "UntrustedValue",
     "current_identity",
     "is_disk_full",
     "is_locked",
@@ -72,6 +84,14 @@ DIR_MODE = 0o700
 
 _SIZED_NAME = re.compile(r"-(\d+)\.val$")
 
+SIGNED_MAGIC = b"GBP1"
+"""First bytes of a signed pickled value: then 32 bytes of HMAC-SHA256, then the pickle."""
+_SIGNATURE_END = len(SIGNED_MAGIC) + 32
+# What is signed besides the pickle: sets these values apart from the Redis backend's.
+_LABEL = b"glovebox-disk"
+_FORMAT = b"p"
+_INT_RANGE = range(-(2**63), 2**63)
+
 
 class DamagedValue(Exception):
     """A value file whose size is not the size stored with it (changed behind our back)."""
@@ -80,6 +100,19 @@ class DamagedValue(Exception):
         self.filename = filename
         shown = "missing" if found is None else f"{found} bytes"
         super().__init__(f"value file {filename} holds {shown}, {expected} bytes were stored")
+
+
+class UntrustedValue(Exception):
+    """A pickled value (or key) that does not verify under this user's key: never loaded.
+
+    ``filename`` and ``inline`` are what the entry holds (its value file, or the bytes
+    stored in the database), so that exactly this entry can be dropped.
+    """
+
+    def __init__(self, reason: str, filename: str | None, inline: bytes | None) -> None:
+        self.filename = filename
+        self.inline = inline
+        super().__init__(reason)
 
 
 # -- failure classification ----------------------------------------------------------
@@ -213,9 +246,21 @@ def move_aside(directory: Path, tag: str, reason: BaseException) -> Path:
 
 
 class _PrivateCheckedFiles:
-    """Mixed into diskcache's ``Disk`` classes: private value files that carry their size."""
+    """Mixed into diskcache's ``Disk`` classes: private value files that carry their size,
+    and pickles that are signed when stored and verified before they are loaded."""
 
     _directory: str
+    _pickles = True  # False for the JSON disk, whose values are never pickled
+    _signer: Signer
+
+    def __init__(self, directory: str, **kwargs: Any) -> None:
+        super().__init__(directory, **kwargs)  # type: ignore[call-arg]
+        self._signer = local_signer()
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:  # keys are validated strings, stored raw; a pickled one is forged
+            raise UntrustedValue("a key stored pickled (keys are stored as text)", None, None)
+        return super().get(key, raw)  # type: ignore[misc]
 
     def filename(self, key: Any = UNKNOWN, value: Any = UNKNOWN) -> tuple[str, str]:
         filename, full_path = super().filename(key, value)  # type: ignore[misc]
@@ -226,7 +271,13 @@ class _PrivateCheckedFiles:
         return filename, full_path
 
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[Any, ...]:
+        signed = self._pickles and not read and not _stored_plain(value)
+        if signed:
+            payload = pickle.dumps(value, protocol=self.pickle_protocol)  # type: ignore[attr-defined]
+            value = SIGNED_MAGIC + self._signer.sign(_LABEL, _FORMAT, payload) + payload
         size, mode, filename, db_value = super().store(value, read, key=key)  # type: ignore[misc]
+        if signed:
+            mode = MODE_PICKLE  # stored by diskcache as bytes, inline or in a file
         if filename is None:
             return size, mode, filename, db_value
         base = Path(self._directory)
@@ -249,7 +300,36 @@ class _PrivateCheckedFiles:
                     found = None  # deleted by a concurrent delete: diskcache answers a miss
                 if found is not None and found != expected:
                     raise DamagedValue(filename, expected, found)
+        if mode == MODE_PICKLE:
+            return self._load_signed(filename, value)
         return super().fetch(mode, filename, value, read)  # type: ignore[misc]
+
+    def _load_signed(self, filename: str | None, value: Any) -> Any:
+        if value is None and filename is not None:
+            with open(os.path.join(self._directory, filename), "rb") as reader:
+                blob = reader.read()
+            inline = None
+        else:
+            blob = inline = bytes(value)
+        view = memoryview(blob)
+        if blob[: len(SIGNED_MAGIC)] != SIGNED_MAGIC or len(blob) < _SIGNATURE_END:
+            raise UntrustedValue("an unsigned pickle", filename, inline)
+        payload = view[_SIGNATURE_END:]
+        if not hmac.compare_digest(
+            view[len(SIGNED_MAGIC) : _SIGNATURE_END], self._signer.sign(_LABEL, _FORMAT, payload)
+        ):
+            raise UntrustedValue(
+                "a pickle whose signature does not verify under this user's key",
+                filename,
+                inline,
+            )
+        return pickle.loads(payload)
+
+
+def _stored_plain(value: Any) -> bool:
+    """Whether diskcache stores ``value`` without pickling it (as ``Disk.store`` decides)."""
+    kind = type(value)
+    return kind is str or kind is bytes or kind is float or (kind is int and value in _INT_RANGE)
 
 
 class PrivateDisk(_PrivateCheckedFiles, diskcache.Disk):  # type: ignore[misc]
@@ -257,7 +337,9 @@ class PrivateDisk(_PrivateCheckedFiles, diskcache.Disk):  # type: ignore[misc]
 
 
 class PrivateJSONDisk(_PrivateCheckedFiles, diskcache.JSONDisk):  # type: ignore[misc]
-    """JSON serialisation with private, size-checked value files."""
+    """JSON serialisation with private, size-checked value files (nothing is pickled)."""
+
+    _pickles = False
 
 
 # -- the handle ------------------------------------------------------------------------
