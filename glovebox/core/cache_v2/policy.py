@@ -166,8 +166,9 @@ def validate_tag(tag: str | None) -> str:
     if re.sub(r"[^A-Za-z0-9]", "_", tag).lower() in _RESERVED_VARIABLE_TAGS:
         raise InvalidArgumentError(
             f"invalid cache tag {quote(tag)}: its variable "
-            f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is the Redis setting of "
-            "that name, not a strategy switch; choose another tag"
+            f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is a cache setting of "
+            "its own (a Redis setting or the signing secret), not a strategy switch; "
+            "choose another tag"
         )
     return tag if type(tag) is str else plain_str(tag)
 
