@@ -255,7 +255,7 @@ class _PrivateCheckedFiles:
 
     def __init__(self, directory: str, **kwargs: Any) -> None:
         super().__init__(directory, **kwargs)  # type: ignore[call-arg]
-        self._signer = local_signer()
+        self._signer = local_signer().bound(_LABEL, _FORMAT)
 
     def get(self, key: Any, raw: bool) -> Any:
         if not raw:  # keys are validated strings, stored raw; a pickled one is forged
@@ -274,7 +274,7 @@ class _PrivateCheckedFiles:
         signed = self._pickles and not read and not _stored_plain(value)
         if signed:
             payload = pickle.dumps(value, protocol=self.pickle_protocol)  # type: ignore[attr-defined]
-            value = SIGNED_MAGIC + self._signer.sign(_LABEL, _FORMAT, payload) + payload
+            value = SIGNED_MAGIC + self._signer.sign_payload(payload) + payload
         size, mode, filename, db_value = super().store(value, read, key=key)  # type: ignore[misc]
         if signed:
             mode = MODE_PICKLE  # stored by diskcache as bytes, inline or in a file
@@ -316,7 +316,7 @@ class _PrivateCheckedFiles:
             raise UntrustedValue("an unsigned pickle", filename, inline)
         payload = view[_SIGNATURE_END:]
         if not hmac.compare_digest(
-            view[len(SIGNED_MAGIC) : _SIGNATURE_END], self._signer.sign(_LABEL, _FORMAT, payload)
+            view[len(SIGNED_MAGIC) : _SIGNATURE_END], self._signer.sign_payload(payload)
         ):
             raise UntrustedValue(
                 "a pickle whose signature does not verify under this user's key",
