@@ -122,10 +122,14 @@ def test_a_forged_pickle_is_never_loaded_but_dropped_with_a_warning(tmp_path: Pa
 
     out, stderr = child("read", root, env, "small", "large")
 
-    assert not inline_marker.exists() and not file_marker.exists()  # never unpickled
-    assert out["small"] is None and out["large"] is None
+    assert not inline_marker.exists()
+    assert not file_marker.exists()
+    assert out["small"] is None
+    assert out["large"] is None
     assert stderr.count("WARNING") >= 2
-    assert "'small'" in stderr and "'large'" in stderr and "signature" in stderr
+    assert "'small'" in stderr
+    assert "'large'" in stderr
+    assert "signature" in stderr
     assert set(rows(db)) == {"text"}  # both entries dropped, the rest kept
     assert not value_file.exists()
 
@@ -149,7 +153,8 @@ def test_a_root_copied_to_another_user_without_the_key_gives_misses(tmp_path: Pa
     root = tmp_path / "root"
     child("write", root, environment(tmp_path / "alice"))
     out, stderr = child("read", root, environment(tmp_path / "bob"), "small", "large", "text")
-    assert out["small"] is None and out["large"] is None
+    assert out["small"] is None
+    assert out["large"] is None
     assert out["text"] == len("plain text")  # a plain string is never unpickled
     assert "WARNING" in stderr
 
@@ -162,12 +167,14 @@ def test_glovebox_cache_secret_signs_and_keeps_the_key_file_away(tmp_path: Path)
     out, stderr = child(
         "read", root, environment(tmp_path / "runner-2", **secret), "small", "large"
     )
-    assert out["small"] == SMALL and out["large"] == len(str(LARGE))
+    assert out["small"] == SMALL
+    assert out["large"] == len(str(LARGE))
     assert "WARNING" not in stderr
     # A runner with another secret cannot use (or be fed) those values.
     other = environment(tmp_path / "runner-3", **{SECRET_ENV_VAR: "another-secret-9876543210"})
     out, _ = child("read", root, other, "small", "large")
-    assert out["small"] is None and out["large"] is None
+    assert out["small"] is None
+    assert out["large"] is None
     for runner in ("runner-1", "runner-2", "runner-3"):
         assert not (tmp_path / runner / "xdg-state" / "glovebox" / KEY_FILE_NAME).exists()
 
@@ -177,7 +184,8 @@ def test_a_short_secret_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     result = run_child([sys.executable, "-c", CHILD, "write", str(tmp_path / "r")], env=env)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert SECRET_ENV_VAR in last and "16 characters" in last
+    assert SECRET_ENV_VAR in last
+    assert "16 characters" in last
 
 
 def test_values_written_before_signing_are_misses_not_errors(tmp_path: Path) -> None:
@@ -188,7 +196,8 @@ def test_values_written_before_signing_are_misses_not_errors(tmp_path: Path) -> 
     old.set("large", LARGE)
     old.close()
     out, _ = child("read", root, env, "small", "large")
-    assert out["small"] is None and out["large"] is None
+    assert out["small"] is None
+    assert out["large"] is None
     assert rows(root / "layout" / "cache.db") == {}  # dropped: the next write replaces them
     child("write", root, env)
     out, _ = child("read", root, env, "small")

@@ -1,7 +1,8 @@
 """The persistent backend: one ``diskcache.Cache`` (SQLite) per domain directory.
 
-Layout: ``<root>/<tag>/cache.db`` per tag; a damaged domain directory is moved aside to
-``<root>/<tag>.corrupt-<UTC stamp>-<pid>`` (never deleted).
+Layout: ``<root>/<tag>/cache.db`` per tag; a damaged database (with its ``-wal``/``-shm``
+files and value files) is moved aside to ``<root>/<tag>.corrupt-<UTC stamp>-<pid>/``
+(never deleted by the engine; ``glovebox cache clear --all`` removes such folders).
 
 :class:`DiskCacheManager` is the whole backend in one class. It composes
 :class:`~glovebox.core.cache_v2.backends.disk_store.DiskStore` (diskcache with bounded
@@ -23,10 +24,12 @@ Guarantees
   ``CacheError`` saying the database is locked and how long we waited; statistics are
   saved without waiting on the read path and within the timeout by ``close()``, or else
   kept (or, at close, dropped with a WARNING) but never counted twice.
-- Damage is contained: a database found malformed at open or during use is moved aside
-  and the operation is tried once more on a fresh database; a value file whose size
-  changed is a miss and its entry is dropped; when the disk is full, a deletion frees the
-  space reserve and is tried once more.
+- Damage is contained: a database found malformed (looked at read-only when it is opened,
+  or by any operation) makes reads answer misses with one WARNING, and moves nothing; the
+  next write moves the damaged database files aside, byte for byte as found, and is tried
+  once more on a fresh database. A value file whose size changed is a miss and its entry
+  is dropped; when the disk is full, a deletion frees the space reserve and is tried once
+  more.
 
 Pickled values are signed with HMAC-SHA256 under the user's key (kept outside the cache
 root, see :mod:`glovebox.core.cache_v2.signing`) and verified before they are loaded: a
@@ -64,6 +67,7 @@ import diskcache
 
 from glovebox.core.cache_v2.backends.disk_store import (
     CACHE_DB_NAME,
+    DamagedStore,
     DamagedValue,
     DiskStore,
     LockWaitExpired,
@@ -76,6 +80,7 @@ from glovebox.core.cache_v2.backends.disk_store import (
     is_malformed,
     move_aside,
     prepare_files,
+    probe_damage,
     recovery_lock,
     release_reserve,
     unwrap,
@@ -88,6 +93,7 @@ from glovebox.core.cache_v2.cache_manager import (
     validate_ttl,
 )
 from glovebox.core.cache_v2.counters import Counters
+from glovebox.core.cache_v2.disk_layout import CORRUPT_MARKER
 from glovebox.core.cache_v2.forks import Forks
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import (
@@ -143,15 +149,33 @@ class DiskCacheManager(BaseCache):
         self._default_ttl = settings.default_ttl
         self._key_locks = KeyLocks(self._directory / "locks")
         self._closed = False
-        self._cache = self._open()
+        self._damage: BaseException | None = None
+        self._cache: DiskStore | DamagedStore = self._open()
         self._reset_counters()
+
+    @property
+    def damaged(self) -> str | None:
+        """Why the database is known to be damaged (reads answer misses; the next write
+        moves it aside and starts an empty one), else None."""
+        if self._damage is None:
+            return None
+        return f"{self._directory / CACHE_DB_NAME} is damaged ({unwrap(self._damage)})"
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def _open(self) -> DiskStore:
+    def _open(self) -> DiskStore | DamagedStore:
+        """This process's handle; a :class:`DamagedStore` if the database is damaged.
+
+        Damage is looked for read-only first, so that diskcache's set-up never writes into
+        a damaged file; nothing is moved here (a read must never move anything).
+        """
         self._generation = Forks.generation
         disk = PrivateJSONDisk if self._settings.serializer == "json" else PrivateDisk
         prepare_files(self._directory)
+        self._identity = current_identity(self._directory)
+        damage = probe_damage(self._directory, float(self._settings.timeout))
+        if damage is not None:
+            return self._damaged_store(damage)
         try:
             store = DiskStore(
                 str(self._directory),
@@ -167,8 +191,30 @@ class DiskCacheManager(BaseCache):
                 f"cannot open cache {self._tag!r}: {self._directory / CACHE_DB_NAME} {exc} "
                 f"(the configured timeout is {self._settings.timeout} s)"
             ) from exc
-        self._identity = current_identity(self._directory)
+        except sqlite3.DatabaseError as exc:
+            if not is_malformed(exc):
+                raise
+            return self._damaged_store(exc)
+        self._damage = None
         return store
+
+    def _damaged_store(self, cause: BaseException) -> DamagedStore:
+        self._note_damage(cause)
+        return DamagedStore(self._directory, cause)
+
+    def _note_damage(self, cause: BaseException) -> None:
+        """Remember (and say once per handle) that the database is damaged."""
+        if self._damage is not None:
+            return
+        self._damage = cause
+        logger.warning(
+            "cache %r: %s is damaged (%s); reads answer misses, and the next write moves it "
+            "aside to %s<time>-<pid>/ and starts an empty database",
+            self._tag,
+            self._directory / CACHE_DB_NAME,
+            unwrap(cause),
+            self._directory.name + CORRUPT_MARKER,
+        )
 
     def _reset_counters(self) -> None:
         self._counters = Counters()
@@ -203,6 +249,8 @@ class DiskCacheManager(BaseCache):
         if self._closed:
             return
         hits, misses = self._counters.take_pending()
+        if self._damage is not None:
+            hits = misses = 0  # no database to add them to: dropped without a word
         if (hits or misses) and not self._save_counts(hits, misses, wait=True):
             logger.warning(
                 "cache %r (%s): %d hits and %d misses of this process were not saved "
@@ -232,8 +280,6 @@ class DiskCacheManager(BaseCache):
             self._drop_untrusted(key, exc)
         else:
             self._record_error(f"reading key {key!r}", "answered as a miss", exc)
-            if is_malformed(exc):
-                self._recover_damaged(exc)
         return MISSING
 
     def _drop_damaged(self, key: str, filename: str) -> None:
@@ -353,29 +399,38 @@ class DiskCacheManager(BaseCache):
                 retried = True
 
     def _recover_damaged(self, exc: BaseException) -> None:
-        """Move a malformed database aside (once, whichever thread or process sees it first)."""
+        """Move a malformed database aside (once, whichever thread or process sees it first).
+
+        Only writes get here: reads report damage (:meth:`_note_damage`) and move nothing.
+        """
         with recovery_lock():
             if self._closed:
                 return
             if current_identity(self._directory) == self._identity:
                 try:
-                    move_aside(self._directory, self._tag, exc)
+                    move_aside(self._directory, self._tag, exc, self._cache.close)
                 except OSError as move_error:
                     logger.warning(
                         "cache %r: could not move the damaged %s aside: %s",
                         self._tag,
-                        self._directory,
+                        self._directory / CACHE_DB_NAME,
                         move_error,
                     )
                     return
-            # Another thread or process already replaced it: use the new database.
+            # Moved (by us, another thread or another process): use the new database.
             self._cache.close()
-            self._key_locks = KeyLocks(self._directory / "locks")
+            self._damage = None
             self._cache = self._open()
 
     def _record_error(self, failure: str, outcome: str, exc: BaseException) -> None:
-        """Count and log a failure the caller recovers from; ``outcome`` says how."""
+        """Count and log a failure the caller recovers from; ``outcome`` says how.
+
+        Damage of the database itself is said once (:meth:`_note_damage`), not per call.
+        """
         self._counters.add_error()
+        if is_malformed(exc):
+            self._note_damage(exc)
+            return
         exc = unwrap(exc)
         logger.warning(
             "cache %r (%s): %s failed (%s: %s); %s",
@@ -649,20 +704,13 @@ def prepare_directory(cache_root: Path, name: str) -> Path:
     return directory
 
 
-def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
-    # OperationalError covers "locked", "unable to open", "disk I/O": not the file's fault.
-    return not isinstance(exc, sqlite3.OperationalError)
-
-
 def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
-    """Open the cache in ``directory``; a damaged database is moved aside, never deleted."""
+    """Open the cache in ``directory``. A damaged database opens as damaged: reads answer
+    misses and the first write moves it aside (never deleted) and starts an empty one."""
     try:
         return DiskCacheManager(directory, tag=tag, settings=settings)
     except sqlite3.DatabaseError as exc:
-        if not _is_corruption(exc):
-            raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
-        move_aside(directory, tag, exc)
-        return DiskCacheManager(directory, tag=tag, settings=settings)
+        raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
     except OSError as exc:
         raise UnusableStorageError(f"cannot open cache in {directory}: {exc}") from exc
 

@@ -34,8 +34,8 @@ import errno
 import hmac
 import logging
 import os
-import re
 import pickle
+import re
 import sqlite3
 import threading
 import time
@@ -55,12 +55,14 @@ __all__ = [
     "CORRUPT_MARKER",
     "RESERVE_BYTES",
     "RESERVE_NAME",
+    "SIGNED_MAGIC",
+    "DamagedDatabase",
+    "DamagedStore",
     "DamagedValue",
     "DiskStore",
     "LockWaitExpired",
     "PrivateDisk",
     "PrivateJSONDisk",
-    "SIGNED_MAGIC",
     "UntrustedValue",
     "current_identity",
     "is_disk_full",
@@ -69,6 +71,7 @@ __all__ = [
     "make_private",
     "move_aside",
     "prepare_files",
+    "probe_damage",
     "recovery_lock",
     "release_reserve",
     "unwrap",
@@ -222,24 +225,127 @@ def prepare_files(directory: Path) -> None:
     _ensure_reserve(directory)
 
 
-def move_aside(directory: Path, tag: str, reason: BaseException) -> Path:
-    """Rename a damaged cache directory to ``<dir>.corrupt-<UTC stamp>-<pid>``, make a new one.
+def probe_damage(directory: Path, timeout: float) -> sqlite3.DatabaseError | None:
+    """The error a read-only look at ``directory``'s database meets, if it is damaged.
 
-    Nothing is deleted: the damaged files stay for inspection. Logged as a WARNING.
+    Opens the file read-only (a read-only connection never writes, and never checkpoints
+    the write-ahead log into the file when it closes) and reads the header, the schema, the
+    settings and the first entry. None when nothing is wrong, when there is no database
+    yet, or when the look is inconclusive (locked, or unopenable read-only): the ordinary
+    open then decides.
+    """
+    database = directory / CACHE_DB_NAME
+    try:
+        if database.stat().st_size == 0:
+            return None
+    except OSError:
+        return None
+    try:
+        connection = sqlite3.connect(
+            f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout
+        )
+    except sqlite3.Error:
+        return None
+    try:
+        connection.execute("PRAGMA schema_version").fetchall()
+        connection.execute("SELECT key, value FROM Settings").fetchall()
+        connection.execute("SELECT rowid, key, raw FROM Cache LIMIT 1").fetchall()
+    except sqlite3.OperationalError:
+        return None  # locked, no tables yet, unreadable: not the file's fault
+    except sqlite3.DatabaseError as exc:
+        return exc
+    finally:
+        connection.close()
+    return None
+
+
+class DamagedDatabase(Exception):
+    """The domain's database is damaged; raised, chained to SQLite's error, by every use."""
+
+
+class DamagedStore:
+    """Stands in for the ``DiskStore`` of a damaged database until a write replaces it.
+
+    Every operation raises :class:`DamagedDatabase` (chained to the error that revealed
+    the damage, so :func:`is_malformed` recognises it); closing does nothing.
+    """
+
+    def __init__(self, directory: Path, cause: BaseException) -> None:
+        self._directory = directory
+        self._cause = cause
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise DamagedDatabase(
+            f"{self._directory / CACHE_DB_NAME} is damaged ({self._cause})"
+        ) from self._cause
+
+    def __getattr__(self, name: str) -> Any:
+        return self._fail
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._fail())
+
+    def close(self) -> None:
+        pass
+
+
+_VALUE_DIR = re.compile(r"[0-9a-f]{2}")
+
+
+def move_aside(
+    directory: Path, tag: str, reason: BaseException, release: Callable[[], None]
+) -> Path:
+    """Move a damaged database out of ``directory`` into ``<dir>.corrupt-<UTC stamp>-<pid>/``.
+
+    What moves: ``cache.db`` with its ``-wal`` and ``-shm`` files, byte for byte as found,
+    and the value files that database referenced (diskcache's two-hex-digit directories).
+    Workspaces, locks and everything else stay. The files are copied before ``release``
+    (which closes this process's connection: closing a connection writes the write-ahead
+    log into the database) and removed after it, so the copy is what was damaged. When
+    there is no room for a copy they are renamed instead. Nothing is deleted for good: the
+    folder stays for inspection until ``glovebox cache clear --all``. Logged as a WARNING.
     """
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     aside = directory.with_name(f"{directory.name}{CORRUPT_MARKER}{stamp}-{os.getpid()}")
+    aside.mkdir(mode=DIR_MODE)
+    names = [CACHE_DB_NAME, f"{CACHE_DB_NAME}-wal", f"{CACHE_DB_NAME}-shm"]
+    present = [name for name in names if (directory / name).is_file()]
+    copied = True
+    try:
+        for name in present:
+            _copy_private(directory / name, aside / name)
+    except OSError:
+        copied = False
+        for name in present:
+            (aside / name).unlink(missing_ok=True)
+    if not copied:
+        for name in present:
+            os.rename(directory / name, aside / name)
+    release()
+    for entry in os.scandir(directory):
+        if _VALUE_DIR.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+            os.rename(entry.path, aside / entry.name)
+    if copied:
+        for name in present:
+            (directory / name).unlink(missing_ok=True)
     logger.warning(
-        "cache %r: %s is not a usable database (%s); moved the directory to %s and "
-        "started an empty cache",
+        "cache %r: %s is not a usable database (%s); moved it and its value files to %s "
+        "and started an empty database (workspaces and other files stay)",
         tag,
         directory / CACHE_DB_NAME,
         reason,
         aside,
     )
-    directory.rename(aside)
-    directory.mkdir(mode=DIR_MODE)
     return aside
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+    with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
+        while chunk := reader.read(1 << 20):
+            writer.write(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
 
 
 # -- value files ---------------------------------------------------------------------
@@ -351,15 +457,24 @@ _REQUIRED_SETTINGS = ("count", "size", "hits", "misses", "eviction_policy", "siz
 class DiskStore(diskcache.Cache):  # type: ignore[misc]
     """``diskcache.Cache`` whose waits for the database lock end after ``timeout`` seconds.
 
-    Opening runs diskcache's set-up (which writes its settings) within the timeout; if the
-    lock stays held and the database is already set up, the settings are read instead,
-    so the handle works for reads at once and writes report the lock.
+    A database that is already set up is opened without writing: its settings are read
+    and this handle's own settings applied in memory. So opening never writes into a
+    database that turns out to be damaged, and another process holding the write lock
+    delays nobody's reads. A new database gets diskcache's set-up (which writes its
+    settings) within the timeout.
     """
 
     def __init__(self, directory: str, *, timeout: float, disk: type, **settings: Any) -> None:
         self._lock_wait = float(timeout)
         settings["sqlite_mmap_size"] = 0
         started = time.monotonic()
+        if os.path.getsize(os.path.join(directory, CACHE_DB_NAME)) > 0:
+            # The attributes diskcache's __init__ sets before its first query.
+            self._directory = directory
+            self._local = threading.local()
+            self._txn_id = None
+            if self._adopt_set_up(directory, timeout, disk, settings):
+                return
         try:
             super().__init__(directory, timeout=timeout, disk=disk, **settings)
         except sqlite3.OperationalError as exc:
@@ -380,8 +495,12 @@ class DiskStore(diskcache.Cache):  # type: ignore[misc]
             stored = dict(self._sql("SELECT key, value FROM Settings").fetchall())
             self._sql("SELECT rowid FROM Cache LIMIT 0").fetchall()
             ((page_size,),) = self._sql("PRAGMA page_size").fetchall()
-        except sqlite3.Error:
+        except sqlite3.OperationalError:
+            self.close()
             return False
+        except sqlite3.DatabaseError:
+            self.close()
+            raise
         if not all(name in stored for name in _REQUIRED_SETTINGS):
             return False
         merged = {**stored, **settings}
