@@ -81,7 +81,43 @@ def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
         "evictions": stats.evictions,
         "errors": stats.errors,
         "unusable": view.unusable,
+        "damaged": view.damaged,
     }
+
+
+def _quarantine_records(found: Domains) -> list[dict[str, Any]]:
+    return [
+        {"tag": q.tag, "path": str(q.path), "disk_bytes": q.disk_bytes}
+        for q in found.admin.quarantine()
+    ]
+
+
+def _print_quarantine(records: list[dict[str, Any]]) -> None:
+    """Damaged databases moved aside: where, how big, and how to remove them."""
+    if not records:
+        return
+    total = sum(record["disk_bytes"] for record in records)
+    say(
+        f"quarantined (damaged databases moved aside, {format_size(total)}; "
+        "'glovebox cache clear --all' removes them):"
+    )
+    for record in records:
+        say(f"  {record['path']}  {format_size(record['disk_bytes'])}")
+
+
+def _backend_cell(view: DomainView) -> str:
+    if view.unusable is not None:
+        return "unusable"
+    return "damaged" if view.damaged is not None else view.backend
+
+
+def _damage_notes(views: list[DomainView]) -> None:
+    for view in views:
+        if view.damaged is not None:
+            note(
+                f"note: the {view.tag!r} cache: {view.damaged}; reads answer misses and "
+                "its next write moves it aside"
+            )
 
 
 def _where(view: DomainView) -> str:
@@ -154,7 +190,7 @@ def stats(
     rows = [
         [
             v.tag,
-            v.backend if v.unusable is None else "unusable",
+            _backend_cell(v),
             str(v.stats.entries),
             _size_cell(v),
             str(v.stats.hits),
@@ -170,6 +206,7 @@ def stats(
     for view in views:
         if view.unusable is not None:
             note(f"note: the {view.tag!r} cache could not be opened: {view.unusable}")
+    _damage_notes(views)
 
 
 def _zero(found: Domains, tags: list[str]) -> None:
@@ -207,6 +244,7 @@ def show(json_: JsonOption = False) -> None:
                 "root": str(found.root),
                 "configuration_files": [str(p) for p in getattr(user_config, "files", ())],
                 "domains": [_view_record(v, found) for v in views],
+                "quarantined": _quarantine_records(found),
             },
         )
         return
@@ -215,7 +253,7 @@ def show(json_: JsonOption = False) -> None:
             v.tag,
             v.decision.strategy.value,
             format_decision(v.decision, user_config),
-            v.backend if v.unusable is None else "unusable",
+            _backend_cell(v),
             _short_path(v.directory, found.root) if v.stats.location is None else _where(v),
             str(v.stats.entries),
             _size_cell(v),
@@ -236,6 +274,8 @@ def show(json_: JsonOption = False) -> None:
     title = f"Glovebox caches in {found.root} (configuration: {files})"
     print_table(title, columns, rows, whole=("tag", "path"))
     _print_servers(found, views)
+    _print_quarantine(_quarantine_records(found))
+    _damage_notes(views)
 
 
 def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
@@ -318,6 +358,7 @@ def info(json_: JsonOption = False) -> None:
     found = domains()
     files = [str(path) for path in getattr(found.user_config, "files", ())]
     total = disk_usage(found.root)
+    quarantine = _quarantine_records(found)
     limits: list[dict[str, Any]] = []
     for name in found.known():
         decision = found.decision(name)
@@ -337,6 +378,7 @@ def info(json_: JsonOption = False) -> None:
                 "configuration_files": files,
                 "disk_bytes": total,
                 "domains": limits,
+                "quarantined": quarantine,
             },
         )
         return
@@ -358,3 +400,4 @@ def info(json_: JsonOption = False) -> None:
     ]
     columns = ("tag", "strategy", "disk usage of limit")
     print_table("Per-domain limits", columns, rows, whole=("tag",))
+    _print_quarantine(quarantine)

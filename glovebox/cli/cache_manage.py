@@ -95,7 +95,8 @@ def clear(
 ) -> None:
     """Remove every entry of a domain (for compilation, its workspaces too).
 
-    Asks first, showing what will go, unless --yes. Works on what is on disk even while
+    --all also removes the quarantined folders (damaged databases moved aside). Asks
+    first, showing what will go, unless --yes. Works on what is on disk even while
     caching is disabled.
     """
     from glovebox.cli.domains import domains
@@ -114,6 +115,12 @@ def clear(
         f"{name!r}: {count(entries, 'entry')}, {format_size(used)} on disk"
         for name, entries, used in plan
     )
+    quarantine = found.admin.quarantine() if all_ else []
+    if quarantine:
+        summary += (
+            f"; {count(len(quarantine), 'quarantined folder')}, "
+            f"{format_size(sum(q.disk_bytes for q in quarantine))}"
+        )
     _confirm(f"Remove everything in {summary}?", yes, "nothing was cleared")
     for name in names:
         disabled_note(found, name)
@@ -127,6 +134,19 @@ def clear(
             if name == "compilation":
                 message += _clear_workspaces(found, cache)
             say(message)
+    if quarantine:
+        _remove_quarantine(found)
+
+
+def _remove_quarantine(found: Domains) -> None:
+    from glovebox.errors import GloveboxError
+
+    try:
+        removed = found.admin.remove_quarantined()
+    except GloveboxError as exc:
+        raise fail(str(exc)) from exc
+    freed = sum(q.disk_bytes for q in removed)
+    say(f"removed {count(len(removed), 'quarantined folder')} ({format_size(freed)})")
 
 
 def _clear_workspaces(found: Domains, cache: CacheManager) -> str:

@@ -305,6 +305,8 @@ def move_aside(
     there is no room for a copy they are renamed instead. Nothing is deleted for good: the
     folder stays for inspection until ``glovebox cache clear --all``. Logged as a WARNING.
     """
+    if isinstance(reason, DamagedDatabase) and reason.__cause__ is not None:
+        reason = reason.__cause__  # SQLite's own words
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     aside = directory.with_name(f"{directory.name}{CORRUPT_MARKER}{stamp}-{os.getpid()}")
     aside.mkdir(mode=DIR_MODE)
