@@ -25,6 +25,7 @@ from glovebox.core.cache_v2.admin import (
     known_tags,
     list_tags,
     quarantined,
+    replaced_at,
 )
 from glovebox.core.cache_v2.backends import (
     BACKENDS,
@@ -159,6 +160,7 @@ __all__ = [
     "positive_number",
     "quarantined",
     "register_backend",
+    "replaced_at",
     "reset_shared_cache_instances",
     "resolve_strategy",
     "resolve_user_config_strategy",

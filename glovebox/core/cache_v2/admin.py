@@ -30,7 +30,12 @@ from typing import Any
 
 from glovebox.core.cache_v2.backends import backend_for_strategy
 from glovebox.core.cache_v2.cache_manager import CacheManager
-from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER, WORKSPACE_DIR
+from glovebox.core.cache_v2.disk_layout import (
+    CACHE_DB_NAME,
+    CORRUPT_MARKER,
+    REPLACED_NAME,
+    WORKSPACE_DIR,
+)
 from glovebox.core.cache_v2.factories import (
     create_diskcache_manager,
     resolve_user_config_strategy,
@@ -57,6 +62,7 @@ __all__ = [
     "known_tags",
     "list_tags",
     "quarantined",
+    "replaced_at",
 ]
 
 logger = logging.getLogger(__name__)
@@ -88,6 +94,15 @@ def quarantined(root: Path) -> list[Path]:
     except OSError:
         return []
     return sorted(entry for entry in entries if CORRUPT_MARKER in entry.name and entry.is_dir())
+
+
+def replaced_at(directory: Path) -> float | None:
+    """When the damaged database of the domain in ``directory`` was last replaced by an
+    empty one (UNIX time), or None if it never was."""
+    try:
+        return float((directory / REPLACED_NAME).read_text(encoding="ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
 
 
 def known_tags(root: Path, configured: set[str] | frozenset[str] = frozenset()) -> list[str]:

@@ -78,6 +78,7 @@ from glovebox.core.cache_v2.backends.disk_store import (
     is_disk_full,
     is_locked,
     is_malformed,
+    mark_replaced,
     move_aside,
     prepare_files,
     probe_damage,
@@ -93,7 +94,7 @@ from glovebox.core.cache_v2.cache_manager import (
     validate_ttl,
 )
 from glovebox.core.cache_v2.counters import Counters
-from glovebox.core.cache_v2.disk_layout import CORRUPT_MARKER
+from glovebox.core.cache_v2.disk_layout import CORRUPT_MARKER, REPLACED_NAME
 from glovebox.core.cache_v2.forks import Forks
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import (
@@ -409,6 +410,7 @@ class DiskCacheManager(BaseCache):
             if current_identity(self._directory) == self._identity:
                 try:
                     move_aside(self._directory, self._tag, exc, self._cache.close)
+                    mark_replaced(self._directory)
                 except OSError as move_error:
                     logger.warning(
                         "cache %r: could not move the damaged %s aside: %s",
@@ -629,8 +631,13 @@ class DiskCacheManager(BaseCache):
         return self._write("delete", lambda: current, remove, frees_space=True)
 
     def clear(self) -> None:
-        """Remove every entry. Hit/miss totals are kept: they describe the cache's history."""
+        """Remove every entry. Hit/miss totals are kept: they describe the cache's history.
+
+        Records lost with a damaged database are no longer taken back from the files that
+        predate it (``REPLACED_NAME`` goes): clearing removed them on purpose.
+        """
         self._write("clear", "*", lambda db: db.clear(), frees_space=True)
+        (self._directory / REPLACED_NAME).unlink(missing_ok=True)
 
     def cleanup(self) -> int:
         """Remove expired entries, then cull to the size limit. Returns how many went."""

@@ -46,7 +46,7 @@ from typing import Any
 import diskcache
 from diskcache.core import ENOVAL, MODE_PICKLE, UNKNOWN
 
-from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER
+from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER, REPLACED_NAME
 from glovebox.core.cache_v2.redis_codec import Signer
 from glovebox.core.cache_v2.signing import local_signer
 
@@ -69,6 +69,7 @@ __all__ = [
     "is_locked",
     "is_malformed",
     "make_private",
+    "mark_replaced",
     "move_aside",
     "prepare_files",
     "probe_damage",
@@ -339,6 +340,15 @@ def move_aside(
         aside,
     )
     return aside
+
+
+def mark_replaced(directory: Path) -> None:
+    """Record in ``directory`` when its damaged database was replaced (see ``REPLACED_NAME``)."""
+    staging = directory / f".{REPLACED_NAME}-{os.getpid()}"
+    fd = os.open(staging, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{time.time():.6f}\n")
+    os.replace(staging, directory / REPLACED_NAME)
 
 
 def _copy_private(source: Path, target: Path) -> None:
