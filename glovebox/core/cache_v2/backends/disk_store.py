@@ -281,7 +281,8 @@ class DamagedStore:
         ) from self._cause
 
     def __getattr__(self, name: str) -> Any:
-        return self._fail
+        # Raised on access, so that ``store._disk.put(...)`` fails the same way.
+        return self._fail()
 
     def __contains__(self, key: object) -> bool:
         return bool(self._fail())
@@ -480,7 +481,11 @@ class DiskStore(diskcache.Cache):  # type: ignore[misc]
         self._lock_wait = float(timeout)
         settings["sqlite_mmap_size"] = 0
         started = time.monotonic()
-        if os.path.getsize(os.path.join(directory, CACHE_DB_NAME)) > 0:
+        try:
+            existing = os.path.getsize(os.path.join(directory, CACHE_DB_NAME)) > 0
+        except OSError:
+            existing = False  # diskcache's set-up reports what is wrong with the directory
+        if existing:
             # The attributes diskcache's __init__ sets before its first query.
             self._directory = directory
             self._local = threading.local()
