@@ -38,9 +38,12 @@ Directories are also created private (0700) and an existing root that others can
 or that another user owns, is refused.
 
 Use of diskcache internals
-- The hot read path (:meth:`DiskCacheManager.get`) calls diskcache's public ``Cache.get``
-  directly, skipping only the :meth:`_connection` call when the fork generation and the
-  closed flag already say the connection is usable.
+- The hot read path (:meth:`DiskCacheManager.get`) calls ``DiskStore.lookup``: one
+  SELECT on diskcache's ``Cache`` table through this thread's connection (diskcache's
+  private ``_local``/``_con``) and the disk's ``fetch``, i.e. ``Cache.get`` without the
+  steps this store's settings make useless; that saving pays for verifying signed
+  values. It skips the :meth:`_connection` call when the fork generation and the closed
+  flag already say the connection is usable.
 - Three read-only queries have no public equivalent and run SQL on diskcache's private
   ``_sql`` and ``_disk`` helpers against its ``Cache`` table: ``keys`` (live keys only,
   ``iterkeys`` includes expired ones), ``get_metadata`` (store time and stored size) and
@@ -471,7 +474,7 @@ class DiskCacheManager(BaseCache):
             key = validate_key(key)
         if self._generation == Forks.generation and not self._closed:
             try:
-                value = self._cache.get(key, MISSING)
+                value = self._cache.lookup(key, MISSING)
             except Exception as exc:  # any failure to produce the value is a miss
                 value = self._read_failed(key, exc)
         else:

@@ -463,6 +463,11 @@ class PrivateJSONDisk(_PrivateCheckedFiles, diskcache.JSONDisk):  # type: ignore
 
 # -- the handle ------------------------------------------------------------------------
 
+_LOOKUP = (
+    "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1"
+    " AND (expire_time IS NULL OR expire_time > ?)"
+)
+
 # Settings a set-up database must hold to be used without running diskcache's set-up.
 _REQUIRED_SETTINGS = ("count", "size", "hits", "misses", "eviction_policy", "size_limit")
 
@@ -485,6 +490,7 @@ class DiskStore(diskcache.Cache):  # type: ignore[misc]
             existing = os.path.getsize(os.path.join(directory, CACHE_DB_NAME)) > 0
         except OSError:
             existing = False  # diskcache's set-up reports what is wrong with the directory
+        self._text_keys = issubclass(disk, PrivateDisk)
         if existing:
             # The attributes diskcache's __init__ sets before its first query.
             self._directory = directory
@@ -527,6 +533,26 @@ class DiskStore(diskcache.Cache):  # type: ignore[misc]
         self._disk = disk(directory, **disk_args)
         self._page_size = page_size
         return True
+
+    def lookup(self, key: str, default: Any) -> Any:
+        """``get(key, default)`` for a text key: one SELECT, then the value's decoding.
+
+        ``Cache.get``'s read path for this store's settings (no statistics, an eviction
+        policy that updates nothing on reads, text keys stored as they are), without its
+        general-purpose steps: what is saved pays for verifying the value. The JSON disk
+        stores keys encoded; its lookups are ``get``.
+        """
+        if not self._text_keys:
+            return self.get(key, default)
+        con = getattr(self._local, "con", None) or self._con
+        rows = con.execute(_LOOKUP, (key, time.time())).fetchall()
+        if not rows:
+            return default
+        ((mode, filename, value),) = rows
+        try:
+            return self._disk.fetch(mode, filename, value, False)
+        except OSError:  # a value file removed by a concurrent delete: a miss, as in get
+            return default
 
     def reset(self, key: str, value: Any = ENOVAL, update: bool = True) -> Any:
         # Databases written before the memory map was switched off still store 64 MiB.
