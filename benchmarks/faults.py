@@ -96,8 +96,11 @@ def _one_line(text: str, limit: int = 160) -> str:
 
 
 def isolated_env(base: Path, **extra: str) -> dict[str, str]:
-    """The environment of a child: its own HOME and XDG directories (so its own cache
-    signing key), no GLOVEBOX_* vars."""
+    """The environment of a child: its own HOME and XDG directories, no GLOVEBOX_* vars.
+
+    ``XDG_STATE_HOME`` is the campaign's: every process is the same user, with the same
+    cache signing key, unless a case gives a child a state directory of its own.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLOVEBOX")}
     for name in ("home", "xdg-cache", "xdg-config"):
         (base / name).mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,6 @@ def isolated_env(base: Path, **extra: str) -> dict[str, str]:
         HOME=str(base / "home"),
         XDG_CACHE_HOME=str(base / "xdg-cache"),
         XDG_CONFIG_HOME=str(base / "xdg-config"),
-        XDG_STATE_HOME=str(base / "xdg-state"),  # where the cache signing key is made
         PYTHONPATH=str(REPO),
         **extra,
     )
@@ -1105,8 +1107,10 @@ def forged_values(fig: Figures, base: Path) -> None:
     )
 
     root = base / "forge-copy"
-    run(python(SIGNED_CHILD, "write", str(root)), isolated_env(base / "forge-alice"))
-    code, out, _, _ = run(python(SIGNED_CHILD, "read", str(root)), isolated_env(base / "forge-bob"))
+    alice = isolated_env(base / "forge-alice", XDG_STATE_HOME=str(base / "forge-alice-state"))
+    bob = isolated_env(base / "forge-bob", XDG_STATE_HOME=str(base / "forge-bob-state"))
+    run(python(SIGNED_CHILD, "write", str(root)), alice)
+    code, out, _, _ = run(python(SIGNED_CHILD, "read", str(root)), bob)
     found = json.loads(out) if code == 0 else {}
     fig.add(
         "fault",
