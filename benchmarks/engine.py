@@ -4,6 +4,10 @@ Every figure is a ratio against a baseline measured in the same run, alternating
 subject and baseline round by round so machine noise hits both alike; the fastest round of
 each side is used. Run: ``python benchmarks/engine.py [--rounds N] [--ops N]``.
 
+Values are signed and verified (HMAC-SHA256, see glovebox/core/cache_v2/signing.py); the
+"(context) decode" row shows what verifying costs on its own: decoding one stored value
+(verify, then unpickle) against unpickling it without verifying.
+
 Targets: get-hit <= 1.10x raw, get-miss <= 1.15x, set <= 1.05x, warm
 ``create_default_cache(tag)`` <= 0.25x one raw get-miss, ``set_many`` of 1,000 items
 >= 5x faster than 1,000 ``set`` calls.
@@ -12,11 +16,13 @@ Targets: get-hit <= 1.10x raw, get-miss <= 1.15x, set <= 1.05x, warm
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import tempfile
 from pathlib import Path
 
 import diskcache
+from diskcache.core import MODE_PICKLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,6 +32,7 @@ from glovebox.core.cache_v2 import (
     create_default_cache,
     reset_shared_cache_instances,
 )
+from glovebox.core.cache_v2.backends.disk_store import SIGNED_MAGIC, PrivateDisk
 
 PAYLOAD = {"layer": "base", "bindings": [f"&kp K{i}" for i in range(80)], "rev": 3}
 
@@ -36,6 +43,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="glovebox-bench-") as tmp:
         base = Path(tmp)
+        os.environ["XDG_STATE_HOME"] = str(base / "state")  # the signing key of this run
         raw = diskcache.Cache(str(base / "raw"))
         raw_stats = diskcache.Cache(str(base / "raw-stats"), statistics=1)
         managed = DiskCacheManager(base / "managed", tag="bench")
@@ -67,6 +75,18 @@ def main() -> None:
             "(context) raw get hit, statistics=1",
             lambda i: raw_stats.get(keys[i]),
             lambda i: raw.get(keys[i]),
+            rounds,
+            ops,
+        )
+
+        signed_disk = PrivateDisk(str(base / "decode"), min_file_size=2**15)
+        _, _, _, signed = signed_disk.store(PAYLOAD, False, key="k")
+        signed = bytes(signed)
+        pickled = memoryview(signed)[len(SIGNED_MAGIC) + 32 :]
+        ratios["verified_decode_ratio_vs_unpickle"] = compare(
+            "(context) decode: verify+unpickle",
+            lambda i: signed_disk.fetch(MODE_PICKLE, None, signed, False),
+            lambda i: pickle.loads(pickled),
             rounds,
             ops,
         )

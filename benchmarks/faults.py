@@ -101,7 +101,11 @@ def _one_line(text: str, limit: int = 160) -> str:
 
 
 def isolated_env(base: Path, **extra: str) -> dict[str, str]:
-    """The environment of a child: its own HOME and XDG directories, no GLOVEBOX_* vars."""
+    """The environment of a child: its own HOME and XDG directories, no GLOVEBOX_* vars.
+
+    ``XDG_STATE_HOME`` is the campaign's: every process is the same user, with the same
+    cache signing key, unless a case gives a child a state directory of its own.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLOVEBOX")}
     for name in ("home", "xdg-cache", "xdg-config"):
         (base / name).mkdir(parents=True, exist_ok=True)
@@ -1118,6 +1122,185 @@ def hostile_archives(directory: Path) -> dict[str, Path]:
     return found
 
 
+# Integrity and damage -------------------------------------------------------------------
+
+READ_ONLY_COMMANDS = (
+    ("cache", "workspace", "list"),
+    ("cache", "show"),
+    ("cache", "stats"),
+    ("cache", "keys", "--tag", "compilation"),
+    ("cache", "info", "--json"),
+    ("cache", "get", "a", "--tag", "compilation"),
+)
+
+
+def _cli(env: dict[str, str], *args: str) -> tuple[int | None, str, str]:
+    code, out, err, _ = run([str(GLOVEBOX), *args], env, timeout=CHILD_TIMEOUT)
+    return code, out, err
+
+
+def damage_contained(fig: Figures, base: Path) -> None:
+    """garbage in compilation/cache.db: reads report it, a write moves only the database."""
+    env = isolated_env(base / "damage-env")
+    root = base / "damage-env" / "xdg-cache" / "glovebox"
+    _cli(env, "cache", "set", "a", "b", "--tag", "compilation")
+    workspace = root / "compilation" / "workspace" / "kept"
+    workspace.mkdir(parents=True)
+    (workspace / "file").write_text("a cached workspace file\n")
+    database = root / "compilation" / "cache.db"
+    garbage = os.urandom(database.stat().st_size)
+    database.write_bytes(garbage)
+
+    moved, crashed = [], []
+    for command in READ_ONLY_COMMANDS:
+        code, _, err = _cli(env, *command)
+        if code not in (0, 1) or "Traceback" in err:
+            crashed.append(" ".join(command))
+        if list(root.glob("*.corrupt-*")) or database.read_bytes() != garbage:
+            moved.append(" ".join(command))
+    fig.add(
+        "fault",
+        "read-only commands on a damaged cache.db move and write nothing",
+        not moved and not crashed,
+        f"{len(READ_ONLY_COMMANDS)} commands; moved or wrote: {moved or 'none'}; "
+        f"failed: {crashed or 'none'}",
+    )
+
+    code, _, err = _cli(env, "cache", "set", "c", "d", "--tag", "compilation")
+    aside = sorted(root.glob("compilation.corrupt-*"))
+    identical = len(aside) == 1 and (aside[0] / "cache.db").read_bytes() == garbage
+    kept = (workspace / "file").is_file()
+    fig.add(
+        "fault",
+        "a write moves only the damaged database aside, byte for byte",
+        code == 0 and identical and kept,
+        f"exit {code}; quarantined={len(aside)} identical={identical} workspace kept={kept}",
+    )
+    _, out, _ = _cli(env, "cache", "show", "--json")
+    try:
+        listed = json.loads(out).get("quarantined", [])
+    except json.JSONDecodeError:
+        listed = []
+    code, _, _ = _cli(env, "cache", "clear", "--all", "--yes")
+    left = sorted(root.glob("*.corrupt-*"))
+    fig.add(
+        "fault",
+        "quarantine listed with its size, removed by clear --all",
+        len(listed) == 1 and listed[0].get("disk_bytes", 0) > 0 and code == 0 and not left,
+        f"listed={len(listed)} ({listed[0].get('disk_bytes') if listed else '-'} bytes); "
+        f"left after clear --all={len(left)}",
+    )
+
+
+SIGNED_CHILD = """
+import json, sys
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
+cache = create_diskcache_manager(sys.argv[2], "layout", settings=CacheSettings(timeout=5))
+if sys.argv[1] == "write":
+    cache.set("small", {"n": 1})
+    cache.set("large", {"blob": "x" * 200_000})
+    print(json.dumps({}))
+else:
+    print(json.dumps({k: cache.get(k) is not None for k in ("small", "large")}))
+cache.close()
+"""
+
+
+REJECTED = "verifying the value of key"  # the WARNING of a value that failed verification
+
+
+class _Evil:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return open, (str(self.marker), "w")
+
+
+def forged_values(fig: Figures, base: Path) -> None:
+    """An attacker who can write the cache directory replaces pickled values."""
+    import pickle
+    import sqlite3
+
+    env = isolated_env(base / "forge-env")
+    root = base / "forge"
+    run(python(SIGNED_CHILD, "write", str(root)), env)
+    database = root / "layout" / "cache.db"
+    marker = base / "forge-code-ran"
+    with sqlite3.connect(database) as conn:
+        rows = dict(conn.execute("SELECT key, filename FROM Cache").fetchall())
+        conn.execute(
+            "UPDATE Cache SET value = ? WHERE key = 'small'", (pickle.dumps(_Evil(marker)),)
+        )
+    value_file = root / "layout" / str(rows["large"])
+    size = value_file.stat().st_size
+    value_file.write_bytes(pickle.dumps(_Evil(marker)).ljust(size, b"\0"))
+    code, out, err, _ = run(python(SIGNED_CHILD, "read", str(root)), env)
+    found = json.loads(out) if code == 0 else {}
+    with sqlite3.connect(database) as conn:
+        remaining = conn.execute("SELECT COUNT(*) FROM Cache").fetchone()[0]
+    if marker.exists() or any(found.values()):
+        fig.wrong_values_served += 1
+    fig.add(
+        "fault",
+        "forged pickles in cache.db and a value file (CVE-2025-69872)",
+        code == 0
+        and not marker.exists()
+        and found == {"small": False, "large": False}
+        and remaining == 0
+        and err.count(REJECTED) >= 2,
+        f"code ran={marker.exists()}; served={found}; entries left={remaining}; "
+        f"warnings={err.count(REJECTED)}",
+    )
+
+    root = base / "forge-copy"
+    alice = isolated_env(base / "forge-alice", XDG_STATE_HOME=str(base / "forge-alice-state"))
+    bob = isolated_env(base / "forge-bob", XDG_STATE_HOME=str(base / "forge-bob-state"))
+    run(python(SIGNED_CHILD, "write", str(root)), alice)
+    code, out, _, _ = run(python(SIGNED_CHILD, "read", str(root)), bob)
+    found = json.loads(out) if code == 0 else {}
+    fig.add(
+        "fault",
+        "cache root copied to another user without the key",
+        code == 0 and found == {"small": False, "large": False},
+        f"served={found} (misses expected)",
+    )
+
+
+def redis_second_machine(fig: Figures, base: Path) -> None:
+    """A Redis domain named by its variable is known on a machine that never wrote it."""
+    from glovebox.testing.redis_server import RedisServer
+
+    try:
+        server = RedisServer().start()
+    except Exception as exc:  # no redis-server binary: reported, not failed
+        fig.skip("fault", "Redis domain known on a second machine", f"no Redis server: {exc}")
+        return
+    try:
+        common = {
+            "GLOVEBOX_CACHE_SHARED": "redis",
+            "GLOVEBOX_CACHE_REDIS_URL": server.url,
+            "GLOVEBOX_CACHE_REDIS_SECRET": "faults-signing-secret-0123456789",
+        }
+        a = isolated_env(base / "redis-a", **common)
+        b = isolated_env(base / "redis-b", **common)
+        code_set, _, _ = _cli(a, "cache", "set", "build:1", "x", "--tag", "shared")
+        code_get, out, err = _cli(b, "cache", "get", "build:1", "--tag", "shared")
+        _, shown, _ = _cli(b, "cache", "show", "--json")
+        try:
+            tags = {d["tag"] for d in json.loads(shown)["domains"]}
+        except (json.JSONDecodeError, KeyError):
+            tags = set()
+        fig.add(
+            "fault",
+            "Redis domain known on a second machine (other HOME, same server)",
+            code_set == 0 and code_get == 0 and out.strip() == "x" and "shared" in tags,
+            f"get exit {code_get} -> {out.strip() or _one_line(err)}; listed={'shared' in tags}",
+        )
+    finally:
+        server.close()
+
+
 def cli_bad_inputs(fig: Figures, base: Path) -> None:
     area = base / "cli"
     env = isolated_env(area)
@@ -1312,6 +1495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.disable(logging.WARNING)  # the cases report what the cache logged as it went
     with tempfile.TemporaryDirectory(prefix="glovebox-faults-") as tmp:
         base = Path(tmp)
+        # The signing key of this process's caches stays in the campaign's directory.
+        os.environ["XDG_STATE_HOME"] = str(base / "state")
         steps: list[tuple[str, Callable[[], None]]] = [
             ("load", lambda: load_held(fig, base, args.processes, args.threads, args.writes)),
             ("SIGKILL", lambda: sigkill_writers(fig, base)),
@@ -1328,6 +1513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("workspace SIGKILL", lambda: workspace_sigkill(fig, base)),
             ("workspace lock", lambda: workspace_lock_holder(fig, base)),
             ("workspace damage", lambda: workspace_damage(fig, base)),
+            ("damage contained", lambda: damage_contained(fig, base)),
+            ("forged values", lambda: forged_values(fig, base)),
+            ("Redis second machine", lambda: redis_second_machine(fig, base)),
             ("API bad input", lambda: api_bad_inputs(fig, base)),
             ("workspace bad input", lambda: workspace_bad_inputs(fig, base)),
             ("CLI bad input", lambda: cli_bad_inputs(fig, base)),

@@ -41,7 +41,7 @@ def as_json(*args: str) -> dict[str, Any]:
 DOMAIN_FIELDS = {
     "tag", "strategy", "decided_by", "disabled_by", "backend", "directory", "location", "entries",
     "entries_bytes", "disk_bytes", "workspace_bytes", "size_limit_bytes", "hits", "misses",
-    "hit_rate", "evictions", "errors", "unusable",
+    "hit_rate", "evictions", "errors", "unusable", "damaged",
 }  # fmt: skip
 WORKSPACE_FIELDS = {
     "key", "repository", "branch", "revision", "manifest_hash", "path", "disk_bytes",

@@ -240,7 +240,7 @@ def test_recovered_failures_say_what_failed_and_what_was_answered(
     monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 1)
     monkeypatch.setattr(diskcache.Cache, "_sql", property(lambda self: broken))
     monkeypatch.setattr(diskcache.Cache, "__contains__", broken)
-    for name in ("get", "reset", "volume"):
+    for name in ("get", "lookup", "reset", "volume"):
         monkeypatch.setattr(cache._cache, name, broken)
     with caplog.at_level(logging.WARNING, logger="glovebox"):
         assert cache.get("k", "fallback") == "fallback"

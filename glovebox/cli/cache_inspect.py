@@ -84,7 +84,43 @@ def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
         "evictions": stats.evictions,
         "errors": stats.errors,
         "unusable": view.unusable,
+        "damaged": view.damaged,
     }
+
+
+def _quarantine_records(found: Domains) -> list[dict[str, Any]]:
+    return [
+        {"tag": q.tag, "path": str(q.path), "disk_bytes": q.disk_bytes}
+        for q in found.admin.quarantine()
+    ]
+
+
+def _print_quarantine(records: list[dict[str, Any]]) -> None:
+    """Damaged databases moved aside: where, how big, and how to remove them."""
+    if not records:
+        return
+    total = sum(record["disk_bytes"] for record in records)
+    say(
+        f"quarantined (damaged databases moved aside, {format_size(total)}; "
+        "'glovebox cache clear --all' removes them):"
+    )
+    for record in records:
+        say(f"  {record['path']}  {format_size(record['disk_bytes'])}")
+
+
+def _backend_cell(view: DomainView) -> str:
+    if view.unusable is not None:
+        return "unusable"
+    return "damaged" if view.damaged is not None else view.backend
+
+
+def _damage_notes(views: list[DomainView]) -> None:
+    for view in views:
+        if view.damaged is not None:
+            note(
+                f"note: the {view.tag!r} cache: {view.damaged}; reads answer misses and "
+                "its next write moves it aside"
+            )
 
 
 def _where(view: DomainView) -> str:
@@ -144,10 +180,6 @@ _NUMBER_COLUMNS = (
 """The figures of a domain in the ``stats`` table: every number of its ``--json`` record."""
 _SHOW_NUMBERS = ("entries", "disk usage", "hit rate")
 """The figures ``show`` (the configuration view) adds; ``stats`` has them all."""
-
-
-def _backend_cell(view: DomainView) -> str:
-    return view.backend if view.unusable is None else "unusable"
 
 
 def _number_cells(view: DomainView) -> list[str]:
@@ -212,6 +244,7 @@ def stats(
     for view in views:
         if view.unusable is not None:
             note(f"note: the {view.tag!r} cache could not be opened: {view.unusable}")
+    _damage_notes(views)
 
 
 def _zero(found: Domains, tags: list[str]) -> None:
@@ -254,6 +287,7 @@ def show(json_: JsonOption = False) -> None:
                 "configuration_files": [str(p) for p in getattr(user_config, "files", ())],
                 "domains": [_view_record(v, found) for v in views],
                 "remote": remote_record(user_config),
+                "quarantined": _quarantine_records(found),
             },
         )
         return
@@ -277,6 +311,8 @@ def show(json_: JsonOption = False) -> None:
     print_table(title, columns, rows, paths=("path",), notes=_size_notes(views))
     _print_servers(found, views)
     _say_remote(remote_record(user_config))
+    _print_quarantine(_quarantine_records(found))
+    _damage_notes(views)
 
 
 def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
@@ -373,6 +409,7 @@ def info(json_: JsonOption = False) -> None:
     found = domains()
     files = [str(path) for path in getattr(found.user_config, "files", ())]
     total = disk_usage(found.root)
+    quarantine = _quarantine_records(found)
     limits: list[dict[str, Any]] = []
     for name in found.known():
         decision = found.decision(name)
@@ -393,6 +430,7 @@ def info(json_: JsonOption = False) -> None:
                 "disk_bytes": total,
                 "domains": limits,
                 "remote": remote_record(found.user_config),
+                "quarantined": quarantine,
             },
         )
         return
@@ -416,6 +454,7 @@ def info(json_: JsonOption = False) -> None:
     notes = _reserve_note() if any(item["disk_bytes"] for item in limits) else []
     print_table("Per-domain limits", columns, rows, notes=notes)
     _say_remote(remote_record(found.user_config))
+    _print_quarantine(quarantine)
 
 
 def _say_remote(record: dict[str, Any] | None) -> None:

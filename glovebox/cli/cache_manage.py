@@ -121,8 +121,9 @@ def clear(
     """Remove every entry of every domain, or of --tag (for compilation, its workspaces too).
 
     Shows what will go and asks first, unless --yes; without an answer on standard input
-    nothing is removed (exit code 1). Works on what is on disk even while caching is
-    disabled.
+    nothing is removed (exit code 1). Clearing every domain also removes the quarantined
+    folders (damaged databases moved aside). Works on what is on disk even while caching
+    is disabled.
     """
     from glovebox.cli.domains import domains
     from glovebox.core.cache_v2 import disk_usage
@@ -137,7 +138,8 @@ def clear(
         with found.stored(name) as cache:
             entries = 0 if cache is None else len(cache.keys())
         plan.append((name, entries, used))
-    if len(plan) == 1:
+    quarantine = found.admin.quarantine() if tag is None else []
+    if len(plan) == 1 and not quarantine:
         name, entries, used = plan[0]
         question = (
             f"Remove everything in {name!r}: {count(entries, 'entry')}, "
@@ -149,8 +151,13 @@ def clear(
             f"Remove everything in all {len(plan)} domains: {count(total, 'entry')}, "
             f"{format_size(sum(used for _, _, used in plan))} on disk",
             *(f"  {name}: {count(n, 'entry')}, {format_size(used)}" for name, n, used in plan),
-            "Clear them all?",
         ]
+        if quarantine:
+            lines.append(
+                f"  {count(len(quarantine), 'quarantined folder')}: "
+                f"{format_size(sum(q.disk_bytes for q in quarantine))}"
+            )
+        lines.append("Clear them all?")
         question = "\n".join(lines)
     _confirm(question, yes, "nothing was cleared")
     for name in names:
@@ -165,6 +172,19 @@ def clear(
             if name == "compilation":
                 message += _clear_workspaces(found, cache)
             say(message)
+    if quarantine:
+        _remove_quarantine(found)
+
+
+def _remove_quarantine(found: Domains) -> None:
+    from glovebox.errors import GloveboxError
+
+    try:
+        removed = found.admin.remove_quarantined()
+    except GloveboxError as exc:
+        raise fail(str(exc)) from exc
+    freed = sum(q.disk_bytes for q in removed)
+    say(f"removed {count(len(removed), 'quarantined folder')} ({format_size(freed)})")
 
 
 def _clear_workspaces(found: Domains, cache: CacheManager) -> str:

@@ -98,9 +98,9 @@ class Domains:
             name = validate_tag(tag)
         except GloveboxError as exc:
             raise fail(str(exc)) from exc
-        known = self.known()
-        if name in known:
+        if self.admin.is_known(name):  # listed, or on Redis by any layer
             return name
+        known = self.known()
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise fail(

@@ -126,15 +126,22 @@ def test_malformed_database_found_by_a_write_is_moved_aside_and_the_write_retrie
     again.close()
 
 
-def test_malformed_database_found_by_a_read_is_a_miss_and_moved_aside(
+def test_malformed_database_found_by_a_read_is_a_miss_and_moved_by_the_next_write(
     garbled: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    damaged = (garbled / "cache.db").read_bytes()
     with caplog.at_level(logging.WARNING):
         cache = open_cache(garbled.parent, "garbled", SETTINGS)
         assert cache.get("key-7", "miss") == "miss"
-    assert len(aside_directories(garbled)) == 1
+    assert aside_directories(garbled) == []  # a read reports damage, it moves nothing
+    assert (garbled / "cache.db").read_bytes() == damaged
+    assert cache.damaged is not None
+    assert "is damaged" in caplog.text
     cache.set("key-7", "again")
+    (aside,) = aside_directories(garbled)
+    assert (aside / "cache.db").read_bytes() == damaged
     assert cache.get("key-7") == "again"
+    assert cache.damaged is None
     cache.close()
 
 

@@ -52,8 +52,8 @@ from glovebox.compilation.cache.models import (
     metadata_key,
 )
 from glovebox.compilation.cache.tree import TreeListing, first_difference, scan_tree, write_manifest
-from glovebox.core.cache_v2 import CacheManager
-from glovebox.errors import WorkspaceError
+from glovebox.core.cache_v2 import CacheManager, replaced_at
+from glovebox.errors import GloveboxError, WorkspaceError
 
 __all__ = [
     "ENTRY_FILE",
@@ -324,6 +324,8 @@ class WorkspaceStore:
         """
         read = self.cache.get if count_lookup else self.cache.peek
         record = read(metadata_key(key))
+        if record is None and verify:
+            record = self._readopt(key)
         if record is None:
             return EntryCheck(EntryState.ABSENT)
         marker = self.read_entry_file(key)
@@ -344,6 +346,41 @@ class WorkspaceStore:
                 reason = f"modified through a hardlink ({difference})"
                 return EntryCheck(EntryState.MODIFIED, reason=reason)
         return EntryCheck(EntryState.SERVABLE, entry)
+
+    def _readopt(self, key: str) -> dict[str, Any] | None:
+        """The record of an entry whose record was lost with a damaged database, rebuilt.
+
+        Only an entry published before the compilation database was replaced (see
+        ``replaced_at``), not expired, whose tree matches its manifest, is taken back: its
+        ``entry.json`` is the record it was published with. The record is stored again;
+        if that fails the entry is still served this once.
+        """
+        replaced = replaced_at(self.root.parent)
+        marker = self.read_entry_file(key) if replaced is not None else None
+        if replaced is None or marker is None:
+            return None
+        entry = _entry_from_record(marker, key, self.root, hardlinked=self.is_hardlinked(key))
+        now = datetime.now(UTC)
+        if (
+            entry is None
+            or entry.created_at.timestamp() >= replaced
+            or (entry.expires_at is not None and entry.expires_at <= now)
+            or entry.path.is_symlink()
+            or not entry.path.is_dir()
+            or self.modification(key) is not None
+        ):
+            return None
+        ttl = None if entry.expires_at is None else (entry.expires_at - now).total_seconds()
+        try:
+            self.cache.set(metadata_key(key), marker, ttl=ttl)
+        except GloveboxError as exc:
+            logger.warning("workspace %s: its lost record could not be stored again: %s", key, exc)
+        logger.warning(
+            "workspace %s: its record was lost with the damaged compilation database; taken "
+            "back after its files matched its manifest",
+            key,
+        )
+        return marker
 
     def modification(self, key: str) -> str | None:
         """The first way ``key``'s tree differs from its manifest, or None."""

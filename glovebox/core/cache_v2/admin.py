@@ -7,11 +7,20 @@ statistics and keys are read without counting hits or misses. When caching is sw
 off (``GLOVEBOX_CACHE_GLOBAL=disabled``, a per-domain variable or the YAML strategy) the
 data an earlier run left on disk is still reachable through a private handle that
 :meth:`CacheAdmin.stored` closes afterwards.
+
+A tag whose strategy is ``redis`` (by ``GLOVEBOX_CACHE_<TAG>``, the YAML domain or either
+global layer) is a known cache without any local directory, and :meth:`CacheAdmin.known`
+also lists the tags found in the server's namespace. Damaged databases are reported
+(``DomainReport.damaged``), never moved by looking; the folders they were moved to by a
+write are listed with their size (:meth:`CacheAdmin.quarantine`) and removed by
+:meth:`CacheAdmin.remove_quarantined`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,26 +30,42 @@ from typing import Any
 
 from glovebox.core.cache_v2.backends import backend_for_strategy
 from glovebox.core.cache_v2.cache_manager import CacheManager
-from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER, WORKSPACE_DIR
+from glovebox.core.cache_v2.disk_layout import (
+    CACHE_DB_NAME,
+    CORRUPT_MARKER,
+    REPLACED_NAME,
+    WORKSPACE_DIR,
+)
 from glovebox.core.cache_v2.factories import (
     create_diskcache_manager,
     resolve_user_config_strategy,
     user_config_settings,
 )
 from glovebox.core.cache_v2.models import CacheStats
-from glovebox.core.cache_v2.policy import DEFAULT_TAG, Strategy, StrategyDecision
-from glovebox.errors import GloveboxError, UnusableStorageError
+from glovebox.core.cache_v2.policy import (
+    DEFAULT_TAG,
+    ENV_PREFIX,
+    GLOBAL_ENV_VAR,
+    Strategy,
+    StrategyDecision,
+    validate_tag,
+)
+from glovebox.errors import CacheError, GloveboxError, UnusableStorageError
 
 __all__ = [
     "KNOWN_DOMAINS",
     "CacheAdmin",
     "DomainReport",
+    "QuarantinedFolder",
     "disk_usage",
     "disk_usage_with_part",
     "known_tags",
     "list_tags",
     "quarantined",
+    "replaced_at",
 ]
+
+logger = logging.getLogger(__name__)
 
 KNOWN_DOMAINS: tuple[str, ...] = ("compilation", "layout", "metrics", "moergo")
 """The standard domain tags, always listed whether or not they hold anything yet."""
@@ -69,6 +94,15 @@ def quarantined(root: Path) -> list[Path]:
     except OSError:
         return []
     return sorted(entry for entry in entries if CORRUPT_MARKER in entry.name and entry.is_dir())
+
+
+def replaced_at(directory: Path) -> float | None:
+    """When the damaged database of the domain in ``directory`` was last replaced by an
+    empty one (UNIX time), or None if it never was."""
+    try:
+        return float((directory / REPLACED_NAME).read_text(encoding="ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
 
 
 def known_tags(root: Path, configured: set[str] | frozenset[str] = frozenset()) -> list[str]:
@@ -117,6 +151,15 @@ def disk_usage_with_part(path: Path, part: Path | None) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantinedFolder:
+    """A folder holding a damaged database moved aside (``<tag>.corrupt-<stamp>-<pid>``)."""
+
+    path: Path
+    tag: str
+    disk_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class DomainReport:
     """One domain as the inspection commands report it.
 
@@ -124,7 +167,8 @@ class DomainReport:
     this process), otherwise what is on disk. ``disk_bytes`` is the disk usage of the
     domain's directory, workspaces included; ``workspace_bytes`` is the part used by
     workspaces (compilation only, else 0). ``unusable`` says why a cache that should be
-    on could not be opened.
+    on could not be opened; ``damaged`` why its database is damaged (reads answer misses
+    until a write moves it aside).
     """
 
     tag: str
@@ -136,6 +180,7 @@ class DomainReport:
     workspace_bytes: int
     size_limit_bytes: int
     unusable: str | None = None
+    damaged: str | None = None
 
     @property
     def disabled(self) -> bool:
@@ -163,11 +208,91 @@ class CacheAdmin:
         return set(getattr(section, "domains", None) or ())
 
     def known(self) -> list[str]:
-        """Every tag worth listing: standard domains, configured ones, those on disk."""
-        return known_tags(self.root, self.configured_tags())
+        """Every tag worth listing: standard domains, configured ones, those on disk, and
+        those on Redis (named by a variable, or found in the server's namespace)."""
+        local = known_tags(self.root, self.configured_tags())
+        variables = self.variable_redis_tags()
+        return sorted({*local, *variables, *self.server_tags([*local, *variables])})
+
+    def is_known(self, tag: str) -> bool:
+        """Whether ``tag`` names a cache: listed locally, or on Redis by any layer.
+
+        Never asks the server: a Redis domain is known before anything is stored in it.
+        """
+        return tag in known_tags(self.root, self.configured_tags()) or self._on_redis(tag)
+
+    def _on_redis(self, tag: str) -> bool:
+        try:
+            return self.decision(tag).strategy is Strategy.REDIS
+        except GloveboxError:
+            return False
+
+    def variable_redis_tags(self) -> list[str]:
+        """Tags switched to Redis by their own ``GLOVEBOX_CACHE_<TAG>`` variable.
+
+        A variable names the tag in capitals; the tag listed is its lower-case name.
+        """
+        found = []
+        for variable in os.environ:
+            if not variable.startswith(ENV_PREFIX) or variable == GLOBAL_ENV_VAR:
+                continue
+            try:
+                tag = validate_tag(variable[len(ENV_PREFIX) :].lower())
+            except GloveboxError:
+                continue
+            if self._on_redis(tag):
+                found.append(tag)
+        return sorted(found)
+
+    def server_tags(self, candidates: list[str] | None = None) -> list[str]:
+        """Tags found in the Redis namespace that are on Redis here too.
+
+        Asks the server of the first of ``candidates`` (default: the known tags) whose
+        strategy is ``redis``; no server is asked when none is. A server that cannot be
+        reached costs a WARNING and lists nothing.
+        """
+        if candidates is None:
+            candidates = [*known_tags(self.root, self.configured_tags())]
+            candidates += self.variable_redis_tags()
+        probe = next((tag for tag in candidates if self._on_redis(tag)), None)
+        if probe is None:
+            return []
+        try:
+            lister = getattr(self.live(probe), "server_tags", None)
+            tags: list[str] = lister() if callable(lister) else []
+        except GloveboxError as exc:
+            logger.warning("could not list the caches on the Redis server: %s", exc)
+            return []
+        return [tag for tag in tags if self._on_redis(tag)]
 
     def quarantined(self) -> list[Path]:
         return quarantined(self.root)
+
+    def quarantine(self) -> list[QuarantinedFolder]:
+        """The folders holding damaged databases moved aside, with their disk usage."""
+        return [
+            QuarantinedFolder(path, path.name.split(CORRUPT_MARKER, 1)[0], disk_usage(path))
+            for path in quarantined(self.root)
+        ]
+
+    def remove_quarantined(self) -> list[QuarantinedFolder]:
+        """Delete every quarantined folder; returns what was removed.
+
+        Raises ``CacheError`` naming the first folder that could not be removed (those
+        removed before it stay removed).
+        """
+        removed = []
+        for folder in self.quarantine():
+            try:
+                shutil.rmtree(folder.path)
+            except FileNotFoundError:
+                continue  # removed meanwhile by another process
+            except OSError as exc:
+                raise CacheError(
+                    f"could not remove the quarantined folder {folder.path}: {exc.strerror or exc}"
+                ) from exc
+            removed.append(folder)
+        return removed
 
     # Where and how -------------------------------------------------------------------
 
@@ -245,7 +370,7 @@ class CacheAdmin:
     def report(self, tag: str) -> DomainReport:
         """Statistics and disk usage of ``tag`` (counts nothing, creates nothing)."""
         decision = self.decision(tag)
-        unusable = None
+        unusable = damaged = None
         stats = CacheStats(backend=self.backend(decision), tag=tag)
         directory = self.directory(tag)
         before = _side_files(directory)
@@ -258,6 +383,7 @@ class CacheAdmin:
             with self.stored(tag) as cache:
                 if cache is not None:
                     stats = cache.get_stats()
+                    damaged = getattr(cache, "damaged", None)
         disk_bytes, workspace_bytes = disk_usage_with_part(directory, directory / WORKSPACE_DIR)
         # SQLite's -wal/-shm files opened by this report vanish when it closes the database:
         # the figure is what `du` shows once the command has finished.
@@ -272,6 +398,7 @@ class CacheAdmin:
             workspace_bytes=workspace_bytes,
             size_limit_bytes=self.size_limit(tag),
             unusable=unusable,
+            damaged=damaged if isinstance(damaged, str) else None,
         )
 
 

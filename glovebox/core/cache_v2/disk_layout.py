@@ -8,10 +8,21 @@ that listing a root never imports diskcache.
 
 from __future__ import annotations
 
-__all__ = ["CACHE_DB_NAME", "CORRUPT_MARKER", "RESERVE_BYTES", "RESERVE_NAME", "WORKSPACE_DIR"]
+__all__ = [
+    "CACHE_DB_NAME",
+    "CORRUPT_MARKER",
+    "REPLACED_NAME",
+    "RESERVE_BYTES",
+    "RESERVE_NAME",
+    "WORKSPACE_DIR",
+]
 
 CACHE_DB_NAME = "cache.db"
 CORRUPT_MARKER = ".corrupt-"
+REPLACED_NAME = "database-replaced"
+"""File in a domain's directory: when (UNIX time, text) a damaged database was last moved
+aside and replaced by an empty one. Records lost with it can be rebuilt from files that
+predate it (the workspace cache does so for its entries)."""
 WORKSPACE_DIR = "workspace"
 """The directory of cached workspaces inside the compilation domain's directory."""
 

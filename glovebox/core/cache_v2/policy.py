@@ -72,7 +72,7 @@ _DOMAIN_WORDS: dict[str, Strategy] = {
     "disk": Strategy.ENABLED,
 }
 # Tags whose GLOVEBOX_CACHE_<TAG> variable is a setting of its own, not a strategy switch.
-_RESERVED_VARIABLE_TAGS = frozenset({"redis_url", "redis_secret"})
+_RESERVED_VARIABLE_TAGS = frozenset({"redis_url", "redis_secret", "secret"})
 
 ACCEPTED_SWITCH_WORDS: tuple[str, ...] = tuple(_GLOBAL_WORDS)
 ACCEPTED_DOMAIN_WORDS: tuple[str, ...] = tuple(_DOMAIN_WORDS)
@@ -168,8 +168,9 @@ def validate_tag(tag: str | None) -> str:
     if re.sub(r"[^A-Za-z0-9]", "_", tag).lower() in _RESERVED_VARIABLE_TAGS:
         raise InvalidArgumentError(
             f"invalid cache tag {quote(tag)}: its variable "
-            f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is the Redis setting of "
-            "that name, not a strategy switch; choose another tag"
+            f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is a cache setting of "
+            "its own (a Redis setting or the signing secret), not a strategy switch; "
+            "choose another tag"
         )
     return tag if type(tag) is str else plain_str(tag)
 

@@ -115,6 +115,26 @@ class Signer:
         outer.update(inner.digest())
         return outer.digest()
 
+    def bound(self, name: bytes, fmt: bytes) -> Signer:
+        """A signer whose :meth:`sign_payload` equals ``sign(name, fmt, payload)``.
+
+        For a caller that signs many payloads under one name: the name and format are
+        hashed once, here.
+        """
+        bound = Signer.__new__(Signer)
+        bound._inner = self._inner.copy()
+        bound._inner.update(name)
+        bound._inner.update(fmt)
+        bound._outer = self._outer
+        return bound
+
+    def sign_payload(self, payload: bytes | memoryview) -> bytes:
+        inner = self._inner.copy()
+        inner.update(payload)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
 
 class ValueCodec:
     """Turns values into signed Redis strings and back. Thread-safe (no mutable state)."""

@@ -1,7 +1,8 @@
 """The persistent backend: one ``diskcache.Cache`` (SQLite) per domain directory.
 
-Layout: ``<root>/<tag>/cache.db`` per tag; a damaged domain directory is moved aside to
-``<root>/<tag>.corrupt-<UTC stamp>-<pid>`` (never deleted).
+Layout: ``<root>/<tag>/cache.db`` per tag; a damaged database (with its ``-wal``/``-shm``
+files and value files) is moved aside to ``<root>/<tag>.corrupt-<UTC stamp>-<pid>/``
+(never deleted by the engine; ``glovebox cache clear --all`` removes such folders).
 
 :class:`DiskCacheManager` is the whole backend in one class. It composes
 :class:`~glovebox.core.cache_v2.backends.disk_store.DiskStore` (diskcache with bounded
@@ -23,19 +24,26 @@ Guarantees
   ``CacheError`` saying the database is locked and how long we waited; statistics are
   saved without waiting on the read path and within the timeout by ``close()``, or else
   kept (or, at close, dropped with a WARNING) but never counted twice.
-- Damage is contained: a database found malformed at open or during use is moved aside
-  and the operation is tried once more on a fresh database; a value file whose size
-  changed is a miss and its entry is dropped; when the disk is full, a deletion frees the
-  space reserve and is tried once more.
+- Damage is contained: a database found malformed (looked at read-only when it is opened,
+  or by any operation) makes reads answer misses with one WARNING, and moves nothing; the
+  next write moves the damaged database files aside, byte for byte as found, and is tried
+  once more on a fresh database. A value file whose size changed is a miss and its entry
+  is dropped; when the disk is full, a deletion frees the space reserve and is tried once
+  more.
 
-Values are unpickled from disk, so whoever can write the cache directory can run code in
-this process. Directories are therefore created private (0700) and an existing root that
-others can write, or that another user owns, is refused.
+Pickled values are signed with HMAC-SHA256 under the user's key (kept outside the cache
+root, see :mod:`glovebox.core.cache_v2.signing`) and verified before they are loaded: a
+value that does not verify is a miss, a WARNING and a deletion, and is never unpickled.
+Directories are also created private (0700) and an existing root that others can write,
+or that another user owns, is refused.
 
 Use of diskcache internals
-- The hot read path (:meth:`DiskCacheManager.get`) calls diskcache's public ``Cache.get``
-  directly, skipping only the :meth:`_connection` call when the fork generation and the
-  closed flag already say the connection is usable.
+- The hot read path (:meth:`DiskCacheManager.get`) calls ``DiskStore.lookup``: one
+  SELECT on diskcache's ``Cache`` table through this thread's connection (diskcache's
+  private ``_local``/``_con``) and the disk's ``fetch``, i.e. ``Cache.get`` without the
+  steps this store's settings make useless; that saving pays for verifying signed
+  values. It skips the :meth:`_connection` call when the fork generation and the closed
+  flag already say the connection is usable.
 - Three read-only queries have no public equivalent and run SQL on diskcache's private
   ``_sql`` and ``_disk`` helpers against its ``Cache`` table: ``keys`` (live keys only,
   ``iterkeys`` includes expired ones), ``get_metadata`` (store time and stored size) and
@@ -63,17 +71,21 @@ import diskcache
 
 from glovebox.core.cache_v2.backends.disk_store import (
     CACHE_DB_NAME,
+    DamagedStore,
     DamagedValue,
     DiskStore,
     LockWaitExpired,
     PrivateDisk,
     PrivateJSONDisk,
+    UntrustedValue,
     current_identity,
     is_disk_full,
     is_locked,
     is_malformed,
+    mark_replaced,
     move_aside,
     prepare_files,
+    probe_damage,
     recovery_lock,
     release_reserve,
     unwrap,
@@ -86,6 +98,7 @@ from glovebox.core.cache_v2.cache_manager import (
     validate_ttl,
 )
 from glovebox.core.cache_v2.counters import Counters
+from glovebox.core.cache_v2.disk_layout import CORRUPT_MARKER, REPLACED_NAME
 from glovebox.core.cache_v2.forks import Forks
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import (
@@ -141,16 +154,34 @@ class DiskCacheManager(BaseCache):
         self._default_ttl = settings.default_ttl
         self._key_locks = KeyLocks(self._directory / "locks")
         self._closed = False
-        self._cache = self._open()
+        self._damage: BaseException | None = None
+        self._cache: DiskStore | DamagedStore = self._open()
         self._counters = Counters()
         self._writes_since_size_check = 0
 
+    @property
+    def damaged(self) -> str | None:
+        """Why the database is known to be damaged (reads answer misses; the next write
+        moves it aside and starts an empty one), else None."""
+        if self._damage is None:
+            return None
+        return f"{self._directory / CACHE_DB_NAME} is damaged ({unwrap(self._damage)})"
+
     # -- lifecycle -----------------------------------------------------------------
 
-    def _open(self) -> DiskStore:
+    def _open(self) -> DiskStore | DamagedStore:
+        """This process's handle; a :class:`DamagedStore` if the database is damaged.
+
+        Damage is looked for read-only first, so that diskcache's set-up never writes into
+        a damaged file; nothing is moved here (a read must never move anything).
+        """
         self._generation = Forks.generation
         disk = PrivateJSONDisk if self._settings.serializer == "json" else PrivateDisk
         prepare_files(self._directory)
+        self._identity = current_identity(self._directory)
+        damage = probe_damage(self._directory, float(self._settings.timeout))
+        if damage is not None:
+            return self._damaged_store(damage)
         try:
             store = DiskStore(
                 str(self._directory),
@@ -177,8 +208,30 @@ class DiskCacheManager(BaseCache):
                 f"cannot open cache {self._tag!r}: {self._directory / CACHE_DB_NAME} {exc} "
                 f"(the configured timeout is {self._settings.timeout} s)"
             ) from exc
-        self._identity = current_identity(self._directory)
+        except sqlite3.DatabaseError as exc:
+            if not is_malformed(exc):
+                raise
+            return self._damaged_store(exc)
+        self._damage = None
         return store
+
+    def _damaged_store(self, cause: BaseException) -> DamagedStore:
+        self._note_damage(cause)
+        return DamagedStore(self._directory, cause)
+
+    def _note_damage(self, cause: BaseException) -> None:
+        """Remember (and say once per handle) that the database is damaged."""
+        if self._damage is not None:
+            return
+        self._damage = cause
+        logger.warning(
+            "cache %r: %s is damaged (%s); reads answer misses, and the next write moves it "
+            "aside to %s<time>-<pid>/ and starts an empty database",
+            self._tag,
+            self._directory / CACHE_DB_NAME,
+            unwrap(cause),
+            self._directory.name + CORRUPT_MARKER,
+        )
 
     def _reset_counters(self) -> None:
         self._counters = Counters()
@@ -213,6 +266,8 @@ class DiskCacheManager(BaseCache):
         if self._closed:
             return
         hits, misses = self._counters.take_pending()
+        if self._damage is not None:
+            hits = misses = 0  # no database to add them to: dropped without a word
         if (hits or misses) and not self._save_counts(hits, misses, wait=True):
             logger.warning(
                 "cache %r (%s): %d hits and %d misses of this process were not saved "
@@ -233,10 +288,15 @@ class DiskCacheManager(BaseCache):
         if isinstance(exc, DamagedValue):
             self._record_error(f"reading key {key!r}", "answered as a miss, entry dropped", exc)
             self._drop_damaged(key, exc.filename)
+        elif isinstance(exc, UntrustedValue):
+            self._record_error(
+                f"verifying the value of key {key!r}",
+                "it was not loaded; answered as a miss, entry dropped",
+                exc,
+            )
+            self._drop_untrusted(key, exc)
         else:
             self._record_error(f"reading key {key!r}", "answered as a miss", exc)
-            if is_malformed(exc):
-                self._recover_damaged(exc)
         return MISSING
 
     def _drop_damaged(self, key: str, filename: str) -> None:
@@ -256,6 +316,29 @@ class DiskCacheManager(BaseCache):
             db.retry_while_locked(drop)
         except Exception as exc:
             self._record_error(f"dropping the damaged entry of key {key!r}", "left in place", exc)
+
+    def _drop_untrusted(self, key: str, found: UntrustedValue) -> None:
+        """Remove the entry of ``key`` holding the value that failed verification.
+
+        Only the row still holding what was read goes: a valid value stored meanwhile by
+        another process stays.
+        """
+        db = self._connection()
+
+        def drop() -> None:
+            db_key, raw = db._disk.put(key)
+            with db.transact():
+                removed = db._sql(
+                    "DELETE FROM Cache WHERE key = ? AND raw = ? AND filename IS ? AND value IS ?",
+                    (db_key, raw, found.filename, found.inline),
+                ).rowcount
+            if removed and found.filename is not None:
+                db._disk.remove(found.filename)
+
+        try:
+            db.retry_while_locked(drop)
+        except Exception as exc:
+            self._record_error(f"dropping the unverified entry of key {key!r}", "left", exc)
 
     def _flush_stats(self, *, wait: bool) -> None:
         """Add this process's pending hit/miss counts to the database's totals.
@@ -333,29 +416,39 @@ class DiskCacheManager(BaseCache):
                 retried = True
 
     def _recover_damaged(self, exc: BaseException) -> None:
-        """Move a malformed database aside (once, whichever thread or process sees it first)."""
+        """Move a malformed database aside (once, whichever thread or process sees it first).
+
+        Only writes get here: reads report damage (:meth:`_note_damage`) and move nothing.
+        """
         with recovery_lock():
             if self._closed:
                 return
             if current_identity(self._directory) == self._identity:
                 try:
-                    move_aside(self._directory, self._tag, exc)
+                    move_aside(self._directory, self._tag, exc, self._cache.close)
+                    mark_replaced(self._directory)
                 except OSError as move_error:
                     logger.warning(
                         "cache %r: could not move the damaged %s aside: %s",
                         self._tag,
-                        self._directory,
+                        self._directory / CACHE_DB_NAME,
                         move_error,
                     )
                     return
-            # Another thread or process already replaced it: use the new database.
+            # Moved (by us, another thread or another process): use the new database.
             self._cache.close()
-            self._key_locks = KeyLocks(self._directory / "locks")
+            self._damage = None
             self._cache = self._open()
 
     def _record_error(self, failure: str, outcome: str, exc: BaseException) -> None:
-        """Count and log a failure the caller recovers from; ``outcome`` says how."""
+        """Count and log a failure the caller recovers from; ``outcome`` says how.
+
+        Damage of the database itself is said once (:meth:`_note_damage`), not per call.
+        """
         self._counters.add_error()
+        if is_malformed(exc):
+            self._note_damage(exc)
+            return
         exc = unwrap(exc)
         logger.warning(
             "cache %r (%s): %s failed (%s: %s); %s",
@@ -394,7 +487,7 @@ class DiskCacheManager(BaseCache):
             key = validate_key(key)
         if self._generation == Forks.generation and not self._closed:
             try:
-                value = self._cache.get(key, MISSING)
+                value = self._cache.lookup(key, MISSING)
             except Exception as exc:  # any failure to produce the value is a miss
                 value = self._read_failed(key, exc)
         else:
@@ -427,7 +520,9 @@ class DiskCacheManager(BaseCache):
         db = self._connection()
         try:
             rows = db._sql(
-                f"SELECT key, raw FROM Cache WHERE {_LIVE} ORDER BY rowid", (time.time(),)
+                # A key stored pickled is never a key of ours (they are strings): left out.
+                f"SELECT key, raw FROM Cache WHERE raw = 1 AND {_LIVE} ORDER BY rowid",
+                (time.time(),),
             ).fetchall()
             return [db._disk.get(db_key, raw) for db_key, raw in rows]
         except Exception as exc:
@@ -552,8 +647,13 @@ class DiskCacheManager(BaseCache):
         return self._write("delete", lambda: current, remove, frees_space=True)
 
     def clear(self) -> None:
-        """Remove every entry. Hit/miss totals are kept: they describe the cache's history."""
+        """Remove every entry. Hit/miss totals are kept: they describe the cache's history.
+
+        Records lost with a damaged database are no longer taken back from the files that
+        predate it (``REPLACED_NAME`` goes): clearing removed them on purpose.
+        """
         self._write("clear", "*", lambda db: db.clear(), frees_space=True)
+        (self._directory / REPLACED_NAME).unlink(missing_ok=True)
 
     def cleanup(self) -> int:
         """Remove expired entries, then cull to the size limit. Returns how many went."""
@@ -634,12 +734,11 @@ def open_cache(root: Path, name: str, settings: CacheSettings) -> DiskCacheManag
         raise UnusableStorageError(
             f"cannot create cache directory {directory}: {exc.strerror or exc}"
         ) from exc
+    # A damaged database opens as damaged: reads answer misses and the first write moves
+    # it aside (never deleted) and starts an empty one.
     try:
         return DiskCacheManager(directory, tag=name, settings=settings)
     except sqlite3.DatabaseError as exc:
-        if not _is_corruption(exc):
-            raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
-        move_aside(directory, name, exc)
-        return DiskCacheManager(directory, tag=name, settings=settings)
+        raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
     except OSError as exc:
         raise UnusableStorageError(f"cannot open cache in {directory}: {exc}") from exc

@@ -13,6 +13,12 @@
   The process umask is never touched.
 - Checked value files. A value stored in its own file carries its size in the file name;
   a file whose size differs is reported as :class:`DamagedValue` instead of being read.
+- Authenticated pickles. A value diskcache would pickle is stored as ``GBP1``, an
+  HMAC-SHA256 of the pickle under the user's key (:mod:`glovebox.core.cache_v2.signing`),
+  then the pickle, inline or in its own file. A pickled value that does not verify (forged,
+  written under another key, or written before values were signed) is reported as
+  :class:`UntrustedValue` and never unpickled; so is a key stored pickled (keys are
+  strings, stored as they are). JSON, strings, bytes and numbers are never unpickled.
 
 The directory also holds ``space.reserve``, a small file deleted when the disk is full so
 that deleting entries (which appends to SQLite's write-ahead log) can still work.
@@ -25,8 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hmac
 import logging
 import os
+import pickle
 import re
 import sqlite3
 import threading
@@ -36,32 +44,41 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
-from diskcache.core import ENOVAL, UNKNOWN
+from diskcache.core import ENOVAL, MODE_PICKLE, UNKNOWN
 
 from glovebox.core.cache_v2.disk_layout import (
     CACHE_DB_NAME,
     CORRUPT_MARKER,
+    REPLACED_NAME,
     RESERVE_BYTES,
     RESERVE_NAME,
 )
+from glovebox.core.cache_v2.redis_codec import Signer
+from glovebox.core.cache_v2.signing import local_signer
 
 __all__ = [
     "CACHE_DB_NAME",
     "CORRUPT_MARKER",
     "RESERVE_BYTES",
     "RESERVE_NAME",
+    "SIGNED_MAGIC",
+    "DamagedDatabase",
+    "DamagedStore",
     "DamagedValue",
     "DiskStore",
     "LockWaitExpired",
     "PrivateDisk",
     "PrivateJSONDisk",
+    "UntrustedValue",
     "current_identity",
     "is_disk_full",
     "is_locked",
     "is_malformed",
     "make_private",
+    "mark_replaced",
     "move_aside",
     "prepare_files",
+    "probe_damage",
     "recovery_lock",
     "release_reserve",
     "unwrap",
@@ -74,6 +91,14 @@ DIR_MODE = 0o700
 
 _SIZED_NAME = re.compile(r"-(\d+)\.val$")
 
+SIGNED_MAGIC = b"GBP1"
+"""First bytes of a signed pickled value: then 32 bytes of HMAC-SHA256, then the pickle."""
+_SIGNATURE_END = len(SIGNED_MAGIC) + 32
+# What is signed besides the pickle: sets these values apart from the Redis backend's.
+_LABEL = b"glovebox-disk"
+_FORMAT = b"p"
+_INT_RANGE = range(-(2**63), 2**63)
+
 
 class DamagedValue(Exception):
     """A value file whose size is not the size stored with it (changed behind our back)."""
@@ -82,6 +107,19 @@ class DamagedValue(Exception):
         self.filename = filename
         shown = "missing" if found is None else f"{found} bytes"
         super().__init__(f"value file {filename} holds {shown}, {expected} bytes were stored")
+
+
+class UntrustedValue(Exception):
+    """A pickled value (or key) that does not verify under this user's key: never loaded.
+
+    ``filename`` and ``inline`` are what the entry holds (its value file, or the bytes
+    stored in the database), so that exactly this entry can be dropped.
+    """
+
+    def __init__(self, reason: str, filename: str | None, inline: bytes | None) -> None:
+        self.filename = filename
+        self.inline = inline
+        super().__init__(reason)
 
 
 # -- failure classification ----------------------------------------------------------
@@ -191,33 +229,160 @@ def prepare_files(directory: Path) -> None:
     _ensure_reserve(directory)
 
 
-def move_aside(directory: Path, tag: str, reason: BaseException) -> Path:
-    """Rename a damaged cache directory to ``<dir>.corrupt-<UTC stamp>-<pid>``, make a new one.
+def probe_damage(directory: Path, timeout: float) -> sqlite3.DatabaseError | None:
+    """The error a read-only look at ``directory``'s database meets, if it is damaged.
 
-    Nothing is deleted: the damaged files stay for inspection. Logged as a WARNING.
+    Opens the file read-only (a read-only connection never writes, and never checkpoints
+    the write-ahead log into the file when it closes) and reads the header, the schema, the
+    settings and the first entry. None when nothing is wrong, when there is no database
+    yet, or when the look is inconclusive (locked, or unopenable read-only): the ordinary
+    open then decides.
     """
+    database = directory / CACHE_DB_NAME
+    try:
+        if database.stat().st_size == 0:
+            return None
+    except OSError:
+        return None
+    try:
+        connection = sqlite3.connect(
+            f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout
+        )
+    except sqlite3.Error:
+        return None
+    try:
+        connection.execute("PRAGMA schema_version").fetchall()
+        connection.execute("SELECT key, value FROM Settings").fetchall()
+        connection.execute("SELECT rowid, key, raw FROM Cache LIMIT 1").fetchall()
+    except sqlite3.OperationalError:
+        return None  # locked, no tables yet, unreadable: not the file's fault
+    except sqlite3.DatabaseError as exc:
+        return exc
+    finally:
+        connection.close()
+    return None
+
+
+class DamagedDatabase(Exception):
+    """The domain's database is damaged; raised, chained to SQLite's error, by every use."""
+
+
+class DamagedStore:
+    """Stands in for the ``DiskStore`` of a damaged database until a write replaces it.
+
+    Every operation raises :class:`DamagedDatabase` (chained to the error that revealed
+    the damage, so :func:`is_malformed` recognises it); closing does nothing.
+    """
+
+    def __init__(self, directory: Path, cause: BaseException) -> None:
+        self._directory = directory
+        self._cause = cause
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise DamagedDatabase(
+            f"{self._directory / CACHE_DB_NAME} is damaged ({self._cause})"
+        ) from self._cause
+
+    def __getattr__(self, name: str) -> Any:
+        # Raised on access, so that ``store._disk.put(...)`` fails the same way.
+        return self._fail()
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._fail())
+
+    def close(self) -> None:
+        pass
+
+
+_VALUE_DIR = re.compile(r"[0-9a-f]{2}")
+
+
+def move_aside(
+    directory: Path, tag: str, reason: BaseException, release: Callable[[], None]
+) -> Path:
+    """Move a damaged database out of ``directory`` into ``<dir>.corrupt-<UTC stamp>-<pid>/``.
+
+    What moves: ``cache.db`` with its ``-wal`` and ``-shm`` files, byte for byte as found,
+    and the value files that database referenced (diskcache's two-hex-digit directories).
+    Workspaces, locks and everything else stay. The files are copied before ``release``
+    (which closes this process's connection: closing a connection writes the write-ahead
+    log into the database) and removed after it, so the copy is what was damaged. When
+    there is no room for a copy they are renamed instead. Nothing is deleted for good: the
+    folder stays for inspection until ``glovebox cache clear --all``. Logged as a WARNING.
+    """
+    if isinstance(reason, DamagedDatabase) and reason.__cause__ is not None:
+        reason = reason.__cause__  # SQLite's own words
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     aside = directory.with_name(f"{directory.name}{CORRUPT_MARKER}{stamp}-{os.getpid()}")
+    aside.mkdir(mode=DIR_MODE)
+    names = [CACHE_DB_NAME, f"{CACHE_DB_NAME}-wal", f"{CACHE_DB_NAME}-shm"]
+    present = [name for name in names if (directory / name).is_file()]
+    copied = True
+    try:
+        for name in present:
+            _copy_private(directory / name, aside / name)
+    except OSError:
+        copied = False
+        for name in present:
+            (aside / name).unlink(missing_ok=True)
+    if not copied:
+        for name in present:
+            os.rename(directory / name, aside / name)
+    release()
+    for entry in os.scandir(directory):
+        if _VALUE_DIR.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+            os.rename(entry.path, aside / entry.name)
+    if copied:
+        for name in present:
+            (directory / name).unlink(missing_ok=True)
     logger.warning(
-        "cache %r: %s is not a usable database (%s); moved the directory to %s and "
-        "started an empty cache",
+        "cache %r: %s is not a usable database (%s); moved it and its value files to %s "
+        "and started an empty database (workspaces and other files stay)",
         tag,
         directory / CACHE_DB_NAME,
         reason,
         aside,
     )
-    directory.rename(aside)
-    directory.mkdir(mode=DIR_MODE)
     return aside
+
+
+def mark_replaced(directory: Path) -> None:
+    """Record in ``directory`` when its damaged database was replaced (see ``REPLACED_NAME``)."""
+    staging = directory / f".{REPLACED_NAME}-{os.getpid()}"
+    fd = os.open(staging, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{time.time():.6f}\n")
+    os.replace(staging, directory / REPLACED_NAME)
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+    with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
+        while chunk := reader.read(1 << 20):
+            writer.write(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
 
 
 # -- value files ---------------------------------------------------------------------
 
 
 class _PrivateCheckedFiles:
-    """Mixed into diskcache's ``Disk`` classes: private value files that carry their size."""
+    """Mixed into diskcache's ``Disk`` classes: private value files that carry their size,
+    and pickles that are signed when stored and verified before they are loaded."""
 
     _directory: str
+    _pickles = True  # False for the JSON disk, whose values are never pickled
+    _signer: Signer
+
+    def __init__(self, directory: str, **kwargs: Any) -> None:
+        super().__init__(directory, **kwargs)  # type: ignore[call-arg]
+        self._signer = local_signer().bound(_LABEL, _FORMAT)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:  # keys are validated strings, stored raw; a pickled one is forged
+            raise UntrustedValue("a key stored pickled (keys are stored as text)", None, None)
+        return super().get(key, raw)  # type: ignore[misc]
 
     def filename(self, key: Any = UNKNOWN, value: Any = UNKNOWN) -> tuple[str, str]:
         filename, full_path = super().filename(key, value)  # type: ignore[misc]
@@ -228,7 +393,13 @@ class _PrivateCheckedFiles:
         return filename, full_path
 
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[Any, ...]:
+        signed = self._pickles and not read and not _stored_plain(value)
+        if signed:
+            payload = pickle.dumps(value, protocol=self.pickle_protocol)  # type: ignore[attr-defined]
+            value = SIGNED_MAGIC + self._signer.sign_payload(payload) + payload
         size, mode, filename, db_value = super().store(value, read, key=key)  # type: ignore[misc]
+        if signed:
+            mode = MODE_PICKLE  # stored by diskcache as bytes, inline or in a file
         if filename is None:
             return size, mode, filename, db_value
         base = Path(self._directory)
@@ -251,7 +422,36 @@ class _PrivateCheckedFiles:
                     found = None  # deleted by a concurrent delete: diskcache answers a miss
                 if found is not None and found != expected:
                     raise DamagedValue(filename, expected, found)
+        if mode == MODE_PICKLE:
+            return self._load_signed(filename, value)
         return super().fetch(mode, filename, value, read)  # type: ignore[misc]
+
+    def _load_signed(self, filename: str | None, value: Any) -> Any:
+        if value is None and filename is not None:
+            with open(os.path.join(self._directory, filename), "rb") as reader:
+                blob = reader.read()
+            inline = None
+        else:
+            blob = inline = bytes(value)
+        view = memoryview(blob)
+        if blob[: len(SIGNED_MAGIC)] != SIGNED_MAGIC or len(blob) < _SIGNATURE_END:
+            raise UntrustedValue("an unsigned pickle", filename, inline)
+        payload = view[_SIGNATURE_END:]
+        if not hmac.compare_digest(
+            view[len(SIGNED_MAGIC) : _SIGNATURE_END], self._signer.sign_payload(payload)
+        ):
+            raise UntrustedValue(
+                "a pickle whose signature does not verify under this user's key",
+                filename,
+                inline,
+            )
+        return pickle.loads(payload)
+
+
+def _stored_plain(value: Any) -> bool:
+    """Whether diskcache stores ``value`` without pickling it (as ``Disk.store`` decides)."""
+    kind = type(value)
+    return kind is str or kind is bytes or kind is float or (kind is int and value in _INT_RANGE)
 
 
 class PrivateDisk(_PrivateCheckedFiles, diskcache.Disk):  # type: ignore[misc]
@@ -259,10 +459,17 @@ class PrivateDisk(_PrivateCheckedFiles, diskcache.Disk):  # type: ignore[misc]
 
 
 class PrivateJSONDisk(_PrivateCheckedFiles, diskcache.JSONDisk):  # type: ignore[misc]
-    """JSON serialisation with private, size-checked value files."""
+    """JSON serialisation with private, size-checked value files (nothing is pickled)."""
+
+    _pickles = False
 
 
 # -- the handle ------------------------------------------------------------------------
+
+_LOOKUP = (
+    "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1"
+    " AND (expire_time IS NULL OR expire_time > ?)"
+)
 
 # Settings a set-up database must hold to be used without running diskcache's set-up.
 _REQUIRED_SETTINGS = ("count", "size", "hits", "misses", "eviction_policy", "size_limit")
@@ -271,15 +478,29 @@ _REQUIRED_SETTINGS = ("count", "size", "hits", "misses", "eviction_policy", "siz
 class DiskStore(diskcache.Cache):  # type: ignore[misc]
     """``diskcache.Cache`` whose waits for the database lock end after ``timeout`` seconds.
 
-    Opening runs diskcache's set-up (which writes its settings) within the timeout; if the
-    lock stays held and the database is already set up, the settings are read instead,
-    so the handle works for reads at once and writes report the lock.
+    A database that is already set up is opened without writing: its settings are read
+    and this handle's own settings applied in memory. So opening never writes into a
+    database that turns out to be damaged, and another process holding the write lock
+    delays nobody's reads. A new database gets diskcache's set-up (which writes its
+    settings) within the timeout.
     """
 
     def __init__(self, directory: str, *, timeout: float, disk: type, **settings: Any) -> None:
         self._lock_wait = float(timeout)
         settings["sqlite_mmap_size"] = 0
         started = time.monotonic()
+        try:
+            existing = os.path.getsize(os.path.join(directory, CACHE_DB_NAME)) > 0
+        except OSError:
+            existing = False  # diskcache's set-up reports what is wrong with the directory
+        self._text_keys = issubclass(disk, PrivateDisk)
+        if existing:
+            # The attributes diskcache's __init__ sets before its first query.
+            self._directory = directory
+            self._local = threading.local()
+            self._txn_id = None
+            if self._adopt_set_up(directory, timeout, disk, settings):
+                return
         try:
             super().__init__(directory, timeout=timeout, disk=disk, **settings)
         except sqlite3.OperationalError as exc:
@@ -300,8 +521,12 @@ class DiskStore(diskcache.Cache):  # type: ignore[misc]
             stored = dict(self._sql("SELECT key, value FROM Settings").fetchall())
             self._sql("SELECT rowid FROM Cache LIMIT 0").fetchall()
             ((page_size,),) = self._sql("PRAGMA page_size").fetchall()
-        except sqlite3.Error:
+        except sqlite3.OperationalError:
+            self.close()
             return False
+        except sqlite3.DatabaseError:
+            self.close()
+            raise
         if not all(name in stored for name in _REQUIRED_SETTINGS):
             return False
         merged = {**stored, **settings}
@@ -311,6 +536,26 @@ class DiskStore(diskcache.Cache):  # type: ignore[misc]
         self._disk = disk(directory, **disk_args)
         self._page_size = page_size
         return True
+
+    def lookup(self, key: str, default: Any) -> Any:
+        """``get(key, default)`` for a text key: one SELECT, then the value's decoding.
+
+        ``Cache.get``'s read path for this store's settings (no statistics, an eviction
+        policy that updates nothing on reads, text keys stored as they are), without its
+        general-purpose steps: what is saved pays for verifying the value. The JSON disk
+        stores keys encoded; its lookups are ``get``.
+        """
+        if not self._text_keys:
+            return self.get(key, default)
+        con = getattr(self._local, "con", None) or self._con
+        rows = con.execute(_LOOKUP, (key, time.time())).fetchall()
+        if not rows:
+            return default
+        ((mode, filename, value),) = rows
+        try:
+            return self._disk.fetch(mode, filename, value, False)
+        except OSError:  # a value file removed by a concurrent delete: a miss, as in get
+            return default
 
     def reset(self, key: str, value: Any = ENOVAL, update: bool = True) -> Any:
         # Databases written before the memory map was switched off still store 64 MiB.

@@ -36,6 +36,7 @@ Guarantees
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 import time
@@ -99,6 +100,7 @@ __all__ = [
 logger = logging.getLogger("glovebox.core.cache_v2.redis_cache")
 
 SCAN_BATCH = 1000
+_TAG_END = re.compile(rb"[:#]")  # a tag ends where its entries (":") or bookkeeping ("#") start
 _CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
@@ -713,6 +715,31 @@ class RedisCache(BaseCache):
             entries=entries,
             size_bytes=size,
         )
+
+    def server_tags(self) -> list[str]:
+        """The domain tags with entries or statistics under this installation's key prefix.
+
+        Found by SCAN of ``<prefix>:*`` (the server is never blocked); names that do not
+        hold a valid tag are ignored. Raises ``CacheError`` (``RedisUnavailableError``
+        when the server cannot be reached).
+        """
+        prefix = f"{self._settings.key_prefix}:".encode()
+        pattern = prefix + b"*"
+        found: set[str] = set()
+        cursor = 0
+        while True:
+
+            def scan(link: RedisConnection, at: int = cursor) -> Any:
+                return link.client.scan(cursor=at, match=pattern, count=SCAN_BATCH)
+
+            page: tuple[int, list[bytes]] = self._call("list the tags of", "*", scan)
+            cursor, batch = page
+            for name in batch:
+                tag = _TAG_END.split(name[len(prefix) :], maxsplit=1)[0]
+                with suppress(UnicodeDecodeError, InvalidArgumentError):
+                    found.add(validate_tag(tag.decode("ascii")))
+            if cursor == 0:
+                return sorted(found)
 
     def server_info(self) -> dict[str, Any]:
         """What ``cache show`` reports about the server: version and memory in use."""
