@@ -71,6 +71,7 @@ from glovebox.core.cache_v2.models import (
     DEFAULT_TIMEOUT,
     MAX_SIZE_GB_LIMIT,
     MAX_TIMEOUT,
+    MIN_SECRET_LENGTH,
     SETTING_LIMITS,
     CacheMetadata,
     CacheSettings,
@@ -94,7 +95,6 @@ if TYPE_CHECKING:
     from glovebox.core.cache_v2.backends.redis import RedisCache, RedisUnavailableError
     from glovebox.core.cache_v2.redis_settings import (
         MASK,
-        MIN_SECRET_LENGTH,
         RedisSettingError,
         RedisSettings,
         mask_url,
@@ -110,7 +110,6 @@ _LAZY = {
     "RedisSettingError": "glovebox.core.cache_v2.redis_settings",
     "mask_url": "glovebox.core.cache_v2.redis_settings",
     "MASK": "glovebox.core.cache_v2.redis_settings",
-    "MIN_SECRET_LENGTH": "glovebox.core.cache_v2.redis_settings",
 }
 
 

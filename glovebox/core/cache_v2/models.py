@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_SIZE_GB_LIMIT",
     "MAX_TIMEOUT",
+    "MIN_SECRET_LENGTH",
     "SERIALIZERS",
     "SETTING_LIMITS",
     "CacheMetadata",
@@ -34,6 +35,9 @@ __all__ = [
     "Serializer",
     "positive_number",
 ]
+
+# The shortest signing secret accepted (Redis backend, local disk values, remote tier).
+MIN_SECRET_LENGTH = 16
 
 Serializer = Literal["pickle", "json"]
 SERIALIZERS: tuple[Serializer, ...] = ("pickle", "json")

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from glovebox.core.cache_v2.models import MIN_SECRET_LENGTH
 from glovebox.errors import ConfigError
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
 
 MASK = "***"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
-MIN_SECRET_LENGTH = 16
 _PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SECRET_QUERY_NAMES = frozenset({"password", "pass", "passwd"})
 

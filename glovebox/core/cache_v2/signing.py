@@ -26,8 +26,8 @@ from pathlib import Path
 
 import platformdirs
 
+from glovebox.core.cache_v2.models import MIN_SECRET_LENGTH
 from glovebox.core.cache_v2.redis_codec import Signer
-from glovebox.core.cache_v2.redis_settings import MIN_SECRET_LENGTH
 from glovebox.errors import UnusableStorageError
 
 __all__ = [
