@@ -51,15 +51,16 @@ def make_service(paths: IsolatedConfig, **compilation: object) -> ZmkWestService
 def test_native_command_lines() -> None:
     commands = WestCommands()
     assert commands.init(ZMK_V03) == [
-        "west", "init", "-m", "https://github.com/zmkfirmware/zmk", "--mr", "v0.3.0", ".",
+        "west", "init", "-m", "https://github.com/zmkfirmware/zmk", "--mr", "v0.3.0",
+        "--mf", "app/west.yml", ".",
     ]  # fmt: skip
     assert commands.update() == ["west", "update", "--fetch-opt=--filter=tree:0"]
     assert commands.build(BOARD, "build", shield="corne_left", config_dir="/cfg") == [
-        "west", "build", "-p", "-s", "zmk/app", "-b", BOARD, "-d", "build",
+        "west", "build", "-s", "zmk/app", "-b", BOARD, "-d", "build",
         "--", "-DSHIELD=corne_left", "-DZMK_CONFIG=/cfg",
     ]  # fmt: skip
     assert commands.build(BOARD, "out") == [
-        "west", "build", "-p", "-s", "zmk/app", "-b", BOARD, "-d", "out",
+        "west", "build", "-s", "zmk/app", "-b", BOARD, "-d", "out",
     ]  # fmt: skip
     adapter = NativeWestAdapter()
     assert adapter.command_line(commands.update(), Path("/ws")) == commands.update()
@@ -70,9 +71,9 @@ def test_docker_command_line_mounts_the_workspace_and_runs_as_the_user(tmp_path:
     assert adapter.command_line(["west", "update"], tmp_path) == [
         "docker", "run", "--rm",
         "--user", "1000:100",
-        "--mount", f"type=bind,source={tmp_path.resolve()},target=/workspace",
-        "--workdir", "/workspace",
-        "--env", "HOME=/workspace/.home",
+        "--mount", f"type=bind,source={tmp_path.resolve()},target={tmp_path.resolve()}",
+        "--workdir", str(tmp_path.resolve()),
+        "--env", f"HOME={tmp_path.resolve()}/.home",
         "zmkfirmware/zmk-build-arm:3.5",
         "west", "update",
     ]  # fmt: skip
