@@ -70,12 +70,13 @@ def move_branch(refs_file: Path, ref: str, *, seed: str = "") -> str:
     return commit
 
 
-def uf2_image(board: str, keymap: bytes, conf: bytes) -> bytes:
+def uf2_image(board: str, keymap: bytes, conf: bytes, shield: str = "") -> bytes:
     """The image the fake build writes: UF2-shaped blocks derived from its inputs."""
-    digest = hashlib.sha256(board.encode() + b"\0" + keymap + b"\0" + conf).digest()
+    target = f"{board} {shield}".strip().encode()
+    digest = hashlib.sha256(target + b"\0" + keymap + b"\0" + conf).digest()
     blocks = []
     for number in range(4):
-        header = b"UF2\n" + board.encode()[:28].ljust(28, b"\0") + number.to_bytes(4, "little")
+        header = b"UF2\n" + target[:40].ljust(40, b"\0") + number.to_bytes(4, "little")
         body = (digest * (UF2_BLOCK // len(digest) + 1))[: UF2_BLOCK - len(header)]
         blocks.append(header + body)
     return b"".join(blocks)
@@ -202,7 +203,7 @@ def _build(argv: list[str], cwd: Path) -> int:
     time.sleep(float(os.environ.get("FAKE_WEST_BUILD_DELAY", "0")))
     out = build_dir / "zephyr"
     out.mkdir(parents=True, exist_ok=True)
-    image = uf2_image(board, keymap, conf)
+    image = uf2_image(board, keymap, conf, defines.get("SHIELD", ""))
     temporary = out / "zmk.uf2.tmp"
     temporary.write_bytes(image)
     temporary.replace(out / "zmk.uf2")

@@ -109,7 +109,7 @@ def test_first_build_downloads_and_caches_second_build_skips_west_update(
     assert subcommands(west_log) == ["init", "update", "build"]
     assert first.workspace.source == "west"
     assert [a.name for a in first.artifacts] == ["zmk.uf2"]
-    assert "corne_left" in first.artifacts[0].read_text()
+    assert b"corne_left" in first.artifacts[0].read_bytes()
     assert service.workspace_service.get_cached_workspace(ZMK_V03) is not None
 
     second = service.compile(ZMK_V03, tmp_path / "build2", board=BOARD)
