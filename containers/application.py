@@ -89,3 +89,9 @@ class ApplicationContainer(containers.DeclarativeContainer):
         restore_strategy=compilation_section.workspace_restore_strategy,
         download_timeout=compilation_section.workspace_download_timeout,
     )
+    firmware_service = providers.Factory(
+        Deferred("glovebox.firmware.service:FirmwareService"),
+        layout_service=layout_service,
+        west_service=zmk_west_service,
+        settings=compilation_section,
+    )

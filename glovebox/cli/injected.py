@@ -14,8 +14,9 @@ from dependency_injector.wiring import Provide, inject
 if TYPE_CHECKING:
     from glovebox.cache_lookup import TaggedCaches
     from glovebox.compilation.cache import ZmkWorkspaceCacheService
+    from glovebox.firmware import FirmwareService
 
-__all__ = ["domain_caches", "workspace_cache_service"]
+__all__ = ["domain_caches", "firmware_service", "workspace_cache_service"]
 
 
 @inject
@@ -29,4 +30,10 @@ def workspace_cache_service(
     service: ZmkWorkspaceCacheService = Provide["workspace_cache_service"],
 ) -> ZmkWorkspaceCacheService:
     """The container's workspace service (over its, possibly overridden, compilation cache)."""
+    return service
+
+
+@inject
+def firmware_service(service: FirmwareService = Provide["firmware_service"]) -> FirmwareService:
+    """The container's firmware service (layout, workspace and west from the container)."""
     return service

@@ -26,6 +26,7 @@ from glovebox.compilation.cache import (
     compilation_settings,
     create_compilation_cache_service,
 )
+from glovebox.compilation.build_area import read_commit
 from glovebox.compilation.west_adapter import WestAdapter, create_west_adapter
 from glovebox.errors import WorkspaceError
 
@@ -35,13 +36,18 @@ __all__ = [
     "PreparedWorkspace",
     "ZmkWestService",
     "create_default_zmk_west_service",
+    "workspace_commit",
 ]
 
 logger = logging.getLogger(__name__)
 
 
+COMMIT_FILE = ".glovebox/zmk-commit"
+"""Where a workspace records the ZMK commit ``west update`` checked out (cached with it)."""
+
+
 class PreparedWorkspace(BaseModel):
-    """Where the workspace is and whether it came from the cache."""
+    """Where the workspace is, whether it came from the cache, and its ZMK commit."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -49,6 +55,18 @@ class PreparedWorkspace(BaseModel):
     source: Literal["cache", "west"]
     restore: RestoreResult | None
     seconds: float
+    commit: str | None = None
+
+
+def workspace_commit(workspace: Path) -> str | None:
+    """The ZMK commit of ``workspace``: as recorded when it was created, else zmk's HEAD."""
+    try:
+        recorded = (workspace / COMMIT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        recorded = ""
+    if recorded:
+        return recorded
+    return read_commit(workspace / "zmk")
 
 
 class BuildResult(BaseModel):
@@ -120,10 +138,15 @@ class ZmkWestService:
                     source="cache",
                     restore=restored,
                     seconds=time.perf_counter() - started,
+                    commit=workspace_commit(dest),
                 )
             restore = self._create(config, dest, strategy)
         return PreparedWorkspace(
-            path=dest, source="west", restore=restore, seconds=time.perf_counter() - started
+            path=dest,
+            source="west",
+            restore=restore,
+            seconds=time.perf_counter() - started,
+            commit=workspace_commit(dest),
         )
 
     def _create(
@@ -135,8 +158,15 @@ class ZmkWestService:
         scratch.mkdir()
         try:
             commands = self.adapter.commands
-            self.adapter.run(commands.init(config), scratch)
-            self.adapter.run(commands.update(), scratch)
+            timeout = self.download_timeout
+            self.adapter.run(commands.init(config), scratch, timeout=timeout)
+            self.adapter.run(commands.update(), scratch, timeout=timeout)
+            # The commit the ref resolved to, recorded with the workspace (its .git may be
+            # left out of the cache): firmware built from it is keyed by this commit.
+            commit = read_commit(scratch / "zmk")
+            if commit is not None:
+                (scratch / COMMIT_FILE).parent.mkdir(exist_ok=True)
+                (scratch / COMMIT_FILE).write_text(commit + "\n", encoding="utf-8")
             cached = self.workspace_service.cache_workspace(scratch, config, move=True)
             if cached is None:  # caching disabled: the fresh workspace is the result
                 if dest.exists():

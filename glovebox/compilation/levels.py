@@ -1,0 +1,93 @@
+"""The compilation domain's three levels on disk: where they live, what they use, clearing.
+
+``firmware`` (finished images), ``workspaces`` (cached west workspaces) and ``builds``
+(live workspace trees and build directories) all live under ``<cache_path>/compilation``,
+so the domain's disk usage and size limit cover all three. The cache commands call
+:func:`compilation_levels` to show them and :func:`clear_build_levels` when the domain is
+cleared (the workspace level is cleared by the workspace service).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from glovebox.compilation.build_area import BuildArea
+from glovebox.compilation.cache.models import is_valid_key
+from glovebox.compilation.firmware_store import FirmwareStore
+from glovebox.core.cache_v2 import default_cache_root
+from glovebox.core.cache_v2.storage import disk_usage
+
+__all__ = [
+    "BUILDS_DIR",
+    "FIRMWARE_DIR",
+    "LevelUsage",
+    "build_area",
+    "clear_build_levels",
+    "compilation_levels",
+    "compilation_root",
+    "firmware_store",
+]
+
+FIRMWARE_DIR = "firmware"
+BUILDS_DIR = "builds"
+_WORKSPACE_DIR = "workspace"
+
+
+@dataclass(frozen=True, slots=True)
+class LevelUsage:
+    """Entries and bytes on disk of one level."""
+
+    name: str
+    entries: int
+    bytes: int
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {"name": self.name, "entries": self.entries, "bytes": self.bytes}
+
+
+def compilation_root(cache_path: Path | None) -> Path:
+    """``<cache_path>/compilation`` (``None``: under the XDG cache root)."""
+    base = default_cache_root() if cache_path is None else Path(cache_path).expanduser()
+    return base / "compilation"
+
+
+def firmware_store(cache_path: Path | None) -> FirmwareStore:
+    return FirmwareStore(compilation_root(cache_path) / FIRMWARE_DIR)
+
+
+def build_area(cache_path: Path | None) -> BuildArea:
+    return BuildArea(compilation_root(cache_path) / BUILDS_DIR)
+
+
+def compilation_levels(cache_path: Path | None) -> list[LevelUsage]:
+    """``firmware``, ``workspaces`` and ``builds``: entries and disk bytes of each.
+
+    Counts what is on disk (nothing is opened, locked or created): firmware entries,
+    workspace entry directories, and build directories.
+    """
+    root = compilation_root(cache_path)
+    firmware = firmware_store(cache_path)
+    workspace_root = root / _WORKSPACE_DIR
+    workspaces = (
+        sum(1 for p in workspace_root.iterdir() if p.is_dir() and is_valid_key(p.name))
+        if workspace_root.is_dir()
+        else 0
+    )
+    return [
+        LevelUsage("firmware", sum(1 for _ in firmware.entries()), disk_usage(firmware.root)),
+        LevelUsage("workspaces", workspaces, disk_usage(workspace_root)),
+        LevelUsage(
+            "builds",
+            sum(1 for _ in build_area(cache_path).build_dirs()),
+            disk_usage(root / BUILDS_DIR),
+        ),
+    ]
+
+
+def clear_build_levels(cache_path: Path | None) -> tuple[int, int, list[str]]:
+    """Remove stored firmware and the build area; (firmware removed, build dirs removed,
+    workspace keys whose tree is in use by a running build and was left)."""
+    firmware = firmware_store(cache_path).clear()
+    builds, busy = build_area(cache_path).clear()
+    return firmware, builds, busy

@@ -1,0 +1,98 @@
+"""Firmware builds: a Glove80 layout or ZMK keymap to flashable ``.uf2`` files.
+
+``compile_firmware`` is the Python API of ``glovebox firmware compile``; after
+``containers.bootstrap()`` it uses the container's :class:`FirmwareService`, otherwise it
+wires one from the configuration files (or pass ``service=``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from glovebox.firmware.service import (
+    SPLIT_BOARDS,
+    BoardBuild,
+    FirmwareBuildError,
+    FirmwareError,
+    FirmwareInputError,
+    FirmwareResult,
+    FirmwareService,
+    LevelReport,
+    Phase,
+    PhaseCallback,
+    boards_for,
+    firmware_names,
+    workspace_config_for,
+    write_firmware,
+)
+
+if TYPE_CHECKING:
+    from containers.application import ApplicationContainer
+
+__all__ = [
+    "SPLIT_BOARDS",
+    "BoardBuild",
+    "FirmwareBuildError",
+    "FirmwareError",
+    "FirmwareInputError",
+    "FirmwareResult",
+    "FirmwareService",
+    "LevelReport",
+    "Phase",
+    "PhaseCallback",
+    "boards_for",
+    "compile_firmware",
+    "firmware_names",
+    "workspace_config_for",
+    "write_firmware",
+]
+
+
+def compile_firmware(
+    source: Path | str,
+    output_dir: Path | str,
+    *,
+    conf: Path | str | None = None,
+    board: str | None = None,
+    repository: str | None = None,
+    revision: str | None = None,
+    runner: str | None = None,
+    use_cache: bool = True,
+    update: bool = False,
+    on_phase: PhaseCallback | None = None,
+    service: FirmwareService | None = None,
+    container: ApplicationContainer | None = None,
+) -> FirmwareResult:
+    """Build the firmware for ``source`` (layout ``.json`` or ``.keymap``) into ``output_dir``.
+
+    Options left as None come from the ``compilation`` configuration. The service is
+    ``service``, else ``container.firmware_service()``, else one built by a container
+    bootstrapped from the configuration files (shut down afterwards).
+    """
+
+    def run(chosen: FirmwareService) -> FirmwareResult:
+        return chosen.compile(
+            Path(source),
+            Path(output_dir),
+            conf=None if conf is None else Path(conf),
+            board=board,
+            repository=repository,
+            revision=revision,
+            runner=runner,
+            use_cache=use_cache,
+            update=update,
+            on_phase=on_phase,
+        )
+
+    if service is not None:
+        return run(service)
+    if container is not None:
+        return run(container.firmware_service())
+    from containers import bootstrap, shutdown
+
+    own = bootstrap()
+    try:
+        return run(own.firmware_service())
+    finally:
+        shutdown(own)

@@ -1,0 +1,563 @@
+"""``FirmwareService``: a layout (or keymap) to flashable ``.uf2`` files, cached at each level.
+
+Levels, fastest first (see docs/firmware.md):
+
+1. **firmware** - the finished images, keyed by the keymap and conf bytes, the boards,
+   the repository, the ZMK commit the workspace resolved to, the runner and image, and
+   the generator version. A hit starts neither west nor docker.
+2. **workspace** - the west workspace from the workspace cache (restore strategies and
+   the download hold included), restored once into the domain's build area and kept.
+3. **build directory** - per (workspace entry, board) build directories, built
+   incrementally; one that is not known good for this entry, board and toolchain is
+   wiped first.
+
+Identical builds running at once build once: the second waits on the firmware key's
+lock and is served from the firmware level. Nothing is stored before every board built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from glovebox.compilation.build_area import BuildArea, TreeRecord
+from glovebox.compilation.cache import WorkspaceConfig, workspace_key
+from glovebox.compilation.firmware_store import FirmwareStore, firmware_key
+from glovebox.compilation.levels import BUILDS_DIR, FIRMWARE_DIR
+from glovebox.compilation.west_adapter import (
+    DockerWestAdapter,
+    WestAdapter,
+    WestCommandError,
+    create_west_adapter,
+)
+from glovebox.compilation.zmk_west_service import ZmkWestService
+from glovebox.config.models import CompilationSection
+from glovebox.errors import GloveboxError
+from glovebox.layout.service import GENERATOR_VERSION, LayoutService
+
+__all__ = [
+    "SPLIT_BOARDS",
+    "BoardBuild",
+    "FirmwareBuildError",
+    "FirmwareError",
+    "FirmwareInputError",
+    "FirmwareResult",
+    "FirmwareService",
+    "LevelReport",
+    "Phase",
+    "boards_for",
+    "workspace_config_for",
+]
+
+logger = logging.getLogger(__name__)
+
+SPLIT_BOARDS: dict[str, tuple[str, ...]] = {"glove80": ("glove80_lh", "glove80_rh")}
+"""Boards built in halves: the board name given -> the west boards, left first."""
+
+_BOARD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_PINNED = re.compile(r"^(?:[0-9a-f]{7,40}|v\d[\w.+-]*)$")
+
+
+class FirmwareError(GloveboxError):
+    """A firmware build could not be completed (exit 1)."""
+
+
+class FirmwareBuildError(FirmwareError):
+    """A west step failed or timed out; the message has the command and its last lines."""
+
+
+class FirmwareInputError(FirmwareError, ValueError):
+    """An input or option was not usable (exit 2); nothing was started."""
+
+
+@dataclass(frozen=True, slots=True)
+class LevelReport:
+    """Where one level's result came from and how long it took."""
+
+    source: str
+    seconds: float
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardBuild:
+    board: str
+    source: Literal["incremental", "pristine"]
+    seconds: float
+    discarded: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareResult:
+    """What ``compile`` wrote and where each level's part of it came from."""
+
+    artifacts: list[Path]
+    key: str
+    commit: str
+    boards: tuple[str, ...]
+    firmware: LevelReport
+    workspace: LevelReport | None
+    builds: list[BoardBuild] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def from_cache(self) -> bool:
+        return self.firmware.source in ("cache", "cache after wait")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "artifacts": [str(path) for path in self.artifacts],
+            "key": self.key,
+            "commit": self.commit,
+            "boards": list(self.boards),
+            "levels": {
+                "firmware": {"source": self.firmware.source, "seconds": self.firmware.seconds},
+                "workspace": None
+                if self.workspace is None
+                else {
+                    "source": self.workspace.source,
+                    "seconds": self.workspace.seconds,
+                    "detail": self.workspace.detail,
+                },
+                "builds": [
+                    {
+                        "board": b.board,
+                        "source": b.source,
+                        "seconds": b.seconds,
+                        "discarded": b.discarded,
+                    }
+                    for b in self.builds
+                ],
+            },
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A progress event: ``started`` (``text`` names what runs) or a finished phase line."""
+
+    name: str
+    started: bool
+    text: str
+    command: str | None = None
+
+
+PhaseCallback = Callable[[Phase], None]
+
+
+def boards_for(board: str) -> tuple[str, ...]:
+    """The west boards ``board`` builds (``glove80`` -> both halves)."""
+    if not _BOARD.match(board):
+        raise FirmwareInputError(
+            f"--board {board!r}: not a board name (letters, digits, '_' and '-'; "
+            "e.g. glove80, glove80_lh, nice_nano_v2)"
+        )
+    return SPLIT_BOARDS.get(board, (board,))
+
+
+def workspace_config_for(repository: str, revision: str) -> WorkspaceConfig:
+    """The workspace of ``repository`` at ``revision``: a commit or ``v1.2``-style tag is
+    pinned (long TTL), anything else is a branch (refreshed when its TTL expires)."""
+    pinned = bool(_PINNED.match(revision))
+    try:
+        if pinned:
+            return WorkspaceConfig(repository=repository, revision=revision)
+        return WorkspaceConfig(repository=repository, branch=revision)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = "--repository" if "repository" in error["loc"] else "--revision"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise FirmwareInputError(f"{where}: {message}") from None
+
+
+def _config_base(board: str) -> str:
+    for name, halves in SPLIT_BOARDS.items():
+        if board in halves:
+            return name
+    return board
+
+
+class FirmwareService:
+    """Builds firmware through ``west_service`` with the three cache levels.
+
+    ``layout_service`` compiles layout JSON; ``settings`` is the validated
+    ``compilation`` section. The firmware and build levels live beside the workspace
+    cache, under the compilation domain's directory.
+    """
+
+    def __init__(
+        self,
+        layout_service: LayoutService,
+        west_service: ZmkWestService,
+        settings: CompilationSection,
+    ) -> None:
+        self.layout_service = layout_service
+        self.west_service = west_service
+        self.settings = settings
+        domain = west_service.workspace_service.root.parent
+        self.store = FirmwareStore(domain / FIRMWARE_DIR)
+        self.area = BuildArea(domain / BUILDS_DIR)
+
+    # Inputs ------------------------------------------------------------------------------
+
+    def _sources(
+        self, source: Path, conf: Path | None, use_cache: bool
+    ) -> tuple[bytes, bytes]:
+        suffix = source.suffix.lower()
+        if suffix == ".json":
+            if conf is not None:
+                raise FirmwareInputError(
+                    f"--conf {conf}: a layout JSON carries its own settings; --conf goes "
+                    "with a .keymap input"
+                )
+            compiled = self.layout_service.compile(source, use_cache=use_cache)
+            return compiled.keymap.encode("utf-8"), compiled.conf.encode("utf-8")
+        if suffix != ".keymap":
+            raise FirmwareInputError(
+                f"{source}: expected a Glove80 Layout Editor .json or a ZMK .keymap file"
+            )
+        return _read_input(source, "keymap"), b"" if conf is None else _read_input(conf, "--conf")
+
+    def _west(self, runner: str | None) -> ZmkWestService:
+        if runner is None or runner == self.settings.west_runner:
+            return self.west_service
+        if runner not in ("native", "docker"):
+            raise FirmwareInputError(f"--runner {runner!r}: expected native or docker")
+        adapter = create_west_adapter(self.settings.model_copy(update={"west_runner": runner}))
+        base = self.west_service
+        return ZmkWestService(
+            adapter,
+            base.workspace_service,
+            restore_strategy=base.restore_strategy,
+            download_timeout=base.download_timeout,
+        )
+
+    # The job ----------------------------------------------------------------------------
+
+    def compile(
+        self,
+        source: Path,
+        output_dir: Path,
+        *,
+        conf: Path | None = None,
+        board: str | None = None,
+        repository: str | None = None,
+        revision: str | None = None,
+        runner: str | None = None,
+        use_cache: bool = True,
+        update: bool = False,
+        on_phase: PhaseCallback | None = None,
+    ) -> FirmwareResult:
+        """Build (or fetch) the firmware for ``source`` and write it to ``output_dir``.
+
+        Raises ``FirmwareInputError`` or ``LayoutError`` for bad input (before anything
+        runs), ``FirmwareBuildError`` when a west step fails or times out, and
+        ``FirmwareError``/``WorkspaceError`` when a level cannot be used.
+        """
+        started = time.perf_counter()
+        emit = on_phase or (lambda phase: None)
+        source, output_dir = Path(source), Path(output_dir)
+        boards = boards_for(board or self.settings.board)
+        config = workspace_config_for(
+            repository or self.settings.zmk_repository, revision or self.settings.zmk_revision
+        )
+        west = self._west(runner)
+        _check_output_dir(output_dir)
+        keymap, conf_bytes = self._sources(source, conf, use_cache)
+        toolchain = _toolchain(west.adapter)
+        wkey = workspace_key(config)
+        caching = use_cache and west.workspace_service.enabled
+
+        def key_for(commit: str) -> str:
+            return firmware_key(
+                keymap=keymap,
+                conf=conf_bytes,
+                boards=boards,
+                repository=config.repository,
+                commit=commit,
+                runner=toolchain[0],
+                image=toolchain[1],
+                generator_version=GENERATOR_VERSION,
+            )
+
+        def finish(
+            images: Sequence[tuple[str, bytes]],
+            key: str,
+            commit: str,
+            firmware: LevelReport,
+            workspace: LevelReport | None,
+            builds: list[BoardBuild],
+        ) -> FirmwareResult:
+            artifacts = write_firmware(output_dir, source.stem, images)
+            return FirmwareResult(
+                artifacts=artifacts,
+                key=key,
+                commit=commit,
+                boards=boards,
+                firmware=firmware,
+                workspace=workspace,
+                builds=builds,
+                seconds=time.perf_counter() - started,
+            )
+
+        # 1. The firmware level, straight from the recorded commit of a current tree.
+        if caching and not update:
+            record = self.area.record(wkey)
+            if record is not None and not record.expired:
+                key = key_for(record.commit)
+                entry = self.store.get(key, boards)
+                if entry is not None:
+                    report = LevelReport("cache", time.perf_counter() - started)
+                    emit(Phase("firmware", False, f"firmware: from cache ({_secs(report)})"))
+                    images = [(b, entry.images[b].read_bytes()) for b in boards]
+                    return finish(images, key, record.commit, report, None, [])
+
+        # 2. The workspace level: a current tree in the build area.
+        wait = self.west_service.download_timeout
+        emit(Phase("workspace", True, "workspace"))
+        with self.area.tree_lock(wkey, shared=False, timeout=wait):
+            record, workspace = self._ensure_tree(west, config, wkey, update=update)
+        emit(Phase("workspace", False, f"workspace: {_describe(workspace)}"))
+
+        # 3. Builds, under a shared hold of the tree (nobody replaces it meanwhile).
+        build_wait = self.settings.build_timeout * len(boards) + wait
+        with self.area.tree_lock(wkey, shared=True, timeout=wait):
+            current = self.area.record(wkey)
+            if current is None or current.entry_id != record.entry_id:
+                raise FirmwareError(
+                    f"the workspace tree {wkey} was replaced by another glovebox process "
+                    "while this build waited; run the command again"
+                )
+            key = key_for(record.commit)
+            if not caching:
+                images, builds = self._build_all(west, wkey, record, boards, keymap, conf_bytes,
+                                                 emit)  # fmt: skip
+                report = LevelReport("not cached", 0.0)
+                return finish(images, key, record.commit, report, workspace, builds)
+            waited = time.perf_counter()
+            with self.store.lock(key, timeout=build_wait):
+                entry = self.store.get(key, boards)
+                if entry is not None:  # an identical build finished while this one waited
+                    report = LevelReport("cache after wait", time.perf_counter() - waited)
+                    emit(Phase("firmware", False, f"firmware: from cache after an identical "
+                                                  f"build ({_secs(report)})"))  # fmt: skip
+                    images = [(b, entry.images[b].read_bytes()) for b in boards]
+                    return finish(images, key, record.commit, report, workspace, [])
+                emit(Phase("firmware", False, "firmware: not cached, building"))
+                images, builds = self._build_all(
+                    west, wkey, record, boards, keymap, conf_bytes, emit
+                )
+                stored = time.perf_counter()
+                try:
+                    self.store.put(
+                        key,
+                        dict(images),
+                        {"repository": config.repository, "ref": config.ref,
+                         "commit": record.commit, "runner": toolchain[0],
+                         "image": toolchain[1], "source": source.name},
+                    )  # fmt: skip
+                    report = LevelReport("built", time.perf_counter() - stored)
+                except OSError as exc:  # a cache that fails costs a miss, never the job
+                    logger.warning("firmware %s was built but could not be stored: %s", key, exc)
+                    report = LevelReport("built (not stored)", 0.0, str(exc))
+                return finish(images, key, record.commit, report, workspace, builds)
+
+    def _ensure_tree(
+        self, west: ZmkWestService, config: WorkspaceConfig, wkey: str, *, update: bool
+    ) -> tuple[TreeRecord, LevelReport]:
+        """A current tree for ``config`` in the build area (exclusive tree lock held)."""
+        started = time.perf_counter()
+        service = west.workspace_service
+        record = self.area.record(wkey)
+        if update:
+            if service.enabled:
+                service.delete_workspace(config)
+            record = None
+        if record is not None and not record.expired and service.enabled:
+            entry = service.get_workspace_by_key(wkey)
+            if entry is not None and entry.entry_id == record.entry_id:
+                return record, LevelReport("reused", time.perf_counter() - started)
+        self.area.reset(wkey)
+        prepared = west.prepare_workspace(config, self.area.tree(wkey))
+        if prepared.commit is None:
+            raise FirmwareError(
+                f"cannot tell which ZMK commit the workspace {wkey} holds (no zmk/.git and no "
+                "recorded commit); refresh it with 'glovebox firmware compile --update'"
+            )
+        entry = service.get_workspace_by_key(wkey) if service.enabled else None
+        now = datetime.now(UTC).isoformat()
+        record = TreeRecord(
+            workspace_key=wkey,
+            entry_id=entry.entry_id if entry is not None else f"uncached-{secrets.token_hex(8)}",
+            commit=prepared.commit,
+            expires_at=(
+                (entry.expires_at.isoformat() if entry.expires_at else None)
+                if entry is not None
+                else now  # not cached: never reused by a later run
+            ),
+        )
+        self.area.write_record(record)
+        if prepared.source == "cache" and prepared.restore is not None:
+            used = prepared.restore.used.value
+            report = LevelReport("restored", time.perf_counter() - started, used)
+        else:
+            report = LevelReport("downloaded", time.perf_counter() - started, "west init + update")
+        return record, report
+
+    def _build_all(
+        self,
+        west: ZmkWestService,
+        wkey: str,
+        record: TreeRecord,
+        boards: Sequence[str],
+        keymap: bytes,
+        conf: bytes,
+        emit: PhaseCallback,
+    ) -> tuple[list[tuple[str, bytes]], list[BoardBuild]]:
+        images, builds = [], []
+        tree = self.area.tree(wkey)
+        runner, image = _toolchain(west.adapter)
+        for board in boards:
+            identity = {
+                "workspace_entry": record.entry_id,
+                "board": board,
+                "toolchain": f"{runner}:{image or '-'}",
+            }
+            started = time.perf_counter()
+            with self.area.slot(wkey, board, identity, timeout=self.settings.build_timeout) as slot:
+                base = _config_base(board)
+                _write_if_changed(slot.config_dir / f"{base}.keymap", keymap)
+                _write_if_changed(slot.config_dir / f"{base}.conf", conf)
+                argv = west.adapter.commands.build(
+                    board, str(slot.build_dir), config_dir=str(slot.config_dir)
+                )
+                command = " ".join(west.adapter.command_line(argv, tree))
+                emit(Phase(f"build {board}", True, f"build {board}", command))
+                slot.mark("building", identity)
+                try:
+                    west.adapter.run(argv, tree, timeout=self.settings.build_timeout)
+                except WestCommandError as exc:
+                    raise FirmwareBuildError(f"build {board} failed: {exc}") from None
+                try:
+                    data = (slot.build_dir / "zephyr" / "zmk.uf2").read_bytes()
+                except OSError:
+                    raise FirmwareBuildError(
+                        f"build {board}: '{command}' finished but left no zephyr/zmk.uf2 in "
+                        f"{slot.build_dir}"
+                    ) from None
+                slot.mark("ready", identity)
+            kind: Literal["incremental", "pristine"] = (
+                "incremental" if slot.reused else "pristine"
+            )
+            build = BoardBuild(board, kind, time.perf_counter() - started, slot.discarded)
+            note = f"; discarded a build directory {build.discarded}" if build.discarded else ""
+            emit(Phase(f"build {board}", False,
+                       f"build {board}: {build.seconds:.0f} s ({kind}{note})"))  # fmt: skip
+            images.append((board, data))
+            builds.append(build)
+        return images, builds
+
+
+def _toolchain(adapter: WestAdapter) -> tuple[str, str | None]:
+    if isinstance(adapter, DockerWestAdapter):
+        return "docker", adapter.image
+    return "native", None
+
+
+def _secs(report: LevelReport) -> str:
+    return f"{report.seconds:.2f} s"
+
+
+def _describe(report: LevelReport) -> str:
+    if report.detail:
+        return f"{report.source} ({report.detail}, {report.seconds:.1f} s)"
+    return f"{report.source} ({report.seconds:.1f} s)"
+
+
+def _read_input(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise FirmwareInputError(f"{path}: {what} file not found") from None
+    except IsADirectoryError:
+        raise FirmwareInputError(f"{path}: is a directory; give a {what} file") from None
+    except OSError as exc:
+        raise FirmwareInputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Rewrite ``path`` only when its bytes differ (an unchanged mtime keeps builds incremental)."""
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _check_output_dir(output_dir: Path) -> None:
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FirmwareInputError(f"{output_dir}: output exists and is not a directory")
+
+
+def firmware_names(stem: str, boards: Sequence[str]) -> list[str]:
+    """Output file names: ``<stem>.uf2`` (combined), then one per half for split boards."""
+    if len(boards) == 1:
+        return [f"{stem}.uf2"]
+    return [f"{stem}.uf2", *(f"{stem}_{b.rpartition('_')[2]}.uf2" for b in boards)]
+
+
+def write_firmware(
+    output_dir: Path, stem: str, images: Sequence[tuple[str, bytes]]
+) -> list[Path]:
+    """Write the images all or nothing; returns the absolute paths written.
+
+    For a split board ``<stem>.uf2`` is the left image followed by the right one (what
+    MoErgo's tools flash) and ``<stem>_lh.uf2``/``<stem>_rh.uf2`` are the halves. Every
+    file is written and synced under a temporary name first, and only then renamed into
+    place, so a failure (a full disk) replaces none of the files that were there.
+    """
+    boards = [board for board, _ in images]
+    contents = [b"".join(data for _, data in images)]
+    if len(images) > 1:
+        contents += [data for _, data in images]
+    names = firmware_names(stem, boards)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FirmwareError(f"{output_dir}: cannot create output directory: {exc.strerror}") from None
+    target = output_dir.resolve()
+    token = secrets.token_hex(4)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in zip(names, contents, strict=True):
+            temporary = target / f".{name}.{token}.tmp"
+            with temporary.open("xb") as handle:
+                staged.append((temporary, target / name))
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temporary, final in staged:
+            os.replace(temporary, final)
+    except OSError as exc:
+        raise FirmwareError(f"{output_dir}: cannot write firmware: {exc.strerror or exc}") from None
+    finally:
+        for temporary, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+    return [final for _, final in staged]
+
