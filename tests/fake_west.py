@@ -120,7 +120,7 @@ def _init(argv: list[str], cwd: Path) -> int:
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text("manifest:\n  projects:\n    - name: zephyr\n    - name: hal_nordic\n")
     _checkout(top / "zmk", url, ref)
-    print(f"=== Initialized. Now run \"west update\" inside {top}.")
+    print(f'=== Initialized. Now run "west update" inside {top}.')
     return 0
 
 
@@ -170,8 +170,8 @@ def _build(argv: list[str], cwd: Path) -> int:
     if cache and not pristine:
         if cache["CMAKE_HOME_DIRECTORY"] != str(source) or cache["BUILD_DIR"] != str(build_dir):
             print(
-                f'CMake Error: The current CMakeCache.txt directory {build_dir / "CMakeCache.txt"}'
-                f' is different than the directory {cache["BUILD_DIR"]} where CMakeCache.txt '
+                f"CMake Error: The current CMakeCache.txt directory {build_dir / 'CMakeCache.txt'}"
+                f" is different than the directory {cache['BUILD_DIR']} where CMakeCache.txt "
                 "was created, or the source does not match the source used to generate it "
                 f"({cache['CMAKE_HOME_DIRECTORY']}).",
                 file=sys.stderr,

@@ -81,7 +81,32 @@ def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
         "evictions": stats.evictions,
         "errors": stats.errors,
         "unusable": view.unusable,
+        **_levels_record(view, found),
     }
+
+
+def _levels_record(view: DomainView, found: Domains) -> dict[str, Any]:
+    """For the compilation domain, ``levels``: entries and bytes of each level."""
+    if view.tag != "compilation":
+        return {}
+    from glovebox.compilation.levels import compilation_levels
+
+    levels = compilation_levels(found.root)
+    return {"levels": {level.name: {"entries": level.entries, "bytes": level.bytes}
+                       for level in levels}}  # fmt: skip
+
+
+def _print_levels(found: Domains, views: list[DomainView]) -> None:
+    """One line with the compilation domain's levels, when it is shown."""
+    if not any(view.tag == "compilation" for view in views):
+        return
+    from glovebox.compilation.levels import compilation_levels
+
+    parts = [
+        f"{level.name} {level.entries} ({format_size(level.bytes)})"
+        for level in compilation_levels(found.root)
+    ]
+    say(f"compilation levels: {', '.join(parts)}")
 
 
 def _where(view: DomainView) -> str:
@@ -166,6 +191,7 @@ def stats(
     ]
     columns = ("tag", "backend", "entries", "disk usage", "hits", "misses", "hit rate", "path")
     print_table(f"Glovebox caches in {found.root}", columns, rows, whole=("tag", "path"))
+    _print_levels(found, views)
     _print_servers(found, views)
     for view in views:
         if view.unusable is not None:
@@ -235,6 +261,7 @@ def show(json_: JsonOption = False) -> None:
     )
     title = f"Glovebox caches in {found.root} (configuration: {files})"
     print_table(title, columns, rows, whole=("tag", "path"))
+    _print_levels(found, views)
     _print_servers(found, views)
 
 

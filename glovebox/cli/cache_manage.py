@@ -125,8 +125,20 @@ def clear(
             cache.clear()
             message = f"cleared {count(cleared, 'entry')} from {name!r}"
             if name == "compilation":
+                message += _clear_build_levels(found)
                 message += _clear_workspaces(found, cache)
             say(message)
+
+
+def _clear_build_levels(found: Domains) -> str:
+    """Remove stored firmware and build directories (those of running builds are left)."""
+    from glovebox.compilation.levels import clear_build_levels
+
+    firmware, builds, busy = clear_build_levels(found.root)
+    text = f", {count(firmware, 'firmware entry')}, {count(builds, 'build directory')}"
+    if busy:
+        text += f" ({count(len(busy), 'workspace tree')} in use by a running build were left)"
+    return text
 
 
 def _clear_workspaces(found: Domains, cache: CacheManager) -> str:

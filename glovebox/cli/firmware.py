@@ -105,6 +105,7 @@ def compile_command(
     output_dir: Annotated[
         Path, typer.Argument(help="Directory for <name>.uf2 (and <name>_lh/_rh.uf2; created).")
     ],
+    *,
     conf: Annotated[
         Path | None,
         typer.Option("--conf", help="Kconfig .conf to build with a .keymap input."),
@@ -116,7 +117,8 @@ def compile_command(
     repository: Annotated[
         str | None,
         typer.Option(
-            "--repository", help="ZMK repository, owner/name or git URL (compilation.zmk_repository)."
+            "--repository",
+            help="ZMK repository, owner/name or git URL (compilation.zmk_repository).",
         ),
     ] = None,
     revision: Annotated[

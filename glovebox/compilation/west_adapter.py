@@ -8,6 +8,7 @@ pure makes the exact command lines unit-testable without west or Docker installe
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import secrets
@@ -189,10 +190,8 @@ def execute(
 
     def stop() -> None:
         if on_interrupt:
-            try:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 subprocess.run(list(on_interrupt), capture_output=True, timeout=30, check=False)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
         _kill_group(process)
         reader.join(timeout=_KILL_GRACE)
 

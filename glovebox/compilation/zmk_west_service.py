@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from glovebox.compilation.build_area import read_commit
 from glovebox.compilation.cache import (
     RestoreResult,
     RestoreStrategy,
@@ -26,7 +27,6 @@ from glovebox.compilation.cache import (
     compilation_settings,
     create_compilation_cache_service,
 )
-from glovebox.compilation.build_area import read_commit
 from glovebox.compilation.west_adapter import WestAdapter, create_west_adapter
 from glovebox.errors import WorkspaceError
 

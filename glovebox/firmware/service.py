@@ -189,6 +189,65 @@ def _config_base(board: str) -> str:
     return board
 
 
+@dataclass
+class _Job:
+    """One ``compile`` call's inputs, resolved and checked."""
+
+    source: Path
+    output_dir: Path
+    boards: tuple[str, ...]
+    config: WorkspaceConfig
+    west: ZmkWestService
+    keymap: bytes
+    conf: bytes
+    caching: bool
+    started: float
+    emit: PhaseCallback
+
+    @property
+    def wkey(self) -> str:
+        return workspace_key(self.config)
+
+    @property
+    def toolchain(self) -> tuple[str, str | None]:
+        return _toolchain(self.west.adapter)
+
+    def key_for(self, commit: str) -> str:
+        runner, image = self.toolchain
+        return firmware_key(
+            keymap=self.keymap,
+            conf=self.conf,
+            boards=self.boards,
+            repository=self.config.repository,
+            commit=commit,
+            runner=runner,
+            image=image,
+            generator_version=GENERATOR_VERSION,
+        )
+
+    def finish(
+        self,
+        images: Sequence[tuple[str, bytes]],
+        *,
+        key: str,
+        commit: str,
+        firmware: LevelReport,
+        workspace: LevelReport | None = None,
+        builds: list[BoardBuild] | None = None,
+    ) -> FirmwareResult:
+        artifacts = write_firmware(self.output_dir, self.source.stem, images)
+        return FirmwareResult(
+            artifacts=artifacts,
+            key=key,
+            commit=commit,
+            boards=self.boards,
+            firmware=firmware,
+            workspace=workspace,
+            builds=builds or [],
+            seconds=time.perf_counter() - self.started,
+        )
+
+
 class FirmwareService:
     """Builds firmware through ``west_service`` with the three cache levels.
 
@@ -212,9 +271,7 @@ class FirmwareService:
 
     # Inputs ------------------------------------------------------------------------------
 
-    def _sources(
-        self, source: Path, conf: Path | None, use_cache: bool
-    ) -> tuple[bytes, bytes]:
+    def _sources(self, source: Path, conf: Path | None, use_cache: bool) -> tuple[bytes, bytes]:
         suffix = source.suffix.lower()
         if suffix == ".json":
             if conf is not None:
@@ -267,7 +324,6 @@ class FirmwareService:
         ``FirmwareError``/``WorkspaceError`` when a level cannot be used.
         """
         started = time.perf_counter()
-        emit = on_phase or (lambda phase: None)
         source, output_dir = Path(source), Path(output_dir)
         boards = boards_for(board or self.settings.board)
         config = workspace_config_for(
@@ -276,103 +332,94 @@ class FirmwareService:
         west = self._west(runner)
         _check_output_dir(output_dir)
         keymap, conf_bytes = self._sources(source, conf, use_cache)
-        toolchain = _toolchain(west.adapter)
-        wkey = workspace_key(config)
-        caching = use_cache and west.workspace_service.enabled
+        job = _Job(
+            source=source,
+            output_dir=output_dir,
+            boards=boards,
+            config=config,
+            west=west,
+            keymap=keymap,
+            conf=conf_bytes,
+            caching=use_cache and west.workspace_service.enabled,
+            started=started,
+            emit=on_phase or (lambda phase: None),
+        )
+        if job.caching and not update:
+            served = self._from_recorded_tree(job)
+            if served is not None:
+                return served
+        return self._through_the_levels(job, update=update)
 
-        def key_for(commit: str) -> str:
-            return firmware_key(
-                keymap=keymap,
-                conf=conf_bytes,
-                boards=boards,
-                repository=config.repository,
-                commit=commit,
-                runner=toolchain[0],
-                image=toolchain[1],
-                generator_version=GENERATOR_VERSION,
-            )
+    def _from_recorded_tree(self, job: _Job) -> FirmwareResult | None:
+        """The firmware level alone, keyed by the recorded commit of a current tree."""
+        record = self.area.record(job.wkey)
+        if record is None or record.expired:
+            return None
+        key = job.key_for(record.commit)
+        entry = self.store.get(key, job.boards)
+        if entry is None:
+            return None
+        report = LevelReport("cache", time.perf_counter() - job.started)
+        job.emit(Phase("firmware", False, f"firmware: from cache ({_secs(report)})"))
+        images = [(b, entry.images[b].read_bytes()) for b in job.boards]
+        return job.finish(images, key=key, commit=record.commit, firmware=report)
 
-        def finish(
-            images: Sequence[tuple[str, bytes]],
-            key: str,
-            commit: str,
-            firmware: LevelReport,
-            workspace: LevelReport | None,
-            builds: list[BoardBuild],
-        ) -> FirmwareResult:
-            artifacts = write_firmware(output_dir, source.stem, images)
-            return FirmwareResult(
-                artifacts=artifacts,
-                key=key,
-                commit=commit,
-                boards=boards,
-                firmware=firmware,
-                workspace=workspace,
-                builds=builds,
-                seconds=time.perf_counter() - started,
-            )
-
-        # 1. The firmware level, straight from the recorded commit of a current tree.
-        if caching and not update:
-            record = self.area.record(wkey)
-            if record is not None and not record.expired:
-                key = key_for(record.commit)
-                entry = self.store.get(key, boards)
-                if entry is not None:
-                    report = LevelReport("cache", time.perf_counter() - started)
-                    emit(Phase("firmware", False, f"firmware: from cache ({_secs(report)})"))
-                    images = [(b, entry.images[b].read_bytes()) for b in boards]
-                    return finish(images, key, record.commit, report, None, [])
-
-        # 2. The workspace level: a current tree in the build area.
+    def _through_the_levels(self, job: _Job, *, update: bool) -> FirmwareResult:
         wait = self.west_service.download_timeout
-        emit(Phase("workspace", True, "workspace"))
-        with self.area.tree_lock(wkey, shared=False, timeout=wait):
-            record, workspace = self._ensure_tree(west, config, wkey, update=update)
-        emit(Phase("workspace", False, f"workspace: {_describe(workspace)}"))
-
-        # 3. Builds, under a shared hold of the tree (nobody replaces it meanwhile).
-        build_wait = self.settings.build_timeout * len(boards) + wait
-        with self.area.tree_lock(wkey, shared=True, timeout=wait):
-            current = self.area.record(wkey)
+        job.emit(Phase("workspace", True, "workspace"))
+        with self.area.tree_lock(job.wkey, shared=False, timeout=wait):
+            record, workspace = self._ensure_tree(job.west, job.config, job.wkey, update=update)
+        job.emit(Phase("workspace", False, f"workspace: {_describe(workspace)}"))
+        # Builds run under a shared hold of the tree: nobody replaces it meanwhile.
+        with self.area.tree_lock(job.wkey, shared=True, timeout=wait):
+            current = self.area.record(job.wkey)
             if current is None or current.entry_id != record.entry_id:
                 raise FirmwareError(
-                    f"the workspace tree {wkey} was replaced by another glovebox process "
+                    f"the workspace tree {job.wkey} was replaced by another glovebox process "
                     "while this build waited; run the command again"
                 )
-            key = key_for(record.commit)
-            if not caching:
-                images, builds = self._build_all(west, wkey, record, boards, keymap, conf_bytes,
-                                                 emit)  # fmt: skip
+            key = job.key_for(record.commit)
+            if not job.caching:
+                images, builds = self._build_all(job, record)
                 report = LevelReport("not cached", 0.0)
-                return finish(images, key, record.commit, report, workspace, builds)
+                return job.finish(images, key=key, commit=record.commit, firmware=report,
+                                  workspace=workspace, builds=builds)  # fmt: skip
+            build_wait = self.settings.build_timeout * len(job.boards) + wait
             waited = time.perf_counter()
             with self.store.lock(key, timeout=build_wait):
-                entry = self.store.get(key, boards)
+                entry = self.store.get(key, job.boards)
                 if entry is not None:  # an identical build finished while this one waited
                     report = LevelReport("cache after wait", time.perf_counter() - waited)
-                    emit(Phase("firmware", False, f"firmware: from cache after an identical "
-                                                  f"build ({_secs(report)})"))  # fmt: skip
-                    images = [(b, entry.images[b].read_bytes()) for b in boards]
-                    return finish(images, key, record.commit, report, workspace, [])
-                emit(Phase("firmware", False, "firmware: not cached, building"))
-                images, builds = self._build_all(
-                    west, wkey, record, boards, keymap, conf_bytes, emit
-                )
-                stored = time.perf_counter()
-                try:
-                    self.store.put(
-                        key,
-                        dict(images),
-                        {"repository": config.repository, "ref": config.ref,
-                         "commit": record.commit, "runner": toolchain[0],
-                         "image": toolchain[1], "source": source.name},
-                    )  # fmt: skip
-                    report = LevelReport("built", time.perf_counter() - stored)
-                except OSError as exc:  # a cache that fails costs a miss, never the job
-                    logger.warning("firmware %s was built but could not be stored: %s", key, exc)
-                    report = LevelReport("built (not stored)", 0.0, str(exc))
-                return finish(images, key, record.commit, report, workspace, builds)
+                    job.emit(Phase("firmware", False, "firmware: from cache after an "
+                                   f"identical build ({_secs(report)})"))  # fmt: skip
+                    images = [(b, entry.images[b].read_bytes()) for b in job.boards]
+                    return job.finish(images, key=key, commit=record.commit, firmware=report,
+                                      workspace=workspace)  # fmt: skip
+                job.emit(Phase("firmware", False, "firmware: not cached, building"))
+                images, builds = self._build_all(job, record)
+                report = self._store(job, key, record, images)
+                return job.finish(images, key=key, commit=record.commit, firmware=report,
+                                  workspace=workspace, builds=builds)  # fmt: skip
+
+    def _store(
+        self, job: _Job, key: str, record: TreeRecord, images: Sequence[tuple[str, bytes]]
+    ) -> LevelReport:
+        started = time.perf_counter()
+        runner, image = job.toolchain
+        meta = {
+            "repository": job.config.repository,
+            "ref": job.config.ref,
+            "commit": record.commit,
+            "runner": runner,
+            "image": image,
+            "source": job.source.name,
+        }
+        try:
+            self.store.put(key, dict(images), meta)
+        except OSError as exc:  # a cache that fails costs a miss, never the job
+            logger.warning("firmware %s was built but could not be stored: %s", key, exc)
+            return LevelReport("built (not stored)", 0.0, str(exc))
+        return LevelReport("built", time.perf_counter() - started)
 
     def _ensure_tree(
         self, west: ZmkWestService, config: WorkspaceConfig, wkey: str, *, update: bool
@@ -417,15 +464,11 @@ class FirmwareService:
         return record, report
 
     def _build_all(
-        self,
-        west: ZmkWestService,
-        wkey: str,
-        record: TreeRecord,
-        boards: Sequence[str],
-        keymap: bytes,
-        conf: bytes,
-        emit: PhaseCallback,
+        self, job: _Job, record: TreeRecord
     ) -> tuple[list[tuple[str, bytes]], list[BoardBuild]]:
+        west, wkey, emit = job.west, job.wkey, job.emit
+        keymap, conf = job.keymap, job.conf
+        boards = job.boards
         images, builds = [], []
         tree = self.area.tree(wkey)
         runner, image = _toolchain(west.adapter)
@@ -458,9 +501,7 @@ class FirmwareService:
                         f"{slot.build_dir}"
                     ) from None
                 slot.mark("ready", identity)
-            kind: Literal["incremental", "pristine"] = (
-                "incremental" if slot.reused else "pristine"
-            )
+            kind: Literal["incremental", "pristine"] = "incremental" if slot.reused else "pristine"
             build = BoardBuild(board, kind, time.perf_counter() - started, slot.discarded)
             note = f"; discarded a build directory {build.discarded}" if build.discarded else ""
             emit(Phase(f"build {board}", False,
@@ -521,9 +562,7 @@ def firmware_names(stem: str, boards: Sequence[str]) -> list[str]:
     return [f"{stem}.uf2", *(f"{stem}_{b.rpartition('_')[2]}.uf2" for b in boards)]
 
 
-def write_firmware(
-    output_dir: Path, stem: str, images: Sequence[tuple[str, bytes]]
-) -> list[Path]:
+def write_firmware(output_dir: Path, stem: str, images: Sequence[tuple[str, bytes]]) -> list[Path]:
     """Write the images all or nothing; returns the absolute paths written.
 
     For a split board ``<stem>.uf2`` is the left image followed by the right one (what
@@ -539,7 +578,9 @@ def write_firmware(
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FirmwareError(f"{output_dir}: cannot create output directory: {exc.strerror}") from None
+        raise FirmwareError(
+            f"{output_dir}: cannot create output directory: {exc.strerror}"
+        ) from None
     target = output_dir.resolve()
     token = secrets.token_hex(4)
     staged: list[tuple[Path, Path]] = []
@@ -560,4 +601,3 @@ def write_firmware(
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
     return [final for _, final in staged]
-

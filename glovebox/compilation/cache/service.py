@@ -106,8 +106,10 @@ class ZmkWorkspaceCacheService:
         guarded = self.cache_root.resolve()
         resolved = _resolve_new(target)
         builds = self.build_root
-        if builds is not None and resolved != builds.resolve() and _is_within(
-            resolved, builds.resolve()
+        if (
+            builds is not None
+            and resolved != builds.resolve()
+            and _is_within(resolved, builds.resolve())
         ):
             return
         if _is_within(resolved, guarded):
