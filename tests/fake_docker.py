@@ -64,8 +64,8 @@ def _run(argv: list[str]) -> int:
     if not command or command[0] != "west":
         print(f"fake docker: this image runs west only, not {command!r}", file=sys.stderr)
         return 127
-    sys.path.insert(0, str(SCRIPT.parent))
-    import fake_west
+    sys.path.insert(0, str(SCRIPT.parent.parent))
+    from tests import fake_west
 
     os.chdir(workdir)
     return fake_west.main(command[1:])

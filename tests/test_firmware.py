@@ -75,7 +75,8 @@ def test_layout_to_firmware_then_served_from_cache_without_west(
     assert option(init, "-m") == "https://github.com/moergo-sc/zmk"
     assert option(init, "--mr") == "main"
     assert "workspace: downloaded" in first.stdout
-    assert "build glove80_lh:" in first.stdout and "build glove80_rh:" in first.stdout
+    assert "build glove80_lh:" in first.stdout
+    assert "build glove80_rh:" in first.stdout
 
     compiled = compile_layout(EXAMPLE)
     keymap, conf = compiled.keymap.encode(), compiled.conf.encode()
@@ -284,15 +285,15 @@ def test_a_build_over_its_timeout_is_stopped_with_its_children(
     config = tmp_path / "config.yaml"
     config.write_text("compilation:\n  build_timeout: 1\n")
     env = {"FAKE_WEST_BUILD_DELAY": "30"}
-    started = time.monotonic()
     result = run_glovebox(
         "--config", str(config), "firmware", "compile", str(EXAMPLE), str(tmp_path / "o"), env=env
     )
     assert result.returncode == 1, result.stderr
-    assert "timeout" in result.stderr and "compilation.build_timeout" in result.stderr
-    assert time.monotonic() - started < 25  # the 30 s build did not run to its end
+    assert "timeout" in result.stderr
+    assert "compilation.build_timeout" in result.stderr
     west = _wait_for_build(west_env)
-    assert not _alive(west["pid"])
+    assert not _alive(west["pid"])  # stopped, not left running to its end
+    assert not list(tmp_path.glob("isolated/**/zephyr/zmk.uf2"))
     assert levels()["firmware"]["entries"] == 0
 
 
