@@ -16,7 +16,8 @@ Installed on PATH by the compilation tests (there is no network and no real west
   incremental builds, the keymap is read from ``<board>.keymap`` or ``<base>.keymap``
   there, and ``DIR/zephyr/zmk.uf2`` is written with bytes that depend on the board,
   keymap and conf. A keymap containing ``FAKE_COMPILE_ERROR`` fails like a compiler
-  error. ``FAKE_WEST_BUILD_DELAY`` seconds are spent before the image is written.
+  error. ``FAKE_WEST_BUILD_DELAY`` seconds are spent before the image is written
+  (``FAKE_WEST_INCREMENTAL_DELAY``, when set, for an incremental build).
 
 Every call appends ``{"argv": [...], "cwd": "...", "pid": N}`` to ``FAKE_WEST_LOG``.
 ``FAKE_WEST_FAIL=<subcommand>`` makes that subcommand exit 1. A branch "moves" with
@@ -200,7 +201,10 @@ def _build(argv: list[str], cwd: Path) -> int:
         print(f"{config_dir}/glove80.keymap:3:1: error: FAKE_COMPILE_ERROR is not a behavior")
         print("ninja: build stopped: subcommand failed.")
         return 1
-    time.sleep(float(os.environ.get("FAKE_WEST_BUILD_DELAY", "0")))
+    delay = os.environ.get("FAKE_WEST_BUILD_DELAY", "0")
+    if kind == "incremental":
+        delay = os.environ.get("FAKE_WEST_INCREMENTAL_DELAY", delay)
+    time.sleep(float(delay))
     out = build_dir / "zephyr"
     out.mkdir(parents=True, exist_ok=True)
     image = uf2_image(board, keymap, conf, defines.get("SHIELD", ""))
