@@ -18,7 +18,7 @@ from glovebox.cli.formatting import OUTPUT, emit_json, error_line, fail
 from glovebox.errors import GloveboxError
 
 if TYPE_CHECKING:
-    from glovebox.firmware import Phase
+    from glovebox.firmware import FirmwareResult, Phase
 
 __all__ = ["firmware_app"]
 
@@ -96,6 +96,39 @@ class _Progress:
         self._clear()
 
 
+def _served(
+    source: Path,
+    output_dir: Path,
+    *,
+    conf: Path | None,
+    board: str | None,
+    repository: str | None,
+    revision: str | None,
+    runner: str | None,
+    progress: _Progress,
+) -> FirmwareResult | None:
+    """The build from the firmware level alone (see glovebox.firmware.hit), or None."""
+    from glovebox.cli.injected import firmware_hit_context
+    from glovebox.firmware.hit import served_from_cache
+
+    user_config, layout_service, persistent = firmware_hit_context()
+    if not persistent:
+        return None
+    return served_from_cache(
+        layout_service=layout_service,
+        settings=user_config.to_dict()["compilation"],
+        cache_path=Path(user_config.cache_path),
+        source=source,
+        output_dir=output_dir,
+        conf=conf,
+        board=board,
+        repository=repository,
+        revision=revision,
+        runner=runner,
+        on_phase=progress,
+    )
+
+
 @firmware_app.command("compile")
 def compile_command(
     source: Annotated[
@@ -156,18 +189,23 @@ def compile_command(
     debug = logging.getLogger("glovebox").isEnabledFor(logging.DEBUG)
     progress = _Progress(json_mode=json_, debug=debug)
     try:
-        result = firmware_service().compile(
-            source,
-            output_dir,
-            conf=conf,
-            board=board,
-            repository=repository,
-            revision=revision,
-            runner=runner,
-            use_cache=not no_cache,
-            update=update,
-            on_phase=progress,
-        )
+        result = None
+        if not no_cache and not update:
+            result = _served(source, output_dir, conf=conf, board=board, repository=repository,
+                             revision=revision, runner=runner, progress=progress)  # fmt: skip
+        if result is None:
+            result = firmware_service().compile(
+                source,
+                output_dir,
+                conf=conf,
+                board=board,
+                repository=repository,
+                revision=revision,
+                runner=runner,
+                use_cache=not no_cache,
+                update=update,
+                on_phase=progress,
+            )
     except (FirmwareInputError, LayoutError) as exc:
         progress.close()
         raise fail(str(exc), code=2) from exc

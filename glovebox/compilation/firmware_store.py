@@ -29,6 +29,7 @@ FIRMWARE_KEY_VERSION = 1
 
 _ENTRY_FILE = "entry.json"
 _LOCKS = ".locks"
+_REQUESTS = ".requests"
 _STAGING = ".staging-"
 
 
@@ -136,6 +137,30 @@ class FirmwareStore:
             raise OSError(f"firmware entry {key} could not be read back after it was written")
         return entry
 
+    def remember_request(self, request: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
+        """Record which workspace a request (options as given) resolved to; best effort.
+
+        Lets a repeat build find its firmware entry without validating the repository
+        and revision again (see :func:`glovebox.firmware.hit.served_from_cache`).
+        """
+        path = self.root / _REQUESTS / f"{_request_digest(request)}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            temporary.write_text(json.dumps(dict(answer)), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            pass
+
+    def recall_request(self, request: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What :meth:`remember_request` recorded for ``request``, or None."""
+        path = self.root / _REQUESTS / f"{_request_digest(request)}.json"
+        try:
+            answer = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return answer if isinstance(answer, dict) else None
+
     def entries(self) -> Iterator[Path]:
         """Directories of stored entries (complete or not)."""
         if not self.root.is_dir():
@@ -156,6 +181,11 @@ class FirmwareStore:
                 shutil.rmtree(child, ignore_errors=True)
                 removed += not child.name.startswith(".")
         return removed
+
+
+def _request_digest(request: Mapping[str, Any]) -> str:
+    canonical = json.dumps(dict(request), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glovebox.compilation.build_area import BuildArea
-from glovebox.compilation.cache.models import is_valid_key
 from glovebox.compilation.firmware_store import FirmwareStore
 from glovebox.core.cache_v2 import default_cache_root
 from glovebox.core.cache_v2.storage import disk_usage
@@ -66,6 +65,8 @@ def compilation_levels(cache_path: Path | None) -> list[LevelUsage]:
     Counts what is on disk (nothing is opened, locked or created): firmware entries,
     workspace entry directories, and build directories.
     """
+    from glovebox.compilation.cache.models import is_valid_key
+
     root = compilation_root(cache_path)
     firmware = firmware_store(cache_path)
     workspace_root = root / _WORKSPACE_DIR

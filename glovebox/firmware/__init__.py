@@ -10,25 +10,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from glovebox.firmware.service import (
+from glovebox._lazy import lazy_attributes
+from glovebox.firmware.results import (
     SPLIT_BOARDS,
     BoardBuild,
     FirmwareBuildError,
     FirmwareError,
     FirmwareInputError,
     FirmwareResult,
-    FirmwareService,
     LevelReport,
     Phase,
     PhaseCallback,
     boards_for,
     firmware_names,
-    workspace_config_for,
     write_firmware,
 )
 
 if TYPE_CHECKING:
     from containers.application import ApplicationContainer
+    from glovebox.firmware.service import FirmwareService, workspace_config_for
+
+# The service (and the compilation stack under it) is imported on first use: serving a
+# build from the firmware level needs only the light modules above.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "FirmwareService": "glovebox.firmware.service",
+        "workspace_config_for": "glovebox.firmware.service",
+    },
+)
 
 __all__ = [
     "SPLIT_BOARDS",

@@ -17,14 +17,13 @@ lock and is served from the firmware level. Nothing is stored before every board
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +42,21 @@ from glovebox.compilation.west_adapter import (
 )
 from glovebox.compilation.zmk_west_service import ZmkWestService
 from glovebox.config.models import CompilationSection
-from glovebox.errors import GloveboxError
+from glovebox.firmware.hit import request_identity
+from glovebox.firmware.results import (
+    SPLIT_BOARDS,
+    BoardBuild,
+    FirmwareBuildError,
+    FirmwareError,
+    FirmwareInputError,
+    FirmwareResult,
+    LevelReport,
+    Phase,
+    PhaseCallback,
+    boards_for,
+    check_output_dir,
+    write_firmware,
+)
 from glovebox.layout.service import GENERATOR_VERSION, LayoutService
 
 __all__ = [
@@ -62,109 +75,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SPLIT_BOARDS: dict[str, tuple[str, ...]] = {"glove80": ("glove80_lh", "glove80_rh")}
-"""Boards built in halves: the board name given -> the west boards, left first."""
-
-_BOARD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _PINNED = re.compile(r"^(?:[0-9a-f]{7,40}|v\d[\w.+-]*)$")
-
-
-class FirmwareError(GloveboxError):
-    """A firmware build could not be completed (exit 1)."""
-
-
-class FirmwareBuildError(FirmwareError):
-    """A west step failed or timed out; the message has the command and its last lines."""
-
-
-class FirmwareInputError(FirmwareError, ValueError):
-    """An input or option was not usable (exit 2); nothing was started."""
-
-
-@dataclass(frozen=True, slots=True)
-class LevelReport:
-    """Where one level's result came from and how long it took."""
-
-    source: str
-    seconds: float
-    detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BoardBuild:
-    board: str
-    source: Literal["incremental", "pristine"]
-    seconds: float
-    discarded: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FirmwareResult:
-    """What ``compile`` wrote and where each level's part of it came from."""
-
-    artifacts: list[Path]
-    key: str
-    commit: str
-    boards: tuple[str, ...]
-    firmware: LevelReport
-    workspace: LevelReport | None
-    builds: list[BoardBuild] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def from_cache(self) -> bool:
-        return self.firmware.source in ("cache", "cache after wait")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "artifacts": [str(path) for path in self.artifacts],
-            "key": self.key,
-            "commit": self.commit,
-            "boards": list(self.boards),
-            "levels": {
-                "firmware": {"source": self.firmware.source, "seconds": self.firmware.seconds},
-                "workspace": None
-                if self.workspace is None
-                else {
-                    "source": self.workspace.source,
-                    "seconds": self.workspace.seconds,
-                    "detail": self.workspace.detail,
-                },
-                "builds": [
-                    {
-                        "board": b.board,
-                        "source": b.source,
-                        "seconds": b.seconds,
-                        "discarded": b.discarded,
-                    }
-                    for b in self.builds
-                ],
-            },
-            "seconds": self.seconds,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Phase:
-    """A progress event: ``started`` (``text`` names what runs) or a finished phase line."""
-
-    name: str
-    started: bool
-    text: str
-    command: str | None = None
-
-
-PhaseCallback = Callable[[Phase], None]
-
-
-def boards_for(board: str) -> tuple[str, ...]:
-    """The west boards ``board`` builds (``glove80`` -> both halves)."""
-    if not _BOARD.match(board):
-        raise FirmwareInputError(
-            f"--board {board!r}: not a board name (letters, digits, '_' and '-'; "
-            "e.g. glove80, glove80_lh, nice_nano_v2)"
-        )
-    return SPLIT_BOARDS.get(board, (board,))
 
 
 def workspace_config_for(repository: str, revision: str) -> WorkspaceConfig:
@@ -203,6 +114,7 @@ class _Job:
     caching: bool
     started: float
     emit: PhaseCallback
+    request: dict[str, Any]
 
     @property
     def wkey(self) -> str:
@@ -330,8 +242,16 @@ class FirmwareService:
             repository or self.settings.zmk_repository, revision or self.settings.zmk_revision
         )
         west = self._west(runner)
-        _check_output_dir(output_dir)
+        check_output_dir(output_dir)
         keymap, conf_bytes = self._sources(source, conf, use_cache)
+        chosen_runner, image = _toolchain(west.adapter)
+        request = request_identity(
+            repository=repository or self.settings.zmk_repository,
+            revision=revision or self.settings.zmk_revision,
+            runner=chosen_runner,
+            image=image,
+            boards=boards,
+        )
         job = _Job(
             source=source,
             output_dir=output_dir,
@@ -343,12 +263,17 @@ class FirmwareService:
             caching=use_cache and west.workspace_service.enabled,
             started=started,
             emit=on_phase or (lambda phase: None),
+            request=request,
         )
         if job.caching and not update:
             served = self._from_recorded_tree(job)
             if served is not None:
                 return served
-        return self._through_the_levels(job, update=update)
+        result = self._through_the_levels(job, update=update)
+        if job.caching:
+            answer = {"workspace_key": job.wkey, "repository": job.config.repository}
+            self.store.remember_request(job.request, answer)
+        return result
 
     def _from_recorded_tree(self, job: _Job) -> FirmwareResult | None:
         """The firmware level alone, keyed by the recorded commit of a current tree."""
@@ -548,56 +473,3 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
-
-
-def _check_output_dir(output_dir: Path) -> None:
-    if output_dir.exists() and not output_dir.is_dir():
-        raise FirmwareInputError(f"{output_dir}: output exists and is not a directory")
-
-
-def firmware_names(stem: str, boards: Sequence[str]) -> list[str]:
-    """Output file names: ``<stem>.uf2`` (combined), then one per half for split boards."""
-    if len(boards) == 1:
-        return [f"{stem}.uf2"]
-    return [f"{stem}.uf2", *(f"{stem}_{b.rpartition('_')[2]}.uf2" for b in boards)]
-
-
-def write_firmware(output_dir: Path, stem: str, images: Sequence[tuple[str, bytes]]) -> list[Path]:
-    """Write the images all or nothing; returns the absolute paths written.
-
-    For a split board ``<stem>.uf2`` is the left image followed by the right one (what
-    MoErgo's tools flash) and ``<stem>_lh.uf2``/``<stem>_rh.uf2`` are the halves. Every
-    file is written and synced under a temporary name first, and only then renamed into
-    place, so a failure (a full disk) replaces none of the files that were there.
-    """
-    boards = [board for board, _ in images]
-    contents = [b"".join(data for _, data in images)]
-    if len(images) > 1:
-        contents += [data for _, data in images]
-    names = firmware_names(stem, boards)
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FirmwareError(
-            f"{output_dir}: cannot create output directory: {exc.strerror}"
-        ) from None
-    target = output_dir.resolve()
-    token = secrets.token_hex(4)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, data in zip(names, contents, strict=True):
-            temporary = target / f".{name}.{token}.tmp"
-            with temporary.open("xb") as handle:
-                staged.append((temporary, target / name))
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for temporary, final in staged:
-            os.replace(temporary, final)
-    except OSError as exc:
-        raise FirmwareError(f"{output_dir}: cannot write firmware: {exc.strerror or exc}") from None
-    finally:
-        for temporary, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-    return [final for _, final in staged]
