@@ -66,16 +66,16 @@ def served_from_cache(
     the same errors the full service raises (``FirmwareInputError``, ``LayoutError``).
     """
     started = time.perf_counter()
-    boards = boards_for(board or str(settings["board"]))
-    chosen_runner = runner or str(settings["west_runner"])
+    boards = boards_for(str(settings["board"]) if board is None else board)
+    chosen_runner = str(settings["west_runner"]) if runner is None else runner
     if chosen_runner not in ("native", "docker"):
         return None
     image = str(settings["docker_image"]) if chosen_runner == "docker" else None
     store = firmware_store(cache_path)
     answer = store.recall_request(
         request_identity(
-            repository=repository or str(settings["zmk_repository"]),
-            revision=revision or str(settings["zmk_revision"]),
+            repository=str(settings["zmk_repository"]) if repository is None else repository,
+            revision=str(settings["zmk_revision"]) if revision is None else revision,
             runner=chosen_runner,
             image=image,
             boards=boards,

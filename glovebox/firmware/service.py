@@ -237,17 +237,18 @@ class FirmwareService:
         """
         started = time.perf_counter()
         source, output_dir = Path(source), Path(output_dir)
-        boards = boards_for(board or self.settings.board)
+        boards = boards_for(self.settings.board if board is None else board)
         config = workspace_config_for(
-            repository or self.settings.zmk_repository, revision or self.settings.zmk_revision
+            self.settings.zmk_repository if repository is None else repository,
+            self.settings.zmk_revision if revision is None else revision,
         )
         west = self._west(runner)
         check_output_dir(output_dir)
         keymap, conf_bytes = self._sources(source, conf, use_cache)
         chosen_runner, image = _toolchain(west.adapter)
         request = request_identity(
-            repository=repository or self.settings.zmk_repository,
-            revision=revision or self.settings.zmk_revision,
+            repository=self.settings.zmk_repository if repository is None else repository,
+            revision=self.settings.zmk_revision if revision is None else revision,
             runner=chosen_runner,
             image=image,
             boards=boards,
