@@ -220,3 +220,13 @@ def test_the_request_index_never_serves_another_request(
     assert other.firmware.source == "built"
     assert other.boards == ("glove80_lh",)
     assert len(list(requests.glob("*.json"))) == 2
+
+
+def test_compile_firmware_without_a_container_wires_one_from_the_configuration(
+    isolated_config: IsolatedConfig, west_log: Path, tmp_path: Path
+) -> None:
+    first = compile_firmware(EXAMPLE, tmp_path / "out")
+    assert first.firmware.source == "built"
+    second = compile_firmware(str(EXAMPLE), str(tmp_path / "out"))
+    assert second.from_cache
+    assert fake_west.subcommands(west_log) == ["init", "update", "build", "build"]

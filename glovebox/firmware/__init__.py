@@ -1,14 +1,14 @@
 """Firmware builds: a Glove80 layout or ZMK keymap to flashable ``.uf2`` files.
 
-``compile_firmware`` is the Python API of ``glovebox firmware compile``; after
-``containers.bootstrap()`` it uses the container's :class:`FirmwareService`, otherwise it
-wires one from the configuration files (or pass ``service=``).
+``compile_firmware`` is the Python API of ``glovebox firmware compile``: pass the
+container (its ``firmware_service``) or a service, or let it wire one from the
+configuration files.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from glovebox._lazy import lazy_attributes
 from glovebox.firmware.results import (
@@ -27,7 +27,6 @@ from glovebox.firmware.results import (
 )
 
 if TYPE_CHECKING:
-    from containers.application import ApplicationContainer
     from glovebox.firmware.service import FirmwareService, workspace_config_for
 
 # The service (and the compilation stack under it) is imported on first use: serving a
@@ -72,13 +71,13 @@ def compile_firmware(
     update: bool = False,
     on_phase: PhaseCallback | None = None,
     service: FirmwareService | None = None,
-    container: ApplicationContainer | None = None,
+    container: Any = None,
 ) -> FirmwareResult:
     """Build the firmware for ``source`` (layout ``.json`` or ``.keymap``) into ``output_dir``.
 
     Options left as None come from the ``compilation`` configuration. The service is
-    ``service``, else ``container.firmware_service()``, else one built by a container
-    bootstrapped from the configuration files (shut down afterwards).
+    ``service``, else ``container.firmware_service()``, else one wired from the
+    configuration files (:func:`~glovebox.firmware.service.create_default_firmware_service`).
     """
 
     def run(chosen: FirmwareService) -> FirmwareResult:
@@ -99,10 +98,7 @@ def compile_firmware(
         return run(service)
     if container is not None:
         return run(container.firmware_service())
-    from containers import bootstrap, shutdown
+    from glovebox.config import load_user_config
+    from glovebox.firmware.service import create_default_firmware_service
 
-    own = bootstrap()
-    try:
-        return run(own.firmware_service())
-    finally:
-        shutdown(own)
+    return run(create_default_firmware_service(load_user_config()))

@@ -70,6 +70,7 @@ __all__ = [
     "LevelReport",
     "Phase",
     "boards_for",
+    "create_default_firmware_service",
     "workspace_config_for",
 ]
 
@@ -474,3 +475,20 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
+
+
+def create_default_firmware_service(user_config: Any) -> FirmwareService:
+    """The firmware service wired from ``user_config`` alone (no container needed).
+
+    The shared ``layout`` and ``compilation`` caches of ``user_config`` are used, as the
+    container would use them.
+    """
+    from glovebox.compilation.cache import compilation_settings
+    from glovebox.compilation.zmk_west_service import create_default_zmk_west_service
+    from glovebox.core.cache_v2 import create_cache_from_user_config
+
+    return FirmwareService(
+        LayoutService(create_cache_from_user_config(user_config, tag="layout")),
+        create_default_zmk_west_service(user_config),
+        compilation_settings(user_config),
+    )
