@@ -349,3 +349,47 @@ def test_cache_clear_removes_all_three_levels(west_env: Path, tmp_path: Path) ->
     assert "compilation levels: firmware 0" in shown.stdout
     again = as_json(str(EXAMPLE), str(tmp_path / "out"))
     assert again["levels"]["workspace"]["source"] == "downloaded"
+
+
+def test_builds_of_different_layouts_run_side_by_side(west_env: Path, tmp_path: Path) -> None:
+    ok(str(EXAMPLE), str(tmp_path / "warm"))  # the workspace tree exists
+    env = {**os.environ, "FAKE_WEST_BUILD_DELAY": "3", "COLUMNS": "80"}
+    processes = []
+    for name in ("one", "two"):
+        keymap = tmp_path / f"{name}.keymap"
+        keymap.write_text(f"/ {{ {name} }};\n")
+        processes.append(
+            subprocess.Popen(
+                [str(GLOVEBOX), "firmware", "compile", str(keymap), str(tmp_path / name)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for process in processes:
+        _, stderr = process.communicate(timeout=CHILD_TIMEOUT)
+        assert process.returncode == 0, stderr
+    later = builds(west_env)[2:]
+    assert len(later) == 4
+    # One build held slot 0 of each board while the other built: the second took slot 1,
+    # so the two were running at the same time, each in a directory of its own.
+    slots = sorted(Path(option(argv, "-d")).parent.name for argv in later)
+    assert slots == ["slot-0", "slot-0", "slot-1", "slot-1"]
+    for name in ("one", "two"):
+        image = fake_west.uf2_image("glove80_lh", f"/ {{ {name} }};\n".encode(), b"")
+        assert (tmp_path / name / f"{name}_lh.uf2").read_bytes() == image
+
+
+def test_debug_adds_the_commands_and_piped_output_has_no_spinner(
+    west_env: Path, tmp_path: Path
+) -> None:
+    result = run_glovebox("--debug", "firmware", "compile", str(EXAMPLE), str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    assert "$ west build -s zmk/app -b glove80_lh -d " in result.stderr
+    assert "west init -m https://github.com/moergo-sc/zmk" in result.stderr
+    quiet = ok(str(EXAMPLE), str(tmp_path / "o"))
+    assert "$ west" not in quiet.stderr
+    for text in (result.stdout, result.stderr, quiet.stdout, quiet.stderr):
+        assert "\r" not in text
+    assert result.stdout.splitlines()[0].startswith("workspace: downloaded (")

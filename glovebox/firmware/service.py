@@ -294,10 +294,20 @@ class FirmwareService:
     def _through_the_levels(self, job: _Job, *, update: bool) -> FirmwareResult:
         wait = self.west_service.download_timeout
         job.emit(Phase("workspace", True, "workspace"))
+        # Builds hold the tree shared (nobody replaces it meanwhile), so builds of other
+        # layouts on a current tree go ahead side by side; only replacing the tree takes
+        # it exclusively.
+        if not update:
+            started = time.perf_counter()
+            with self.area.tree_lock(job.wkey, shared=True, timeout=wait):
+                current = self._current_tree(job.west, job.wkey)
+                if current is not None:
+                    workspace = LevelReport("reused", time.perf_counter() - started)
+                    job.emit(Phase("workspace", False, f"workspace: {_describe(workspace)}"))
+                    return self._build_on_tree(job, current, workspace)
         with self.area.tree_lock(job.wkey, shared=False, timeout=wait):
             record, workspace = self._ensure_tree(job.west, job.config, job.wkey, update=update)
         job.emit(Phase("workspace", False, f"workspace: {_describe(workspace)}"))
-        # Builds run under a shared hold of the tree: nobody replaces it meanwhile.
         with self.area.tree_lock(job.wkey, shared=True, timeout=wait):
             current = self.area.record(job.wkey)
             if current is None or current.entry_id != record.entry_id:
@@ -305,28 +315,46 @@ class FirmwareService:
                     f"the workspace tree {job.wkey} was replaced by another glovebox process "
                     "while this build waited; run the command again"
                 )
-            key = job.key_for(record.commit)
-            if not job.caching:
-                images, builds = self._build_all(job, record)
-                report = LevelReport("not cached", 0.0)
+            return self._build_on_tree(job, record, workspace)
+
+    def _current_tree(self, west: ZmkWestService, wkey: str) -> TreeRecord | None:
+        """The tree's record if it is the live workspace entry's, unexpired; else None."""
+        service = west.workspace_service
+        record = self.area.record(wkey)
+        if record is None or record.expired or not service.enabled:
+            return None
+        entry = service.get_workspace_by_key(wkey)
+        if entry is None or entry.entry_id != record.entry_id:
+            return None
+        return record
+
+    def _build_on_tree(
+        self, job: _Job, record: TreeRecord, workspace: LevelReport
+    ) -> FirmwareResult:
+        """The firmware level, then the builds (the tree is held shared by the caller)."""
+        wait = self.west_service.download_timeout
+        key = job.key_for(record.commit)
+        if not job.caching:
+            images, builds = self._build_all(job, record)
+            report = LevelReport("not cached", 0.0)
+            return job.finish(images, key=key, commit=record.commit, firmware=report,
+                              workspace=workspace, builds=builds)  # fmt: skip
+        build_wait = self.settings.build_timeout * len(job.boards) + wait
+        waited = time.perf_counter()
+        with self.store.lock(key, timeout=build_wait):
+            entry = self.store.get(key, job.boards)
+            if entry is not None:  # an identical build finished while this one waited
+                report = LevelReport("cache after wait", time.perf_counter() - waited)
+                job.emit(Phase("firmware", False, "firmware: from cache after an "
+                               f"identical build ({_secs(report)})"))  # fmt: skip
+                images = [(b, entry.images[b].read_bytes()) for b in job.boards]
                 return job.finish(images, key=key, commit=record.commit, firmware=report,
-                                  workspace=workspace, builds=builds)  # fmt: skip
-            build_wait = self.settings.build_timeout * len(job.boards) + wait
-            waited = time.perf_counter()
-            with self.store.lock(key, timeout=build_wait):
-                entry = self.store.get(key, job.boards)
-                if entry is not None:  # an identical build finished while this one waited
-                    report = LevelReport("cache after wait", time.perf_counter() - waited)
-                    job.emit(Phase("firmware", False, "firmware: from cache after an "
-                                   f"identical build ({_secs(report)})"))  # fmt: skip
-                    images = [(b, entry.images[b].read_bytes()) for b in job.boards]
-                    return job.finish(images, key=key, commit=record.commit, firmware=report,
-                                      workspace=workspace)  # fmt: skip
-                job.emit(Phase("firmware", False, "firmware: not cached, building"))
-                images, builds = self._build_all(job, record)
-                report = self._store(job, key, record, images)
-                return job.finish(images, key=key, commit=record.commit, firmware=report,
-                                  workspace=workspace, builds=builds)  # fmt: skip
+                                  workspace=workspace)  # fmt: skip
+            job.emit(Phase("firmware", False, "firmware: not cached, building"))
+            images, builds = self._build_all(job, record)
+            report = self._store(job, key, record, images)
+            return job.finish(images, key=key, commit=record.commit, firmware=report,
+                              workspace=workspace, builds=builds)  # fmt: skip
 
     def _store(
         self, job: _Job, key: str, record: TreeRecord, images: Sequence[tuple[str, bytes]]
@@ -354,14 +382,12 @@ class FirmwareService:
         """A current tree for ``config`` in the build area (exclusive tree lock held)."""
         started = time.perf_counter()
         service = west.workspace_service
-        record = self.area.record(wkey)
         if update:
             if service.enabled:
                 service.delete_workspace(config)
-            record = None
-        if record is not None and not record.expired and service.enabled:
-            entry = service.get_workspace_by_key(wkey)
-            if entry is not None and entry.entry_id == record.entry_id:
+        else:
+            record = self._current_tree(west, wkey)  # another process may have just made it
+            if record is not None:
                 return record, LevelReport("reused", time.perf_counter() - started)
         self.area.reset(wkey)
         prepared = west.prepare_workspace(config, self.area.tree(wkey))
