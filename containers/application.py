@@ -94,4 +94,7 @@ class ApplicationContainer(containers.DeclarativeContainer):
         layout_service=layout_service,
         west_service=zmk_west_service,
         settings=compilation_section,
+        size_limit_bytes=providers.Callable(
+            Deferred("glovebox.compilation.levels:compilation_size_limit"), user_config
+        ),
     )

@@ -393,3 +393,29 @@ def test_debug_adds_the_commands_and_piped_output_has_no_spinner(
     for text in (result.stdout, result.stderr, quiet.stdout, quiet.stderr):
         assert "\r" not in text
     assert result.stdout.splitlines()[0].startswith("workspace: downloaded (")
+
+
+def test_the_domain_size_limit_covers_the_firmware_and_build_levels(
+    west_env: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("cache:\n  domains:\n    compilation:\n      max_size_gb: 0.000001\n")
+    keymaps = []
+    for name in ("one", "two"):
+        keymaps.append(tmp_path / f"{name}.keymap")
+        keymaps[-1].write_text(f"/ {{ {name} }};\n")
+    for keymap in keymaps:
+        result = run_glovebox(
+            "--config", str(config), "firmware", "compile", str(keymap), str(tmp_path / "o")
+        )
+        assert result.returncode == 0, result.stderr
+    stats = run_glovebox(
+        "--config", str(config), "cache", "stats", "--json", "--tag", "compilation"
+    )
+    found = json.loads(stats.stdout)["domains"][0]["levels"]
+    assert found["firmware"]["entries"] == 1  # the older firmware made room for the newer
+    assert found["builds"]["entries"] == 2  # the tree in use by the build was kept
+    again = run_glovebox(
+        "--config", str(config), "firmware", "compile", str(keymaps[1]), str(tmp_path / "o")
+    )
+    assert "firmware: from cache" in again.stdout

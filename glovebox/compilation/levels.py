@@ -9,11 +9,15 @@ cleared (the workspace level is cleared by the workspace service).
 
 from __future__ import annotations
 
+import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from glovebox.compilation.build_area import BuildArea
 from glovebox.compilation.firmware_store import FirmwareStore
+from glovebox.compilation.locks import try_file_lock
 from glovebox.core.cache_v2 import default_cache_root
 from glovebox.core.cache_v2.storage import disk_usage
 
@@ -25,8 +29,12 @@ __all__ = [
     "clear_build_levels",
     "compilation_levels",
     "compilation_root",
+    "compilation_size_limit",
     "firmware_store",
+    "trim_to_limit",
 ]
+
+logger = logging.getLogger(__name__)
 
 FIRMWARE_DIR = "firmware"
 BUILDS_DIR = "builds"
@@ -92,3 +100,56 @@ def clear_build_levels(cache_path: Path | None) -> tuple[int, int, list[str]]:
     firmware = firmware_store(cache_path).clear()
     builds, busy = build_area(cache_path).clear()
     return firmware, builds, busy
+
+
+def compilation_size_limit(user_config: Any) -> int:
+    """The compilation domain's size limit in bytes (``cache.domains.compilation``)."""
+    from glovebox.core.cache_v2.factories import user_config_settings
+
+    return user_config_settings(user_config, "compilation").size_limit_bytes
+
+
+def _age(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def trim_to_limit(
+    cache_path: Path | None, limit_bytes: int, *, keep: str | None = None
+) -> list[str]:
+    """Bring the domain's directory within ``limit_bytes``; returns what was removed.
+
+    Stored firmware goes first (oldest first, never ``keep``), then build trees no build
+    is using (oldest first: a tree in use is locked and skipped). Cached workspaces are
+    left to their TTL and ``cache workspace cleanup``: one is what the next build needs.
+    """
+    root = compilation_root(cache_path)
+    used = disk_usage(root)
+    removed: list[str] = []
+    if used <= limit_bytes:
+        return removed
+    store = firmware_store(cache_path)
+    for entry in sorted(store.entries(), key=lambda p: _age(p / "entry.json")):
+        if entry.name == keep:
+            continue
+        size = disk_usage(entry)
+        shutil.rmtree(entry, ignore_errors=True)
+        used -= size
+        removed.append(f"firmware {entry.name}")
+        if used <= limit_bytes:
+            return removed
+    area = build_area(cache_path)
+    tops = [p for p in area.root.iterdir() if p.is_dir()] if area.root.is_dir() else []
+    for top in sorted(tops, key=lambda p: _age(p / "workspace.json")):
+        with try_file_lock(top / "tree.lock") as idle:
+            if not idle:
+                continue
+            size = disk_usage(top)
+            area.reset(top.name)
+            used -= size - disk_usage(top)
+            removed.append(f"build tree {top.name}")
+        if used <= limit_bytes:
+            break
+    return removed

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from glovebox.compilation.build_area import BuildArea, TreeRecord
 from glovebox.compilation.cache import WorkspaceConfig, workspace_key
 from glovebox.compilation.firmware_store import FirmwareStore, firmware_key
-from glovebox.compilation.levels import BUILDS_DIR, FIRMWARE_DIR
+from glovebox.compilation.levels import BUILDS_DIR, FIRMWARE_DIR, trim_to_limit
 from glovebox.compilation.west_adapter import (
     DockerWestAdapter,
     WestAdapter,
@@ -174,11 +174,14 @@ class FirmwareService:
         layout_service: LayoutService,
         west_service: ZmkWestService,
         settings: CompilationSection,
+        size_limit_bytes: int | None = None,
     ) -> None:
         self.layout_service = layout_service
         self.west_service = west_service
         self.settings = settings
+        self.size_limit_bytes = size_limit_bytes
         domain = west_service.workspace_service.root.parent
+        self.domain = domain
         self.store = FirmwareStore(domain / FIRMWARE_DIR)
         self.area = BuildArea(domain / BUILDS_DIR)
 
@@ -374,6 +377,14 @@ class FirmwareService:
         except OSError as exc:  # a cache that fails costs a miss, never the job
             logger.warning("firmware %s was built but could not be stored: %s", key, exc)
             return LevelReport("built (not stored)", 0.0, str(exc))
+        if self.size_limit_bytes is not None:
+            try:
+                removed = trim_to_limit(self.domain.parent, self.size_limit_bytes, keep=key)
+            except OSError as exc:
+                logger.warning("could not bring the compilation cache within its limit: %s", exc)
+            else:
+                for what in removed:
+                    logger.info("over the compilation size limit: removed %s", what)
         return LevelReport("built", time.perf_counter() - started)
 
     def _ensure_tree(
@@ -510,6 +521,7 @@ def create_default_firmware_service(user_config: Any) -> FirmwareService:
     container would use them.
     """
     from glovebox.compilation.cache import compilation_settings
+    from glovebox.compilation.levels import compilation_size_limit
     from glovebox.compilation.zmk_west_service import create_default_zmk_west_service
     from glovebox.core.cache_v2 import create_cache_from_user_config
 
@@ -517,4 +529,5 @@ def create_default_firmware_service(user_config: Any) -> FirmwareService:
         LayoutService(create_cache_from_user_config(user_config, tag="layout")),
         create_default_zmk_west_service(user_config),
         compilation_settings(user_config),
+        size_limit_bytes=compilation_size_limit(user_config),
     )
