@@ -339,7 +339,8 @@ def test_cache_clear_removes_all_three_levels(west_env: Path, tmp_path: Path) ->
     assert all(level["bytes"] > 0 for level in before.values())
     cleared = run_glovebox("cache", "clear", "--tag", "compilation", "--yes")
     assert cleared.returncode == 0, cleared.stderr
-    assert "1 firmware entry, 2 build directories" in cleared.stdout
+    assert "and 1 workspace" in cleared.stdout
+    assert "; also 1 firmware entry and 2 build directories" in cleared.stdout
     assert {name: level["entries"] for name, level in levels().items()} == {
         "firmware": 0,
         "workspaces": 0,

@@ -125,8 +125,8 @@ def clear(
             cache.clear()
             message = f"cleared {count(cleared, 'entry')} from {name!r}"
             if name == "compilation":
-                message += _clear_build_levels(found)
-                message += _clear_workspaces(found, cache)
+                levels = _clear_build_levels(found)
+                message += _clear_workspaces(found, cache) + levels
             say(message)
 
 
@@ -135,7 +135,7 @@ def _clear_build_levels(found: Domains) -> str:
     from glovebox.compilation.levels import clear_build_levels
 
     firmware, builds, busy = clear_build_levels(found.root)
-    text = f", {count(firmware, 'firmware entry')}, {count(builds, 'build directory')}"
+    text = f"; also {count(firmware, 'firmware entry')} and {count(builds, 'build directory')}"
     if busy:
         text += f" ({count(len(busy), 'workspace tree')} in use by a running build were left)"
     return text

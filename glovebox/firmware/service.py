@@ -270,11 +270,11 @@ class FirmwareService:
             emit=on_phase or (lambda phase: None),
             request=request,
         )
+        result = None
         if job.caching and not update:
-            served = self._from_recorded_tree(job)
-            if served is not None:
-                return served
-        result = self._through_the_levels(job, update=update)
+            result = self._from_recorded_tree(job)
+        if result is None:
+            result = self._through_the_levels(job, update=update)
         if job.caching:
             answer = {"workspace_key": job.wkey, "repository": job.config.repository}
             self.store.remember_request(job.request, answer)
