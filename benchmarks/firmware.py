@@ -1,7 +1,8 @@
 """Firmware benchmark: the three cache levels of ``glovebox firmware compile``, as ratios.
 
 1. A firmware cache hit through the installed script against ``glovebox --help`` (both
-   whole processes, alternated, medians compared; target <= 1.5x).
+   whole processes, alternated, medians compared; target <= 1.5x), and against a cached
+   ``layout compile`` (which the firmware hit includes: the layout is compiled first).
 2. A build whose workspace and build directories come from the cache (a keymap change:
    workspace reused, incremental builds) against a cold build (empty cache: west init,
    the download, pristine builds). West is the fake west of the test suite
@@ -72,15 +73,24 @@ def hit_vs_help(root: Path, rounds: int, download: float, build: float) -> float
     env = environment(root, download, build)
     out = root / "out"
     run(env, "firmware", "compile", str(EXAMPLE), str(out))  # fills every level
-    hits, helps = [], []
+    run(env, "layout", "compile", str(EXAMPLE), str(root / "layout"))
+    hits, helps, layouts = [], [], []
     for _ in range(rounds):
         hits.append(run(env, "firmware", "compile", str(EXAMPLE), str(out)))
         helps.append(run(env, "--help"))
+        layouts.append(run(env, "layout", "compile", str(EXAMPLE), str(root / "layout")))
     hit, help_ = statistics.median(hits), statistics.median(helps)
+    layout = statistics.median(layouts)
     ratio = hit / help_
     verdict = "met" if ratio <= 1.5 else "MISSED"
-    print(f"firmware cache hit: median {hit * 1000:.0f} ms; glovebox --help {help_ * 1000:.0f} ms")
+    print(
+        f"firmware cache hit: median {hit * 1000:.0f} ms; glovebox --help {help_ * 1000:.0f} ms; "
+        f"layout compile hit {layout * 1000:.0f} ms"
+    )
     print(f"  hit_vs_help: {ratio:.2f}x (target <= 1.5x) {verdict}")
+    # Every command that uses a cache starts the container and opens SQLite; the layout
+    # compile hit is that floor plus one cache read.
+    print(f"  hit_vs_layout_compile_hit: {hit / layout:.2f}x (the floor of a cached command)")
     return ratio
 
 
