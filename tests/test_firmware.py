@@ -420,3 +420,19 @@ def test_the_domain_size_limit_covers_the_firmware_and_build_levels(
         "--config", str(config), "firmware", "compile", str(keymaps[1]), str(tmp_path / "o")
     )
     assert "firmware: from cache" in again.stdout
+
+
+def test_a_missing_tool_is_one_line_saying_what_to_install(west_env: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    for runner, expected in (("native", "cannot run 'west'"), ("docker", "install Docker")):
+        result = run_glovebox(
+            "firmware", "compile", str(EXAMPLE), str(tmp_path / "o"), "--runner", runner,
+            env={"PATH": str(empty)},
+        )  # fmt: skip
+        assert result.returncode == 1, result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, result.stderr
+        assert expected in errors[0]
+        assert "Traceback" not in result.stderr
+    assert levels()["firmware"]["entries"] == 0
