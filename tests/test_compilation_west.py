@@ -223,3 +223,31 @@ def test_concurrent_builds_of_one_workspace_download_it_once(
 def test_bad_download_timeout_setting_is_a_config_error(isolated_config: IsolatedConfig) -> None:
     with pytest.raises(ConfigError, match=r"compilation\.workspace_download_timeout"):
         make_service(isolated_config, workspace_download_timeout=0)
+
+
+def test_refresh_updates_a_copy_of_the_cached_workspace_and_replaces_the_entry(
+    isolated_config: IsolatedConfig,
+    west_log: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_WEST_REFS", str(tmp_path / "refs.json"))
+    service = make_service(isolated_config)
+    main = WorkspaceConfig(repository="zmkfirmware/zmk", branch="main")
+    first = service.prepare_workspace(main, tmp_path / "one")
+    old_entry = service.workspace_service.get_cached_workspace(main)
+    assert old_entry is not None
+    moved = fake_west.move_branch(tmp_path / "refs.json", "main")
+    refreshed = service.refresh_workspace(main, tmp_path / "two")
+    assert subcommands(west_log) == ["init", "update", "update"]
+    assert refreshed.commit == moved != first.commit
+    new_entry = service.workspace_service.get_cached_workspace(main)
+    assert new_entry is not None
+    assert new_entry.entry_id != old_entry.entry_id
+    assert (new_entry.path / ".glovebox" / "zmk-commit").read_text().strip() == moved
+    assert not list(tmp_path.glob(".two.update-*"))  # the scratch copy is gone
+
+    without_git = make_service(isolated_config, workspace_exclude_git=True)
+    again = without_git.refresh_workspace(main, tmp_path / "three")
+    assert subcommands(west_log)[3:] == ["init", "update"]  # west update needs .git: refetched
+    assert again.commit == moved

@@ -146,6 +146,10 @@ def test_a_moved_branch_refreshed_with_update_gives_a_new_key(
     assert refreshed["key"] != first["key"]
     assert refreshed["levels"]["firmware"]["source"] == "built"
     assert fake_west.subcommands(west_env).count("update") == 2
+    # The cached workspace was updated (west update fetches what changed), not refetched.
+    assert fake_west.subcommands(west_env).count("init") == 1
+    assert refreshed["levels"]["workspace"]["source"] == "updated"
+    assert levels()["workspaces"]["entries"] == 1  # the entry was replaced by the update
     # The new commit is what later runs are keyed by.
     assert as_json(str(EXAMPLE), str(tmp_path / "out"))["key"] == refreshed["key"]
 

@@ -149,6 +149,49 @@ class ZmkWestService:
             commit=workspace_commit(dest),
         )
 
+    def refresh_workspace(self, config: WorkspaceConfig, destination: Path) -> PreparedWorkspace:
+        """``west update`` the cached workspace for ``config``, re-cache it, restore it.
+
+        The cached entry is copied into a hidden sibling of ``destination`` (never updated
+        in place: a hardlinked restore shares its files with the cache), updated there, so
+        only what changed upstream is fetched, and stored as the new entry. Without a
+        cached entry (or when its ``.git`` directories were left out, which west needs)
+        this is a fresh ``west init`` + ``west update``.
+        """
+        started = time.perf_counter()
+        dest = Path(destination)
+        service = self.workspace_service
+        with service.hold(config, timeout=self.download_timeout):
+            if not service.enabled or service.settings.exclude_git:
+                service.delete_workspace(config)
+                return self.prepare_workspace(config, dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            scratch = dest.parent / f".{dest.name}.update-{secrets.token_hex(4)}"
+            try:
+                copied = service.restore_workspace(config, scratch, RestoreStrategy.COPY)
+                if copied is None:
+                    return self.prepare_workspace(config, dest)
+                self.adapter.run(
+                    self.adapter.commands.update(), scratch, timeout=self.download_timeout
+                )
+                _record_commit(scratch)
+                service.cache_workspace(scratch, config, move=True)
+                restore = service.restore_workspace(config, dest, self.restore_strategy)
+                if restore is None:
+                    raise WorkspaceError(
+                        f"workspace {copied.key} vanished right after it was cached"
+                    )
+            finally:
+                if scratch.exists():
+                    shutil.rmtree(scratch)
+        return PreparedWorkspace(
+            path=dest,
+            source="west",
+            restore=restore,
+            seconds=time.perf_counter() - started,
+            commit=workspace_commit(dest),
+        )
+
     def _create(
         self, config: WorkspaceConfig, dest: Path, strategy: RestoreStrategy
     ) -> RestoreResult | None:
@@ -161,12 +204,7 @@ class ZmkWestService:
             timeout = self.download_timeout
             self.adapter.run(commands.init(config), scratch, timeout=timeout)
             self.adapter.run(commands.update(), scratch, timeout=timeout)
-            # The commit the ref resolved to, recorded with the workspace (its .git may be
-            # left out of the cache): firmware built from it is keyed by this commit.
-            commit = read_commit(scratch / "zmk")
-            if commit is not None:
-                (scratch / COMMIT_FILE).parent.mkdir(exist_ok=True)
-                (scratch / COMMIT_FILE).write_text(commit + "\n", encoding="utf-8")
+            _record_commit(scratch)
             cached = self.workspace_service.cache_workspace(scratch, config, move=True)
             if cached is None:  # caching disabled: the fresh workspace is the result
                 if dest.exists():
@@ -206,6 +244,21 @@ class ZmkWestService:
             p for pattern in ("*.uf2", "*.hex", "*.bin") for p in build_dir.rglob(pattern)
         )
         return BuildResult(workspace=prepared, build_dir=build_dir, artifacts=artifacts)
+
+
+def _record_commit(workspace: Path) -> None:
+    """Write the commit ``zmk`` is checked out at into the workspace (cached with it).
+
+    Its ``.git`` may be left out of the cache; firmware built from the workspace is keyed
+    by this commit.
+    """
+    commit = read_commit(workspace / "zmk")
+    recorded = workspace / COMMIT_FILE
+    if commit is None:
+        recorded.unlink(missing_ok=True)
+        return
+    recorded.parent.mkdir(exist_ok=True)
+    recorded.write_text(commit + "\n", encoding="utf-8")
 
 
 def create_default_zmk_west_service(

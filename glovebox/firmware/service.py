@@ -393,15 +393,16 @@ class FirmwareService:
         """A current tree for ``config`` in the build area (exclusive tree lock held)."""
         started = time.perf_counter()
         service = west.workspace_service
-        if update:
-            if service.enabled:
-                service.delete_workspace(config)
-        else:
+        if not update:
             record = self._current_tree(west, wkey)  # another process may have just made it
             if record is not None:
                 return record, LevelReport("reused", time.perf_counter() - started)
         self.area.reset(wkey)
-        prepared = west.prepare_workspace(config, self.area.tree(wkey))
+        tree = self.area.tree(wkey)
+        if update:
+            prepared = west.refresh_workspace(config, tree)
+        else:
+            prepared = west.prepare_workspace(config, tree)
         if prepared.commit is None:
             raise FirmwareError(
                 f"cannot tell which ZMK commit the workspace {wkey} holds (no zmk/.git and no "
@@ -423,6 +424,8 @@ class FirmwareService:
         if prepared.source == "cache" and prepared.restore is not None:
             used = prepared.restore.used.value
             report = LevelReport("restored", time.perf_counter() - started, used)
+        elif update:
+            report = LevelReport("updated", time.perf_counter() - started, "west update")
         else:
             report = LevelReport("downloaded", time.perf_counter() - started, "west init + update")
         return record, report
