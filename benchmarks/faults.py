@@ -3,7 +3,10 @@
 Every case runs against real parts: SQLite caches on disk, writer processes killed with
 SIGKILL, another process holding the database lock, corrupted and truncated files, a
 read-only mount, a full tmpfs, a non-root user (``setpriv``), and the installed ``glovebox``
-console script fed hostile keys, tags, settings, YAML and arguments. Cases that need root
+console script fed hostile keys, tags, settings, YAML and arguments. ``layout compile`` must
+finish with a stopped Redis server or a locked database under its cache (exit 0, one
+WARNING), and must leave its output directory untouched on a full 32 KiB tmpfs (a user
+file it replaced counts as ``outputs_damaged`` and in ``data_lost``). Cases that need root
 (mounts, ``setpriv``) are reported as skipped without it.
 
 Run: ``python benchmarks/faults.py [--processes 4] [--threads 8] [--writes 100]``
@@ -48,6 +51,7 @@ from glovebox.compilation.cache import (  # noqa: E402
 )
 from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager  # noqa: E402
 from glovebox.errors import GloveboxError, WorkspaceError  # noqa: E402
+from tests.other_user import NobodyCannotRun, reachable_for_nobody  # noqa: E402
 
 GLOVEBOX = Path(sys.executable).parent / "glovebox"
 CHILD_TIMEOUT = 60.0  # no child of the campaign may run longer than this
@@ -74,6 +78,7 @@ class Figures:
     writes_acknowledged: int = 0
     lost_writes: int = 0
     wrong_values_served: int = 0
+    outputs_damaged: int = 0  # user files replaced or left half-written by a failed output
     load_shape: str = ""
     load_seconds: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
@@ -630,20 +635,162 @@ def non_root_user(fig: Figures, base: Path) -> None:
     config = area / "config.yaml"
     config.write_text(f"cache_path: {json.dumps(str(root))}\ncache:\n  timeout: 2\n")
     config.chmod(0o644)
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-    for args in (
-        ["cache", "set", "k", "v", "--tag", "priv"],
-        ["cache", "get", "k", "--tag", "priv"],
-    ):
-        argv = [*prefix, str(GLOVEBOX), "--config", str(config), *args]
-        code, _, err, seconds = run(argv, env, timeout=30)
-        clean = code is not None and "Traceback" not in err and len(_lines(err)) <= 2
-        fig.add(
-            "fault",
-            f"cache not writable by the user: glovebox {' '.join(args[:2])}",
-            clean,
-            f"exit {code} after {seconds:.1f} s: {' '.join(_lines(err)[:1])}",
+    try:
+        # The checkout may sit where nobody cannot enter: it is bind-mounted where it can.
+        with reachable_for_nobody() as nobody:
+            for args in (
+                ["cache", "set", "k", "v", "--tag", "priv"],
+                ["cache", "get", "k", "--tag", "priv"],
+            ):
+                started = time.monotonic()
+                try:
+                    done = nobody.run([*nobody.glovebox, "--config", str(config), *args], env)
+                except subprocess.TimeoutExpired:
+                    code, err = None, "still running after 60 s"
+                else:
+                    code, err = done.returncode, done.stderr
+                seconds = time.monotonic() - started
+                clean = code is not None and "Traceback" not in err and len(_lines(err)) <= 2
+                fig.add(
+                    "fault",
+                    f"cache not writable by the user: glovebox {' '.join(args[:2])}",
+                    clean,
+                    f"exit {code} after {seconds:.1f} s: {' '.join(_lines(err)[:1])}",
+                )
+    except NobodyCannotRun as exc:
+        fig.skip("fault", "cache not writable by the user (setpriv)", str(exc))
+
+
+# A failing cache never breaks the job it serves ---------------------------------------------
+
+EXAMPLE_LAYOUT = REPO / "docs" / "examples" / "glove80-example.json"
+
+
+def _layouts(directory: Path, titles: dict[str, str]) -> list[str]:
+    """Copies of the example layout under ``directory``, one per ``name -> title``."""
+    document = json.loads(EXAMPLE_LAYOUT.read_text(encoding="utf-8"))
+    directory.mkdir(parents=True, exist_ok=True)
+    names = []
+    for name, title in titles.items():
+        (directory / f"{name}.json").write_text(
+            json.dumps({**document, "title": title}), encoding="utf-8"
         )
+        names.append(f"{name}.json")
+    return names
+
+
+def _compile(
+    cwd: Path, env: dict[str, str], inputs: Sequence[str], out: str, timeout: float = 60
+) -> tuple[int | None, str, str, float]:
+    started = time.monotonic()
+    with subprocess.Popen(
+        [str(GLOVEBOX), "layout", "compile", *inputs, out],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            return None, stdout, stderr, time.monotonic() - started
+    return proc.returncode, stdout, stderr, time.monotonic() - started
+
+
+def _job_done(
+    fig: Figures,
+    row: str,
+    cwd: Path,
+    inputs: Sequence[str],
+    result: tuple[int | None, str, str, float],
+    *,
+    words: Sequence[str],
+) -> None:
+    """Exit 0, every output written, exactly one WARNING naming the cache and the fault."""
+    code, _, err, seconds = result
+    warnings = [line for line in err.splitlines() if line.startswith("WARNING")]
+    written = all(
+        (cwd / "out" / f"{Path(name).stem}.{kind}").is_file()
+        for name in inputs
+        for kind in ("keymap", "conf")
+    )
+    names = bool(warnings) and "cache 'layout'" in warnings[0]
+    says = bool(warnings) and any(word in warnings[0] for word in words)
+    fig.add(
+        "fault",
+        row,
+        code == 0 and written and len(warnings) == 1 and names and says,
+        f"exit {code} after {seconds:.1f} s, {len(inputs)} layouts written={written}, "
+        f"{len(warnings)} WARNING line(s): {warnings[0][8:] if warnings else '-'}",
+    )
+
+
+def redis_down_during_compile(fig: Figures, base: Path) -> None:
+    from glovebox.testing.redis_server import RedisServer
+
+    row = "Redis down during layout compile"
+    try:
+        server = RedisServer().start()
+    except Exception as exc:  # no redis-server binary: nothing to stop
+        fig.skip("fault", row, f"no Redis server to start: {exc}")
+        return
+    url = server.url
+    server.close()
+    cwd = base / "redis-down"
+    inputs = _layouts(cwd, {"a": "A", "b": "B", "c": "C"})
+    env = isolated_env(
+        cwd / "env",
+        GLOVEBOX_CACHE_LAYOUT="redis",
+        GLOVEBOX_CACHE_REDIS_URL=url,
+        GLOVEBOX_CACHE_REDIS_SECRET="faults-campaign-secret-0123456789",
+    )
+    result = _compile(cwd, env, inputs, "out")
+    _job_done(fig, row, cwd, inputs, result, words=["unreachable"])
+
+
+def locked_db_during_compile(fig: Figures, base: Path) -> None:
+    cwd = base / "locked-compile"
+    inputs = _layouts(cwd, {"a": "A", "b": "B", "c": "C"})
+    env = isolated_env(cwd / "env", GLOVEBOX__CACHE__TIMEOUT=str(OP_TIMEOUT))
+    root = Path(env["XDG_CACHE_HOME"]) / "glovebox"
+    seed = create_diskcache_manager(root, "layout", settings=CacheSettings(timeout=30))
+    seed.set("seed", 1)
+    seed.close()
+    holder = _hold_lock(root / "layout" / "cache.db", 30, env)
+    try:
+        result = _compile(cwd, env, inputs, "out")
+    finally:
+        holder.kill()
+        holder.wait()
+    _job_done(fig, "database locked during layout compile", cwd, inputs, result, words=["locked"])
+
+
+def full_disk_output(fig: Figures, base: Path) -> None:
+    """``layout compile`` into a full 32 KiB tmpfs holding the user's ``ok.keymap``."""
+    row = "output directory on a full disk (32 KiB tmpfs)"
+    cwd = base / "full-output"
+    inputs = _layouts(cwd, {"ok": "ok", "lt7": "lt7 " * 3000, "mo9": "mo9 " * 3000})
+    env = isolated_env(cwd / "env")
+    with tmpfs(fig, row, cwd / "full", "32k") as mnt:
+        if mnt is None:
+            return
+        (mnt / "ok.keymap").write_text("the user's own keymap\n", encoding="utf-8")
+        before = {p.name: p.read_bytes() for p in mnt.iterdir()}
+        code, _, err, _ = _compile(cwd, env, inputs, "full/")
+        after = {p.name: p.read_bytes() for p in mnt.iterdir()}
+    unchanged = after == before
+    if not unchanged:
+        fig.outputs_damaged += 1
+    lines = _lines(err)
+    fig.add(
+        "fault",
+        row,
+        code == 1 and unchanged and len(lines) == 1 and "No space left" in lines[0],
+        f"exit {code}, directory unchanged={unchanged}: {lines[0] if lines else '-'}",
+    )
 
 
 # Faults against the workspace cache --------------------------------------------------------
@@ -1128,6 +1275,7 @@ def summary(fig: Figures) -> None:
         ("writes acknowledged (all cases)", str(fig.writes_acknowledged)),
         ("acknowledged writes lost", str(fig.lost_writes)),
         ("wrong values served", str(fig.wrong_values_served)),
+        ("output files damaged", str(fig.outputs_damaged)),
         ("faults injected", str(len(injected))),
         ("faults survived", str(len(survived))),
         ("faults skipped (need root)", str(sum(o.skipped for o in faults))),
@@ -1148,7 +1296,8 @@ def summary(fig: Figures) -> None:
     print(f"faults_injected={len(injected)}")
     print(f"faults_survived={len(survived)}")
     print(f"bad_inputs_refused={len(refused)}/{len(bad)}")
-    print(f"data_lost={fig.lost_writes + fig.wrong_values_served}")
+    print(f"outputs_damaged={fig.outputs_damaged}")
+    print(f"data_lost={fig.lost_writes + fig.wrong_values_served + fig.outputs_damaged}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1173,6 +1322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("full disk", lambda: full_disk(fig, base)),
             ("read-only", lambda: read_only_mount(fig, base)),
             ("non-root", lambda: non_root_user(fig, base)),
+            ("Redis down, layout compile", lambda: redis_down_during_compile(fig, base)),
+            ("locked, layout compile", lambda: locked_db_during_compile(fig, base)),
+            ("full disk, layout output", lambda: full_disk_output(fig, base)),
             ("workspace SIGKILL", lambda: workspace_sigkill(fig, base)),
             ("workspace lock", lambda: workspace_lock_holder(fig, base)),
             ("workspace damage", lambda: workspace_damage(fig, base)),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from containers.deferred import Deferred
+from containers import builders
 from containers.providers import DomainCachesSingleton, TaggedCacheSingleton
+from glovebox.config import user_config_from_mapping
 
 __all__ = ["ApplicationContainer"]
 
@@ -19,14 +20,14 @@ class ApplicationContainer(containers.DeclarativeContainer):
     loaded ``UserConfig`` (so errors and ``cache show`` can name files). Without bootstrap,
     ``config.from_dict(...)`` is enough: ``user_config`` then validates that dict.
 
-    Services are named by import path (:class:`~containers.deferred.Deferred`) and
-    imported when first resolved, so a command that needs one cache does not load the
-    compilation stack.
+    Services are built by the typed functions of :mod:`containers.builders`, which import
+    each class when its provider is first resolved, so a command that needs one cache
+    does not load the compilation stack.
     """
 
     # Configuration
     config = providers.Configuration()
-    user_config = providers.Singleton(Deferred("glovebox.config:user_config_from_mapping"), config)
+    user_config = providers.Singleton(user_config_from_mapping, config)
     compilation_section = user_config.provided.compilation
 
     # Caches: one coordinated instance per domain tag
@@ -47,54 +48,29 @@ class ApplicationContainer(containers.DeclarativeContainer):
     )
 
     # Gateways
-    moergo_fetch = providers.Singleton(Deferred("glovebox.moergo:UrllibFetcher"), MOERGO_API_URL)
-    west_adapter = providers.Selector(
-        compilation_section.west_runner,
-        native=providers.Singleton(Deferred("glovebox.compilation.west_adapter:NativeWestAdapter")),
-        docker=providers.Singleton(
-            Deferred("glovebox.compilation.west_adapter:DockerWestAdapter"),
-            image=compilation_section.docker_image,
-        ),
-    )
+    moergo_fetch = providers.Singleton(builders.moergo_fetcher, MOERGO_API_URL)
+    # The S3-compatible store shared by machines; None when none is configured (docs/remote.md).
+    remote_tier = providers.Singleton(builders.remote_tier, user_config)
+    west_adapter = providers.Singleton(builders.west_adapter, user_config)
 
     # Services (factories: an override of a cache reaches the next service built)
-    layout_service = providers.Factory(
-        Deferred("glovebox.layout:LayoutService"), cache=layout_cache
-    )
-    metrics_service = providers.Factory(
-        Deferred("glovebox.metrics:MetricsService"), cache=metrics_cache
-    )
+    layout_service = providers.Factory(builders.layout_service, cache=layout_cache)
+    metrics_service = providers.Factory(builders.metrics_service, cache=metrics_cache)
     moergo_client = providers.Factory(
-        Deferred("glovebox.moergo:MoergoClient"), cache=moergo_cache, fetch=moergo_fetch
-    )
-    workspace_cache_settings = providers.Factory(
-        Deferred("glovebox.compilation.cache:WorkspaceCacheSettings"),
-        revision_ttl_days=compilation_section.workspace_ttl_revision_days,
-        branch_ttl_days=compilation_section.workspace_ttl_branch_days,
-        exclude_git=compilation_section.workspace_exclude_git,
+        builders.moergo_client, cache=moergo_cache, fetch=moergo_fetch
     )
     workspace_cache_service = providers.Factory(
-        Deferred("glovebox.compilation.cache:ZmkWorkspaceCacheService"),
-        cache=compilation_cache,
-        root=providers.Callable(
-            Deferred("glovebox.compilation.cache:workspace_cache_root"),
-            user_config.provided.cache_path,
-        ),
-        settings=workspace_cache_settings,
+        builders.workspace_cache_service, user_config=user_config, cache=compilation_cache
     )
     zmk_west_service = providers.Factory(
-        Deferred("glovebox.compilation.zmk_west_service:ZmkWestService"),
-        adapter=west_adapter,
+        builders.zmk_west_service,
+        user_config=user_config,
         workspace_service=workspace_cache_service,
-        restore_strategy=compilation_section.workspace_restore_strategy,
-        download_timeout=compilation_section.workspace_download_timeout,
+        adapter=west_adapter,
     )
     firmware_service = providers.Factory(
-        Deferred("glovebox.firmware.service:FirmwareService"),
+        builders.firmware_service,
+        user_config=user_config,
         layout_service=layout_service,
         west_service=zmk_west_service,
-        settings=compilation_section,
-        size_limit_bytes=providers.Callable(
-            Deferred("glovebox.compilation.levels:compilation_size_limit"), user_config
-        ),
     )

@@ -26,10 +26,15 @@ def process_layout_file(
     path: Path,
     layout_service: LayoutService = Provide["layout_service"],
     metrics: MetricsService = Provide["metrics_service"],
+    *,
+    validate: bool = False,
 ) -> LayoutResult:
-    """Process a layout JSON file (cached by content) and count it in the metrics."""
+    """Process a layout JSON file (cached by content) and count it in the metrics.
+
+    With ``validate=True`` the layout must also pass every check a compile makes.
+    """
     with metrics.timed("layout.process"):
-        result = layout_service.process_file(path)
+        result = layout_service.process_file(path, validate=validate)
     metrics.increment("layout.cache_hits" if result.from_cache else "layout.cache_misses")
     return result
 
@@ -48,5 +53,5 @@ def compile_layout_file(
     if not use_cache:
         from glovebox.layout import compile_layout
 
-        return compile_layout(path)
+        return compile_layout(path, use_cache=False)
     return layout_service().compile(path)

@@ -10,17 +10,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from glovebox.core.cache_v2 import (
+    KNOWN_DOMAINS,
     CacheManager,
     create_cache_from_user_config,
     evict_shared_cache_instance,
+    validate_tag,
 )
-from glovebox.core.cache_v2.policy import validate_tag
 
 __all__ = ["KNOWN_DOMAINS", "TaggedCaches"]
 
 logger = logging.getLogger(__name__)
-
-KNOWN_DOMAINS: tuple[str, ...] = ("compilation", "layout", "metrics", "moergo")
 
 
 class TaggedCaches:
@@ -47,7 +46,8 @@ class TaggedCaches:
         return self._user_config
 
     def get(self, tag: str | None) -> CacheManager:
-        """The cache for ``tag`` (``None``: the default cache); ``ValueError`` for a bad tag."""
+        """The cache for ``tag`` (``None``: the default cache); ``InvalidArgumentError`` for a
+        bad tag."""
         provider = self._providers.get(validate_tag(tag))  # "" is refused, not the default
         if provider is not None:
             return provider()

@@ -10,6 +10,8 @@ __all__ = [
     "CacheError",
     "ConfigError",
     "GloveboxError",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
     "UnusableStorageError",
     "WorkspaceError",
 ]
@@ -33,6 +35,17 @@ class UnusableStorageError(CacheError):
 
 class ConfigError(GloveboxError, ValueError):
     """Configuration (file, YAML value or environment variable) is invalid."""
+
+
+class InvalidArgumentError(GloveboxError, ValueError):
+    """A tag, key or TTL given to the cache engine is not accepted; the message says why.
+
+    Also a ``ValueError``, which is what such an argument error is in Python terms.
+    """
+
+
+class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    """A tag, key or TTL of the wrong type (also a ``TypeError``)."""
 
 
 class WorkspaceError(GloveboxError):

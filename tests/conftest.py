@@ -24,7 +24,7 @@ from tests import fake_west
 from tests.helpers import FakeClock
 from tests.workspace_helpers import cache_sample, service_for
 
-pytest_plugins = ["tests.redis_fixtures"]
+pytest_plugins = ["tests.redis_fixtures", "tests.remote_fixtures"]
 
 REAL_HOME = Path(os.path.expanduser("~")).resolve()
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC

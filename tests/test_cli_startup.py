@@ -45,6 +45,9 @@ HELP_FORBIDDEN = (
     "glovebox.moergo",
     "containers.application",
     "containers.bootstrap",
+    "obstore",
+    "zstandard",
+    "glovebox.remote",
 )
 # Never needed to read one key: the compilation stack, the other domains' services, rich,
 # the lock library (only get_or_set locks), typer's pydantic coercion and, once the
@@ -65,6 +68,8 @@ GET_FORBIDDEN = (
     "glovebox.metrics",
     "glovebox.moergo",
 )
+# The remote tier's S3 client: loaded only by the commands that use the remote tier.
+REMOTE_CLIENT = ("obstore", "zstandard", "glovebox.remote.tier", "glovebox.remote.tree_stream")
 
 
 # Never needed to serve an already compiled layout: its input model, the compiler, rich.
@@ -180,6 +185,21 @@ def test_cache_get_reads_without_compilation_stack_or_rich(home: Path) -> None:
     assert loaded(modules, GET_FORBIDDEN) == []
     # The container still builds the cache: the value came through dependency-injector.
     assert "dependency_injector.wiring" in modules
+
+
+def test_cache_get_never_loads_the_remote_client_even_with_a_remote_configured(
+    home: Path,
+) -> None:
+    config = home / ".config" / "glovebox" / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        "cache:\n  remote:\n    url: s3://zmk-cache/ci\n    endpoint: http://127.0.0.1:9\n"
+    )
+    assert glovebox(home, "cache", "show").returncode == 0  # sees the remote tier
+    assert glovebox(home, "cache", "set", "greeting", "hello").returncode == 0
+    for args in (("--help",), ("cache", "get", "greeting")):
+        modules, _ = modules_after(home, *args)
+        assert loaded(modules, REMOTE_CLIENT) == [], args
 
 
 SNAPSHOT = Path(".local", "state", "glovebox", "config-snapshot.json")

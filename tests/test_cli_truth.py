@@ -11,18 +11,15 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from glovebox.core.cache_v2.storage import disk_usage
+from glovebox.core.cache_v2 import disk_usage
 from glovebox.testing import IsolatedConfig
 from tests.faults.lock_holder import lock_held
-from tests.helpers import GLOVEBOX
 from tests.helpers import glovebox_ok as ok
 from tests.helpers import run_glovebox as run
+from tests.other_user import as_nobody
 from tests.workspace_helpers import make_workspace
 
 SELECT = ["--repository", "zmkfirmware/zmk", "--revision", "v0.3.0"]
@@ -239,17 +236,14 @@ def test_lock_held_past_the_timeout_fails_set_but_not_get(isolated_config: Isola
     assert ok("cache", "get", "k").stdout == "v\n"
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
-)
 def test_unwritable_cache_root_fails_set_and_get() -> None:
     # Another user's cache root (root-owned, 0755): the dropped user cannot use it.
-    base = Path(tempfile.mkdtemp(prefix="glovebox-unwritable-"))
-    try:
-        os.chmod(base, 0o755)
+    # The checkout may sit where nobody cannot enter: as_nobody() makes it reachable.
+    with as_nobody() as nobody:
+        base = nobody.base / "user"
         cache = base / "cache"
         (cache / "glovebox" / "default").mkdir(parents=True, mode=0o755)
-        for directory in (cache, cache / "glovebox", cache / "glovebox" / "default"):
+        for directory in (base, cache, cache / "glovebox", cache / "glovebox" / "default"):
             os.chmod(directory, 0o755)
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -257,21 +251,19 @@ def test_unwritable_cache_root_fails_set_and_get() -> None:
             "XDG_CACHE_HOME": str(cache),
             "XDG_CONFIG_HOME": str(base / "config"),
         }
-        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(GLOVEBOX)]
 
-        def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [*drop, *args], capture_output=True, text=True, env=env, timeout=60, check=False
-            )
+        def glovebox(*args: str) -> subprocess.CompletedProcess[str]:
+            return nobody.run([*nobody.glovebox, *args], env=env)
 
-        stored = as_nobody("cache", "set", "k", "v")
-        assert stored.returncode == 2, stored.stderr
-        assert "could not be opened" in stored.stderr
-        assert "nothing was stored" in stored.stderr
-        sqlite3.connect(cache / "glovebox" / "default" / "cache.db").close()
-        got = as_nobody("cache", "get", "k")
-        assert got.returncode == 2, got.stderr
-        assert "could not be opened" in got.stderr
-        assert "miss" not in got.stderr
-    finally:
-        shutil.rmtree(base)
+        try:
+            stored = glovebox("cache", "set", "k", "v")
+            assert stored.returncode == 2, stored.stderr
+            assert "could not be opened" in stored.stderr
+            assert "nothing was stored" in stored.stderr
+            sqlite3.connect(cache / "glovebox" / "default" / "cache.db").close()
+            got = glovebox("cache", "get", "k")
+            assert got.returncode == 2, got.stderr
+            assert "could not be opened" in got.stderr
+            assert "miss" not in got.stderr
+        finally:
+            shutil.rmtree(base)

@@ -16,7 +16,13 @@ from glovebox.core.cache_v2 import get_cache_instance_count
 from glovebox.testing import IsolatedConfig
 from tests.helpers import invoke
 
-LAYOUT = {"keyboard": "glove80", "title": "Demo", "layers": [["&kp A", "&kp B"], ["&trans"]]}
+# `layout FILE` (show) checks the layout as a compile does: a complete two-layer Glove80 layout.
+LAYOUT = {
+    "keyboard": "glove80",
+    "title": "Demo",
+    "layer_names": ["layer_0", "layer_1"],
+    "layers": [[{"value": "&kp", "params": [{"value": "A"}]}] * 80, [{"value": "&trans"}] * 80],
+}
 
 
 def write(path: Path, text: str) -> Path:

@@ -13,7 +13,7 @@ import diskcache
 import pytest
 
 from glovebox.core.cache_v2 import CacheSettings, DiskCacheManager, counters
-from glovebox.core.cache_v2 import diskcache_manager as dm
+from glovebox.core.cache_v2.backends import disk as dm
 from glovebox.errors import CacheError
 from tests.helpers import REPO_ROOT, run_python
 

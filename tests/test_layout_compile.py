@@ -11,7 +11,7 @@ import pytest
 
 from glovebox.layout import LayoutDocument, LayoutError, compile_layout
 from glovebox.layout.glove80 import KEY_POSITIONS
-from tests.layout_helpers import binding, column_ends, kp, make_layout, read_grid
+from tests.layout_helpers import binding, column_ends, kp, layer, make_layout, read_grid
 
 HOLD_TAP_FULL = {
     "name": "&ht_full",
@@ -67,7 +67,7 @@ def props(text: str) -> list[str]:
         (binding("&bt_2"), "&bt_2"),
         (binding("&ht_full", "LSHFT"), "&ht_full LSHFT MACRO_PLACEHOLDER"),
         (binding("&ht_full"), "&ht_full MACRO_PLACEHOLDER MACRO_PLACEHOLDER"),
-        (binding("&ht_full", "LSHFT", "A"), "&ht_full LSHFT A"),
+        (binding("&ht_full", "LSHFT", 1), "&ht_full LSHFT 1"),
         (binding("&two_param"), "&two_param MACRO_PLACEHOLDER MACRO_PLACEHOLDER"),
         (binding("&no_param"), "&no_param"),
     ],
@@ -78,6 +78,8 @@ def test_binding_forms_render_into_the_grid(key: dict[str, Any], expected: str) 
         {"name": "&no_param", "bindings": []},
     ]
     document = make_layout(holdTaps=[HOLD_TAP_FULL], macros=macros)
+    document["layer_names"].append("Magic")  # the layer a bare &magic holds
+    document["layers"].append(layer())
     document["layers"][1][54] = key
     assert read_grid(keymap_of(document), "Lower")[54] == expected
 
@@ -436,10 +438,10 @@ def test_every_source_form_gives_the_same_result(tmp_path: Path) -> None:
     document = make_layout(holdTaps=[HOLD_TAP_FULL])
     path = tmp_path / "layout.json"
     path.write_text("\ufeff" + json.dumps(document, indent=3), encoding="utf-8")
-    from_path = compile_layout(path)
-    from_str = compile_layout(str(path))
-    from_mapping = compile_layout(document)
-    from_model = compile_layout(LayoutDocument.model_validate(document))
+    from_path = compile_layout(path, use_cache=False)
+    from_str = compile_layout(str(path), use_cache=False)
+    from_mapping = compile_layout(document, use_cache=False)
+    from_model = compile_layout(LayoutDocument.model_validate(document), use_cache=False)
     assert from_path.keymap == from_str.keymap == from_mapping.keymap == from_model.keymap
     assert from_path.conf == from_mapping.conf == from_model.conf
     assert from_path.content_hash == from_mapping.content_hash

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from glovebox.config.loader import default_config_file
+from glovebox.config import default_config_file
 from glovebox.config.models import CacheSection, GloveboxConfig
 from glovebox.core.cache_v2 import (
     CacheSettings,

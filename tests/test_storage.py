@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from glovebox.cli.cache import known_tags
-from glovebox.core.cache_v2 import get_shared_cache_instance
-from glovebox.core.cache_v2.storage import (
+from glovebox.core.cache_v2 import (
     CACHE_DB_NAME,
     disk_usage,
     disk_usage_with_part,
+    get_shared_cache_instance,
     list_tags,
 )
 

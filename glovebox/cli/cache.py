@@ -13,12 +13,14 @@ from glovebox.cli.cache_common import format_decision, known_tags
 from glovebox.cli.cache_inspect import dir_, get, info, keys, show, stats
 from glovebox.cli.cache_manage import cleanup, clear, delete, prune, remove, set_
 from glovebox.cli.formatting import fail
+from glovebox.cli.remote import remote_app
 from glovebox.cli.workspace import workspace_app
 
 __all__ = ["cache_app", "format_decision", "known_tags"]
 
 cache_app = typer.Typer(help="Inspect and manage the cache of each domain.", no_args_is_help=True)
 cache_app.add_typer(workspace_app, name="workspace")
+cache_app.add_typer(remote_app, name="remote")
 
 # Registered here, in this order, which is the order of ``glovebox cache --help``.
 for _name, _command in (

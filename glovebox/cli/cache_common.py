@@ -24,6 +24,8 @@ __all__ = [
     "JsonOption",
     "TagOption",
     "YesOption",
+    "check_key",
+    "disabled_note",
     "format_decision",
     "known_tags",
 ]
@@ -67,7 +69,7 @@ JsonOption = Annotated[
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def _disabled_note(found: Domains, tag: str) -> None:
+def disabled_note(found: Domains, tag: str) -> None:
     from glovebox.cli.domains import describe_decision
     from glovebox.core.cache_v2 import Strategy
 
@@ -79,10 +81,11 @@ def _disabled_note(found: Domains, tag: str) -> None:
         )
 
 
-def _check_key(key: str) -> None:
-    from glovebox.core.cache_v2.cache_manager import validate_key
+def check_key(key: str) -> None:
+    from glovebox.core.cache_v2 import validate_key
+    from glovebox.errors import GloveboxError
 
     try:
         validate_key(key)
-    except (ValueError, TypeError) as exc:
+    except GloveboxError as exc:
         raise fail(str(exc)) from exc

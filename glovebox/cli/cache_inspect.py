@@ -18,8 +18,8 @@ from glovebox.cli.cache_common import (
     AllTagsOption,
     JsonOption,
     TagOption,
-    _check_key,
-    _disabled_note,
+    check_key,
+    disabled_note,
     format_decision,
 )
 from glovebox.cli.formatting import (
@@ -32,6 +32,7 @@ from glovebox.cli.formatting import (
     print_table,
     say,
 )
+from glovebox.cli.remote import remote_line, remote_record
 
 # Start-up: the engine, the configuration and rich are imported by the commands that use
 # them (see glovebox/cli/app.py); glovebox.cli.domains pulls in the engine.
@@ -44,7 +45,7 @@ __all__ = ["dir_", "get", "info", "keys", "show", "stats"]
 def _global_note(found: Domains, views: list[DomainView]) -> None:
     """Say once on stderr that caching is off by the global switch (what is shown is on disk)."""
     from glovebox.cli.domains import describe_decision
-    from glovebox.core.cache_v2.policy import DecisionLayer
+    from glovebox.core.cache_v2 import DecisionLayer
 
     for view in views:
         if view.disabled and view.decision.layer is DecisionLayer.ENV_GLOBAL:
@@ -233,6 +234,7 @@ def show(json_: JsonOption = False) -> None:
                 "root": str(found.root),
                 "configuration_files": [str(p) for p in getattr(user_config, "files", ())],
                 "domains": [_view_record(v, found) for v in views],
+                "remote": remote_record(user_config),
             },
         )
         return
@@ -263,6 +265,7 @@ def show(json_: JsonOption = False) -> None:
     print_table(title, columns, rows, whole=("tag", "path"))
     _print_levels(found, views)
     _print_servers(found, views)
+    _say_remote(remote_record(user_config))
 
 
 def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
@@ -271,7 +274,7 @@ def keys(tag: TagOption = None, json_: JsonOption = False) -> None:
 
     found = domains()
     name = found.require(tag)
-    _disabled_note(found, name)
+    disabled_note(found, name)
     with found.stored(name) as cache:
         listed = [] if cache is None else cache.keys()
     if json_:
@@ -294,7 +297,7 @@ def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     from glovebox.cli.domains import describe_decision, domains
     from glovebox.core.cache_v2 import Strategy
 
-    _check_key(key)
+    check_key(key)
     found = domains()
     name = found.require(tag)
     decision = found.decision(name)
@@ -340,7 +343,7 @@ def dir_(tag: AllTagsOption = None) -> None:
 def info(json_: JsonOption = False) -> None:
     """The cache root, configuration files in order, total disk usage and per-domain limits."""
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     found = domains()
     files = [str(path) for path in getattr(found.user_config, "files", ())]
@@ -364,6 +367,7 @@ def info(json_: JsonOption = False) -> None:
                 "configuration_files": files,
                 "disk_bytes": total,
                 "domains": limits,
+                "remote": remote_record(found.user_config),
             },
         )
         return
@@ -385,3 +389,10 @@ def info(json_: JsonOption = False) -> None:
     ]
     columns = ("tag", "strategy", "disk usage of limit")
     print_table("Per-domain limits", columns, rows, whole=("tag",))
+    _say_remote(remote_record(found.user_config))
+
+
+def _say_remote(record: dict[str, Any] | None) -> None:
+    line = remote_line(record)
+    if line is not None:
+        say(line)

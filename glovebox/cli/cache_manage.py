@@ -15,8 +15,8 @@ from glovebox.cli.cache_common import (
     JsonOption,
     TagOption,
     YesOption,
-    _check_key,
-    _disabled_note,
+    check_key,
+    disabled_note,
 )
 from glovebox.cli.formatting import count, emit_json, fail, format_size, parse_age, say
 
@@ -41,7 +41,7 @@ def set_(
     A new --tag creates that cache. Exit code 2 when nothing could be stored.
     """
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.policy import validate_tag
+    from glovebox.core.cache_v2 import validate_tag
     from glovebox.errors import GloveboxError
 
     found = domains()
@@ -50,7 +50,7 @@ def set_(
         value = value[:-1] if value.endswith("\n") else value
     try:
         name = validate_tag(tag)
-    except (ValueError, TypeError) as exc:
+    except GloveboxError as exc:
         raise fail(str(exc)) from exc
     cache = found.writable(name)
     try:
@@ -63,7 +63,7 @@ def delete(key: str, tag: TagOption = None) -> None:
     """Remove KEY (exit code 1 if it was not cached)."""
     from glovebox.cli.domains import domains
 
-    _check_key(key)
+    check_key(key)
     found = domains()
     name = found.require(tag)
     with found.stored(name) as cache:
@@ -99,7 +99,7 @@ def clear(
     caching is disabled.
     """
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     found = domains()
     if all_ and tag is not None:
@@ -116,7 +116,7 @@ def clear(
     )
     _confirm(f"Remove everything in {summary}?", yes, "nothing was cleared")
     for name in names:
-        _disabled_note(found, name)
+        disabled_note(found, name)
         with found.stored(name) as cache:
             if cache is None:
                 say(f"{name}: nothing to clear")
@@ -144,7 +144,7 @@ def _clear_build_levels(found: Domains) -> str:
 def _clear_workspaces(found: Domains, cache: CacheManager) -> str:
     """Remove the workspaces whose records were just cleared; say what remains, and why."""
     from glovebox.compilation.cache import workspace_cache_root
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     root = workspace_cache_root(found.root)
     before = disk_usage(root)

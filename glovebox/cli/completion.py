@@ -26,9 +26,7 @@ def _cache_root(ctx: typer.Context | None) -> Path:
 
 def complete_tags(ctx: typer.Context, incomplete: str) -> list[str]:
     """Standard domains, configured domains and tags with a cache, starting with ``incomplete``."""
-    from glovebox.cache_lookup import KNOWN_DOMAINS
-    from glovebox.core.cache_v2.policy import DEFAULT_TAG
-    from glovebox.core.cache_v2.storage import list_tags
+    from glovebox.core.cache_v2 import DEFAULT_TAG, KNOWN_DOMAINS, known_tags
 
     try:
         from glovebox.config.loader import load_user_config
@@ -39,7 +37,7 @@ def complete_tags(ctx: typer.Context, incomplete: str) -> list[str]:
         configured = set(getattr(user_config.cache, "domains", None) or ())
     except Exception:  # a broken configuration completes the defaults
         root, configured = None, set()
-    names = {*KNOWN_DOMAINS, DEFAULT_TAG, *configured, *(list_tags(root) if root else [])}
+    names = known_tags(root, configured) if root else [*KNOWN_DOMAINS, DEFAULT_TAG]
     return sorted(name for name in names if name.startswith(incomplete))
 
 
@@ -48,7 +46,9 @@ def complete_workspace_keys(ctx: typer.Context, incomplete: str) -> list[str]:
     from glovebox.compilation.cache.models import is_valid_key
 
     try:
-        workspace = _cache_root(ctx) / "compilation" / "workspace"
+        from glovebox.core.cache_v2 import WORKSPACE_DIR
+
+        workspace = _cache_root(ctx) / "compilation" / WORKSPACE_DIR
         with os.scandir(workspace) as entries:
             names = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
     except Exception:  # nothing to offer

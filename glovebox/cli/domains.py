@@ -1,11 +1,10 @@
-"""What the cache commands know about each domain, found without changing anything.
+"""The cache commands' view of the domains: the engine's :class:`CacheAdmin`, with its
+errors turned into one-line exits.
 
-Looking never creates and never counts: a domain whose database does not exist yet is
-reported empty without opening it, statistics and keys are read without counting hits
-or misses, and a tag that names no cache is refused with the known tags. When caching is
-switched off (``GLOVEBOX_CACHE_GLOBAL=disabled``, a per-domain variable or the YAML
-strategy) the commands still see, and can clear, what an earlier run left on disk,
-through a private handle that is closed after the command.
+What is known about each domain, and how it is found without changing anything, is the
+engine's (:mod:`glovebox.core.cache_v2`); this module adds what only the CLI needs: the
+"decided by" wording, the did-you-mean of an unknown tag, and exit code 2 for whatever
+the engine refuses.
 """
 
 from __future__ import annotations
@@ -13,26 +12,22 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from glovebox.cache_lookup import KNOWN_DOMAINS, TaggedCaches
+from glovebox.cache_lookup import TaggedCaches
 from glovebox.cli.formatting import fail
 from glovebox.core.cache_v2 import (
+    CacheAdmin,
     CacheManager,
-    CacheStats,
-    DisabledCache,
+    DecisionLayer,
+    DomainReport,
     Strategy,
     StrategyDecision,
-    create_diskcache_manager,
-    resolve_user_config_strategy,
-    user_config_settings,
+    known_tags,
+    validate_tag,
 )
-from glovebox.core.cache_v2.backends import backend_for_strategy
-from glovebox.core.cache_v2.policy import DEFAULT_TAG, DecisionLayer, validate_tag
-from glovebox.core.cache_v2.storage import CACHE_DB_NAME, disk_usage_with_part, list_tags
 from glovebox.errors import GloveboxError
 
 __all__ = [
@@ -44,12 +39,8 @@ __all__ = [
     "known_tags",
 ]
 
-WORKSPACE_DIR = "workspace"
-
-
-def known_tags(root: Path) -> list[str]:
-    """The standard domains plus any other tag that has a cache under ``root``."""
-    return sorted({*KNOWN_DOMAINS, DEFAULT_TAG, *list_tags(root)})
+DomainView = DomainReport
+"""One domain as the inspection commands report it (the engine's report)."""
 
 
 def format_decision(decision: StrategyDecision, user_config: Any) -> str:
@@ -80,48 +71,23 @@ def describe_decision(decision: StrategyDecision, user_config: Any) -> str:
     return decision.layer.value
 
 
-@dataclass(frozen=True, slots=True)
-class DomainView:
-    """One domain as the inspection commands report it.
-
-    ``stats`` describes what is stored: the live cache when it is persistent (or held in
-    this process), otherwise what is on disk. ``disk_bytes`` is the disk usage of the
-    domain's directory, workspaces included; ``workspace_bytes`` is the part used by
-    workspaces (compilation only, else 0).
-    """
-
-    tag: str
-    decision: StrategyDecision
-    backend: str
-    directory: Path
-    stats: CacheStats
-    disk_bytes: int
-    workspace_bytes: int
-    size_limit_bytes: int
-    unusable: str | None = None
-
-    @property
-    def disabled(self) -> bool:
-        return self.decision.strategy is Strategy.DISABLED
-
-
 class Domains:
     """The domains under the container's configuration, for the cache commands."""
 
     def __init__(self, caches: TaggedCaches) -> None:
         self.caches = caches
         self.user_config = caches.user_config
-        self.root = Path(self.user_config.cache_path)
+        self.admin = CacheAdmin(self.user_config, caches.get)
+        self.root = self.admin.root
 
     # Names ---------------------------------------------------------------------------
 
     def configured_tags(self) -> set[str]:
-        section = getattr(self.user_config, "cache", None)
-        return set(getattr(section, "domains", None) or ())
+        return self.admin.configured_tags()
 
     def known(self) -> list[str]:
         """Every tag the commands list: standard domains, configured ones, those on disk."""
-        return sorted(set(known_tags(self.root)) | self.configured_tags())
+        return self.admin.known()
 
     def require(self, tag: str | None) -> str:
         """The tag's name if it is known; otherwise exit 2 with the known tags.
@@ -130,7 +96,7 @@ class Domains:
         """
         try:
             name = validate_tag(tag)
-        except (ValueError, TypeError) as exc:
+        except GloveboxError as exc:
             raise fail(str(exc)) from exc
         known = self.known()
         if name in known:
@@ -145,73 +111,47 @@ class Domains:
     # Where and how -------------------------------------------------------------------
 
     def directory(self, tag: str) -> Path:
-        return self.root / tag
+        return self.admin.directory(tag)
 
     def on_disk(self, tag: str) -> bool:
-        return (self.directory(tag) / CACHE_DB_NAME).is_file()
+        return self.admin.on_disk(tag)
 
     def decision(self, tag: str) -> StrategyDecision:
         try:
-            return resolve_user_config_strategy(
-                self.user_config, None if tag == DEFAULT_TAG else tag
-            )
+            return self.admin.decision(tag)
         except GloveboxError as exc:
             raise fail(str(exc)) from exc
 
     def size_limit(self, tag: str) -> int:
-        settings = user_config_settings(self.user_config, None if tag == DEFAULT_TAG else tag)
-        return settings.size_limit_bytes
+        return self.admin.size_limit(tag)
 
     def active(self, tag: str) -> CacheManager:
         """The cache the application uses for ``tag`` (opens, and may create, it)."""
         try:
-            return self.caches.get(None if tag == DEFAULT_TAG else tag)
-        except (GloveboxError, ValueError, TypeError) as exc:
+            return self.admin.live(tag)
+        except GloveboxError as exc:
             raise fail(str(exc)) from exc
 
     def uses_disk(self, decision: StrategyDecision) -> bool:
         """Whether the domain's data lives in its directory (disk backend, or switched off)."""
-        strategy = decision.strategy
-        return strategy is Strategy.DISABLED or backend_for_strategy(strategy) == "disk"
+        return self.admin.uses_disk(decision)
 
     @contextmanager
     def stored(self, tag: str) -> Iterator[CacheManager | None]:
-        """The handle to what ``tag`` holds, or None when nothing was ever stored.
-
-        Never creates a database. A disk domain is read through the shared instance when
-        caching is on, through a private handle (closed afterwards) when it is off; other
-        backends (memory, remote) are the live cache itself. A cache that exists but could
-        not be opened raises ``Exit`` with the reason.
-        """
-        decision = self.decision(tag)
-        if not self.uses_disk(decision):
-            yield self.active(tag)
-            return
-        if not self.on_disk(tag):
-            yield None
-            return
-        if decision.strategy is Strategy.DISABLED:
+        """The engine's :meth:`CacheAdmin.stored`; exit 2 if it cannot be opened."""
+        with ExitStack() as stack:
             try:
-                private = create_diskcache_manager(
-                    self.root, tag, settings=user_config_settings(self.user_config, tag)
-                )
+                cache = stack.enter_context(self.admin.stored(tag))
             except GloveboxError as exc:
-                raise fail(f"the {tag!r} cache could not be opened: {exc}") from exc
-            try:
-                yield private
-            finally:
-                private.close()
-            return
-        yield self.usable(tag)
+                raise fail(str(exc)) from exc
+            yield cache
 
     def usable(self, tag: str) -> CacheManager:
         """The live cache, or exit 2 saying why it could not be opened."""
-        cache = self.active(tag)
-        # A DisabledCache without a reason is one put there on purpose (an override in a
-        # test or an embedding application): it answers, with misses.
-        if isinstance(cache, DisabledCache) and cache.reason is not None:
-            raise fail(f"the {tag!r} cache could not be opened: {cache.reason}")
-        return cache
+        try:
+            return self.admin.usable(tag)
+        except GloveboxError as exc:
+            raise fail(str(exc)) from exc
 
     def writable(self, tag: str, doing: str = "nothing was stored") -> CacheManager:
         """The live cache for a write; exit 2 if caching is off or the cache is unusable."""
@@ -222,10 +162,10 @@ class Domains:
                 f"{describe_decision(decision, self.user_config)}; {doing}"
             )
         cache = self.active(tag)
-        if isinstance(cache, DisabledCache):
+        if not cache.stores:
             why = (
-                f"could not be opened: {cache.reason}"
-                if cache.reason is not None
+                f"could not be opened: {cache.unusable}"
+                if cache.unusable is not None
                 else "is a DisabledCache (replaced in the container)"
             )
             raise fail(f"the {tag!r} cache {why}; {doing}")
@@ -233,36 +173,10 @@ class Domains:
 
     def view(self, tag: str) -> DomainView:
         """Statistics and disk usage of ``tag`` (counts nothing, creates nothing)."""
-        decision = self.decision(tag)
-        backend = (
-            "disabled"
-            if decision.strategy is Strategy.DISABLED
-            else backend_for_strategy(decision.strategy)
-        )
-        unusable = None
-        stats = CacheStats(backend=backend, tag=tag)
-        live = None
-        if decision.strategy is not Strategy.DISABLED and self.on_disk(tag):
-            live = self.active(tag)
-        if isinstance(live, DisabledCache) and live.reason is not None:
-            unusable = live.reason
-        else:
-            with self.stored(tag) as cache:
-                if cache is not None:
-                    stats = cache.get_stats()
-        directory = self.directory(tag)
-        disk_bytes, workspace_bytes = disk_usage_with_part(directory, directory / WORKSPACE_DIR)
-        return DomainView(
-            tag=tag,
-            decision=decision,
-            backend=backend,
-            directory=directory,
-            stats=stats,
-            disk_bytes=disk_bytes,
-            workspace_bytes=workspace_bytes,
-            size_limit_bytes=self.size_limit(tag),
-            unusable=unusable,
-        )
+        try:
+            return self.admin.report(tag)
+        except GloveboxError as exc:
+            raise fail(str(exc)) from exc
 
 
 def domains() -> Domains:

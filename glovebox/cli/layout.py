@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from glovebox.cli.console import LazyConsole
-from glovebox.cli.formatting import error_line, fail
+from glovebox.cli.formatting import emit_json, error_line, fail
 from glovebox.errors import GloveboxError
 
 __all__ = ["layout_app"]
@@ -39,7 +39,7 @@ def compile_command(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            help="Layout JSON files, or directories of *.json layouts.", metavar="INPUT..."
+            help="Layout JSON files, or directories of *.json layouts.", metavar="INPUT"
         ),
     ],
     output_dir: Annotated[
@@ -72,6 +72,10 @@ def compile_command(
         written = write_outputs(output_dir, compiled)
     except GloveboxError as exc:
         raise fail(str(exc), code=1) from exc
+    for _, result in compiled:
+        for warning in result.warnings:
+            # Not suppressed by --quiet: an unknown parameter silently turns a feature off.
+            typer.echo(f"warning: {warning}", err=True)
     for (path, result), (keymap, conf) in zip(compiled, written, strict=True):
         origin = "from cache" if result.from_cache else "compiled"
         # Plain text: one whole line per layout (never wrapped), and no rich to import.
@@ -81,19 +85,58 @@ def compile_command(
 @layout_app.command("show")
 def show_command(
     file: Annotated[Path, typer.Argument(help="Layout JSON file (keyboard, layers, ...).")],
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (schema: docs/cli.md).")
+    ] = False,
 ) -> None:
-    """Summarise a layout: title, layers and the most used behaviours."""
+    """Summarise a layout: title, layers and the most used behaviours.
+
+    The layout must pass the same checks as `layout compile`.
+    """
     from glovebox.api import process_layout_file
 
     try:
-        result = process_layout_file(file)
+        result = process_layout_file(file, validate=True)
     except GloveboxError as exc:
         raise fail(str(exc)) from exc
     layout = result.layout
+    if result.from_cache:
+        cache = "hit"
+    elif result.stored:
+        cache = "stored"
+    else:
+        cache = "disabled"
+    if json_:
+        emit_json(
+            "layout show",
+            {
+                "file": str(file.resolve()),
+                "title": layout.title,
+                "keyboard": layout.keyboard,
+                "content_hash": layout.content_hash,
+                "layers": [
+                    {"index": index, "name": name, "keys": keys}
+                    for index, (name, keys) in enumerate(
+                        zip(layout.layer_names, layout.keys_per_layer, strict=True)
+                    )
+                ],
+                "bindings": layout.key_count,
+                "behaviors": [{"behavior": name, "uses": uses} for name, uses in layout.behaviors],
+                "cache": cache,
+            },
+        )
+        return
     console.print(f"layout: {layout.title or file.name} ({layout.keyboard})")
     console.print(f"content hash: {layout.content_hash}")
     console.print(f"layers: {len(layout.layer_names)} ({', '.join(layout.layer_names)})")
     console.print(f"bindings: {layout.key_count}")
     top = ", ".join(f"{name} x{count}" for name, count in layout.behaviors[:5])
     console.print(f"most used behaviors: {top or '-'}")
-    console.print(f"cache: {'hit' if result.from_cache else 'miss (processed and stored)'}")
+    console.print(f"cache: {_CACHE_WORDS[cache]}")
+
+
+_CACHE_WORDS = {
+    "hit": "hit (summary read from the layout cache)",
+    "stored": "miss (summarised and stored in the layout cache)",
+    "disabled": "disabled (summarised, nothing stored)",
+}

@@ -196,7 +196,7 @@ def _entry_record(entry: WorkspaceEntry, disk_bytes: int) -> dict[str, Any]:
 @workspace_app.command("list")
 def list_command(json_: JsonOption = False) -> None:
     """Cached workspaces: key, repository, revision, disk usage, files, age and expiry."""
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     with _inspected() as service:
         entries = [] if service is None else service.list_workspaces()
@@ -236,7 +236,7 @@ def show(
     json_: JsonOption = False,
 ) -> None:
     """Details of one cached workspace (exit code 1 if it is not cached)."""
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     selected = _select(key, repository, branch, revision)
     with _inspected() as service:
@@ -276,7 +276,7 @@ def add(
 ) -> None:
     """Cache a workspace from a directory or an archive (exit code 2 if nothing was stored)."""
     from glovebox.cli.domains import domains
-    from glovebox.core.cache_v2.storage import disk_usage
+    from glovebox.core.cache_v2 import disk_usage
 
     config = _config(repository, branch, revision)
     domains().writable("compilation", "no workspace was stored")

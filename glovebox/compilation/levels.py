@@ -19,7 +19,7 @@ from glovebox.compilation.build_area import BuildArea
 from glovebox.compilation.firmware_store import FirmwareStore
 from glovebox.compilation.locks import try_file_lock
 from glovebox.core.cache_v2 import default_cache_root
-from glovebox.core.cache_v2.storage import disk_usage
+from glovebox.core.cache_v2.admin import disk_usage
 
 __all__ = [
     "BUILDS_DIR",

@@ -291,8 +291,8 @@ class DockerWestAdapter:
 def create_west_adapter(settings: CompilationSection) -> WestAdapter:
     """The adapter ``compilation.west_runner`` names (the docker one runs ``docker_image``).
 
-    The container chooses with a ``providers.Selector`` on the same setting; this function
-    serves code that wires the compilation service without the container.
+    The container and :func:`~glovebox.compilation.zmk_west_service.build_zmk_west_service`
+    both choose through this function.
     """
     if settings.west_runner == "docker":
         return DockerWestAdapter(image=settings.docker_image)

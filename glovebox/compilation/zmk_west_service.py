@@ -3,7 +3,8 @@
 On a cache miss the workspace is created with ``west init`` + ``west update`` (the slow
 download), moved into the workspace cache, and restored to where the build needs it. On
 a hit the download is skipped entirely. Collaborators arrive through ``__init__`` (the
-DI container or :func:`create_default_zmk_west_service` builds them), so tests swap any.
+DI container or :func:`create_default_zmk_west_service`, through one builder), so tests
+swap any.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from glovebox.compilation.cache import (
     create_compilation_cache_service,
 )
 from glovebox.compilation.west_adapter import WestAdapter, create_west_adapter
+from glovebox.core.cache_v2 import BestEffortCache
 from glovebox.errors import WorkspaceError
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "CompilationServiceProtocol",
     "PreparedWorkspace",
     "ZmkWestService",
+    "build_zmk_west_service",
     "create_default_zmk_west_service",
     "workspace_commit",
 ]
@@ -130,7 +133,11 @@ class ZmkWestService:
         # Held from lookup to publication: a concurrent build of the same workspace waits
         # here and then restores, instead of downloading it a second time.
         with self.workspace_service.hold(config, timeout=self.download_timeout):
-            restored = self.workspace_service.restore_workspace(config, dest, strategy)
+            # A compilation cache that fails costs a miss and one WARNING, never the build.
+            restored = self._cache_view().attempt(
+                lambda: self.workspace_service.restore_workspace(config, dest, strategy),
+                lambda: None,
+            )
             if restored is not None:
                 logger.info("workspace %s restored from cache (%s)", restored.key, restored.used)
                 return PreparedWorkspace(
@@ -175,7 +182,21 @@ class ZmkWestService:
                     self.adapter.commands.update(), scratch, timeout=self.download_timeout
                 )
                 _record_commit(scratch)
-                service.cache_workspace(scratch, config, move=True)
+                cached = self._cache_view().attempt(
+                    lambda: service.cache_workspace(scratch, config, move=True),
+                    lambda: None,
+                )
+                if cached is None:  # storing failed: the updated tree is the result
+                    if dest.exists():
+                        dest.rmdir()
+                    os.rename(scratch, dest)
+                    return PreparedWorkspace(
+                        path=dest,
+                        source="west",
+                        restore=None,
+                        seconds=time.perf_counter() - started,
+                        commit=workspace_commit(dest),
+                    )
                 restore = service.restore_workspace(config, dest, self.restore_strategy)
                 if restore is None:
                     raise WorkspaceError(
@@ -192,6 +213,9 @@ class ZmkWestService:
             commit=workspace_commit(dest),
         )
 
+    def _cache_view(self) -> BestEffortCache:
+        return BestEffortCache(self.workspace_service.cache)
+
     def _create(
         self, config: WorkspaceConfig, dest: Path, strategy: RestoreStrategy
     ) -> RestoreResult | None:
@@ -205,8 +229,11 @@ class ZmkWestService:
             self.adapter.run(commands.init(config), scratch, timeout=timeout)
             self.adapter.run(commands.update(), scratch, timeout=timeout)
             _record_commit(scratch)
-            cached = self.workspace_service.cache_workspace(scratch, config, move=True)
-            if cached is None:  # caching disabled: the fresh workspace is the result
+            cached = self._cache_view().attempt(
+                lambda: self.workspace_service.cache_workspace(scratch, config, move=True),
+                lambda: None,  # a failed publication hands the tree back to scratch
+            )
+            if cached is None:  # caching disabled or failing: the fresh workspace is the result
                 if dest.exists():
                     dest.rmdir()
                 os.rename(scratch, dest)
@@ -261,19 +288,30 @@ def _record_commit(workspace: Path) -> None:
     recorded.write_text(commit + "\n", encoding="utf-8")
 
 
-def create_default_zmk_west_service(
-    user_config: Any, adapter: WestAdapter | None = None
+def build_zmk_west_service(
+    user_config: Any,
+    workspace_service: ZmkWorkspaceCacheService,
+    adapter: WestAdapter | None = None,
 ) -> ZmkWestService:
-    """The compilation service wired from ``user_config`` alone (no container needed).
+    """The compilation service over ``workspace_service``, configured from ``user_config``.
 
-    ``user_config`` is read once, by :func:`compilation_settings`; the container builds
-    the same service from typed providers instead.
+    The one place the service is assembled: :func:`create_default_zmk_west_service` and
+    the container both call it. Without ``adapter``, the one ``compilation.west_runner``
+    names is used.
     """
     settings = compilation_settings(user_config)
-    _, workspace_service = create_compilation_cache_service(user_config)
     return ZmkWestService(
         adapter or create_west_adapter(settings),
         workspace_service,
         restore_strategy=settings.workspace_restore_strategy,
         download_timeout=settings.workspace_download_timeout,
     )
+
+
+def create_default_zmk_west_service(
+    user_config: Any, adapter: WestAdapter | None = None
+) -> ZmkWestService:
+    """The compilation service wired from ``user_config`` alone (no container needed):
+    the shared "compilation" cache, its workspace service and the service over them."""
+    _, workspace_service = create_compilation_cache_service(user_config)
+    return build_zmk_west_service(user_config, workspace_service, adapter)

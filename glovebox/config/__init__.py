@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 from glovebox._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from glovebox.config.layers import ENV_SETTING_PREFIX, ConfigLayer
-    from glovebox.config.loader import (
+    from glovebox.config.layers import ConfigLayer
+    from glovebox.config.loader import load_user_config, user_config_from_mapping
+    from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
+    from glovebox.config.sources import (
         CONFIG_ENV_VAR,
+        ENV_SETTING_PREFIX,
         default_config_file,
         find_user_config_file,
-        load_user_config,
-        user_config_from_mapping,
     )
-    from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
     from glovebox.config.user_config import UserConfig
 
 __all__ = [
@@ -37,15 +37,15 @@ __all__ = [
 ]
 
 _HOMES = {
-    "CONFIG_ENV_VAR": "glovebox.config.loader",
-    "ENV_SETTING_PREFIX": "glovebox.config.layers",
+    "CONFIG_ENV_VAR": "glovebox.config.sources",
+    "ENV_SETTING_PREFIX": "glovebox.config.sources",
     "CacheSection": "glovebox.config.models",
     "ConfigLayer": "glovebox.config.layers",
     "DomainCacheConfig": "glovebox.config.models",
     "GloveboxConfig": "glovebox.config.models",
     "UserConfig": "glovebox.config.user_config",
-    "default_config_file": "glovebox.config.loader",
-    "find_user_config_file": "glovebox.config.loader",
+    "default_config_file": "glovebox.config.sources",
+    "find_user_config_file": "glovebox.config.sources",
     "load_user_config": "glovebox.config.loader",
     "user_config_from_mapping": "glovebox.config.loader",
 }

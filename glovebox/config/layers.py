@@ -14,13 +14,12 @@ from typing import Any
 
 import yaml
 
+from glovebox.config.sources import ENV_SETTING_PREFIX, REDIS_ENV_SETTINGS, REMOTE_ENV_SETTINGS
 from glovebox.config.yaml_reader import MAX_FILE_BYTES, YamlLimitError, parse_yaml
 from glovebox.errors import ConfigError
 from glovebox.text import QUOTE_LIMIT, quote
 
 __all__ = [
-    "ENV_SETTING_PREFIX",
-    "REDIS_ENV_SETTINGS",
     "ConfigLayer",
     "environment_layer",
     "leaf_paths",
@@ -28,10 +27,6 @@ __all__ = [
     "read_yaml_layer",
     "shorten_path",
 ]
-
-# GLOVEBOX__CACHE__TIMEOUT=10 sets cache.timeout. The double underscore keeps these names
-# apart from GLOVEBOX_CACHE_<TAG>, which the engine reads as per-tag strategy switches.
-ENV_SETTING_PREFIX = "GLOVEBOX__"
 
 
 @dataclass(frozen=True)
@@ -162,20 +157,13 @@ def read_yaml_layer(path: Path) -> ConfigLayer:
     return ConfigLayer(label, data, path, locations)
 
 
-# Short names for the settings a shared deployment sets per machine (docs/redis.md).
-REDIS_ENV_SETTINGS = {
-    "GLOVEBOX_CACHE_REDIS_URL": ("cache", "redis", "url"),
-    "GLOVEBOX_CACHE_REDIS_SECRET": ("cache", "redis", "secret"),
-}
-
-
 def environment_layer(environ: Mapping[str, str]) -> ConfigLayer:
     """Settings from ``GLOVEBOX__<SECTION>__<KEY>`` variables (segments lower-cased), and
     ``GLOVEBOX_CACHE_REDIS_URL``/``GLOVEBOX_CACHE_REDIS_SECRET`` (``cache.redis.url``/``secret``).
     """
     data: dict[str, Any] = {}
     locations: dict[str, int | str] = {}
-    for name, (section, group, key) in REDIS_ENV_SETTINGS.items():
+    for name, (section, group, key) in (REDIS_ENV_SETTINGS | REMOTE_ENV_SETTINGS).items():
         value = environ.get(name)
         if value is not None and value.strip():
             data.setdefault(section, {}).setdefault(group, {})[key] = value.strip()

@@ -19,14 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
-
 from glovebox.config.layers import (
     ConfigLayer,
     environment_layer,
     merge_layers,
     read_yaml_layer,
 )
+from glovebox.config.sources import default_config_file, find_user_config_file
 from glovebox.config.user_config import UserConfig
 from glovebox.errors import ConfigError
 from glovebox.text import quote
@@ -36,69 +35,25 @@ if TYPE_CHECKING:
 
     from glovebox.config.models import GloveboxConfig
 
-__all__ = [
-    "CONFIG_ENV_VAR",
-    "default_config_file",
-    "find_user_config_file",
-    "load_user_config",
-    "user_config_from_mapping",
-]
+__all__ = ["load_user_config", "user_config_from_mapping"]
 
 logger = logging.getLogger(__name__)
 
-CONFIG_ENV_VAR = "GLOVEBOX_CONFIG"
-_DEFAULTS_NAME = "default.yaml"
-
-
-def default_config_file() -> Path:
-    """The built-in defaults: package data in an installed wheel, ``config/`` in a checkout."""
-    # A wheel installs the file beside this module; a checkout keeps it in config/. Only
-    # an installation that is not plain files (a zip) needs importlib.resources.
-    beside = Path(__file__).with_name(_DEFAULTS_NAME)
-    if beside.is_file():
-        return beside
-    checkout = Path(__file__).resolve().parents[2] / "config" / _DEFAULTS_NAME
-    if checkout.is_file():
-        return checkout
-    import importlib.resources
-
-    packaged = importlib.resources.files("glovebox.config").joinpath(_DEFAULTS_NAME)
-    if packaged.is_file():
-        return Path(str(packaged))
-    raise ConfigError(
-        f"built-in defaults {_DEFAULTS_NAME} not found in the glovebox.config package "
-        f"nor at {checkout}; the installation is incomplete"
-    )
-
-
-def find_user_config_file(
-    config_path: Path | str | None = None, environ: Mapping[str, str] | None = None
-) -> Path | None:
-    """The user file to read, or ``None``. An explicitly named file must exist."""
-    env = os.environ if environ is None else environ
-    if config_path is not None:
-        return Path(config_path).expanduser()
-    named = env.get(CONFIG_ENV_VAR, "").strip()
-    if named:
-        return Path(named).expanduser()
-    config_home = env.get("XDG_CONFIG_HOME", "").strip()
-    base = Path(config_home) if config_home else Path(platformdirs.user_config_dir())
-    candidate = base / "glovebox" / "config.yaml"
-    return candidate if candidate.is_file() else None
-
 
 # Settings that may hold a password or the signing secret.
-_SECRET_PATHS = frozenset({"cache.redis.url", "cache.redis.secret"})
+_SECRET_PATHS = frozenset({"cache.redis.url", "cache.redis.secret", "cache.remote.secret"})
 
 
 def _accepted_keys(parent: tuple[Any, ...]) -> str:
     from glovebox.config.models import CacheSection, DomainCacheConfig, GloveboxConfig
-    from glovebox.core.cache_v2.redis_settings import RedisSettings
+    from glovebox.core.cache_v2 import RedisSettings
+    from glovebox.remote.settings import RemoteSettings
 
     accepted: dict[str, type[BaseModel]] = {
         "": GloveboxConfig,
         "cache": CacheSection,
         "cache.redis": RedisSettings,
+        "cache.remote": RemoteSettings,
     }
     if len(parent) == 3 and parent[:2] == ("cache", "domains"):
         model: type[BaseModel] = DomainCacheConfig
@@ -109,14 +64,15 @@ def _accepted_keys(parent: tuple[Any, ...]) -> str:
 
 def _config_error(exc: ValidationError, layer: ConfigLayer) -> ConfigError:
     from glovebox.config.models import SettingValueError
-    from glovebox.core.cache_v2.redis_settings import RedisSettingError
+    from glovebox.core.cache_v2 import RedisSettingError
+    from glovebox.remote.settings import RemoteSettingError
 
     messages: list[str] = []
     for error in exc.errors():
         loc = tuple(error["loc"])
         path = ".".join(str(part) for part in loc)
         cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, SettingValueError | RedisSettingError):
+        if isinstance(cause, SettingValueError | RedisSettingError | RemoteSettingError):
             messages.append(f"{layer.describe(path)}: {cause}")
         elif isinstance(cause, ConfigError):
             messages.append(str(cause))  # already names the location and accepted words

@@ -8,7 +8,6 @@ unknown keys, so a typo fails loudly instead of being ignored.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -23,15 +22,20 @@ from pydantic import (
     model_validator,
 )
 
-from glovebox.compilation.restore_strategy import RestoreStrategy
-from glovebox.core.cache_v2.models import (
+from glovebox.config.restore_strategy import RestoreStrategy
+from glovebox.core.cache_v2 import (
     DEFAULT_MAX_SIZE_GB,
     DEFAULT_TIMEOUT,
     MAX_SIZE_GB_LIMIT,
     MAX_TIMEOUT,
+    SETTING_LIMITS,
+    RedisSettings,
+    Strategy,
+    parse_strategy,
+    positive_number,
+    validate_tag,
 )
-from glovebox.core.cache_v2.policy import Strategy, parse_strategy, validate_tag
-from glovebox.core.cache_v2.redis_settings import RedisSettings
+from glovebox.remote.settings import RemoteSettings
 from glovebox.text import quote
 
 __all__ = [
@@ -47,10 +51,11 @@ __all__ = [
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
-# Upper bounds keep every limit representable where it ends up: the size in bytes is a
-# signed 64-bit SQLite integer, the timeout a wait no user would sit through.
-MAX_CACHE_SIZE_GB = 1_000_000.0
-MAX_CACHE_TIMEOUT = 86_400.0
+# The engine's bounds (glovebox.core.cache_v2), so a value the file accepts is one the
+# engine accepts: the size in bytes is a signed 64-bit SQLite integer, the timeout a wait
+# no user would sit through.
+MAX_CACHE_SIZE_GB = float(MAX_SIZE_GB_LIMIT)
+MAX_CACHE_TIMEOUT = float(MAX_TIMEOUT)
 
 
 class SettingValueError(ValueError):
@@ -78,20 +83,14 @@ def _positive_number(value: object, info: ValidationInfo, unit: str, upper: floa
         f"a finite number greater than 0{'' if upper is None else f' and at most {upper:,.0f}'}"
     )
     context = info.context if isinstance(info.context, dict) else {}
-    number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    candidate: object = value
+    if isinstance(value, str) and context.get("text_values"):
         try:
-            number = float(value)
-        except OverflowError:  # an int beyond float range
-            number = math.inf
-    elif isinstance(value, str) and context.get("text_values"):
-        try:
-            number = float(value.strip())
+            candidate = float(value.strip())
         except ValueError:
-            number = None
-    if number is None or not math.isfinite(number) or number <= 0:
-        raise SettingValueError(f"expected {accepted} ({unit}), got {_shown(value)}")
-    if upper is not None and number > upper:
+            candidate = None
+    number = positive_number(candidate, upper)  # the engine's rule, not a copy of it
+    if number is None:
         raise SettingValueError(f"expected {accepted} ({unit}), got {_shown(value)}")
     return number
 
@@ -107,15 +106,8 @@ def describe_location(info: ValidationInfo, yaml_path: str) -> str:
     return str(describe(yaml_path)) if callable(describe) else f"configuration: {yaml_path}"
 
 
-_LIMITS: dict[str, tuple[str, float | None]] = {
-    "max_size_gb": ("GiB", MAX_CACHE_SIZE_GB),
-    "timeout": ("seconds", MAX_CACHE_TIMEOUT),
-    "default_ttl": ("seconds", None),
-}
-
-
 def _check_setting(value: object, info: ValidationInfo) -> float:
-    unit, upper = _LIMITS[str(info.field_name)]
+    unit, upper = SETTING_LIMITS[str(info.field_name)]
     return _positive_number(value, info, unit, upper)
 
 
@@ -150,6 +142,8 @@ class CacheSection(BaseModel):
     domains: dict[str, DomainCacheConfig] = Field(default_factory=dict)
     # The shared server of domains whose strategy is ``redis`` (docs/redis.md).
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    # The S3-compatible store shared by build machines (docs/remote.md).
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
 
     @field_validator("max_size_gb", "timeout", mode="before")
     @classmethod

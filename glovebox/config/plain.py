@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from glovebox.core.cache_v2.policy import Strategy
+from glovebox.core.cache_v2 import Strategy
 
 if TYPE_CHECKING:
-    from glovebox.core.cache_v2.redis_settings import RedisSettings
+    from glovebox.core.cache_v2 import RedisSettings
 
 __all__ = [
     "CacheSectionLike",

@@ -7,12 +7,15 @@ below the cache root. It is keyed by a digest of everything the result depends o
 
 - the path text and bytes of the built-in defaults and of the user file, or the fact
   that no user file exists;
-- the environment variables the loader reads: every ``GLOVEBOX__*`` setting,
-  ``GLOVEBOX_CONFIG``, ``GLOVEBOX_CACHE_REDIS_URL``/``_SECRET``, ``HOME``,
-  ``XDG_CONFIG_HOME`` and ``XDG_CACHE_HOME``, plus any variable that ``cache_path`` names
-  (``$VAR``) and the working directory when ``cache_path`` is relative;
+- the environment variables the loader reads (``variables_read``: every ``GLOVEBOX__*``
+  setting, ``GLOVEBOX_CONFIG``, ``GLOVEBOX_CACHE_REDIS_URL``/``_SECRET``, ``HOME``,
+  ``XDG_CONFIG_HOME`` and ``XDG_CACHE_HOME``), plus any variable that ``cache_path``
+  names (``$VAR``) and the working directory when ``cache_path`` is relative;
 - the code: the glovebox version, the Python version, the source of the modules that
-  shape the result and pydantic's version.
+  shape the result (``result_code_files``) and pydantic's version.
+
+The files, the variable names and the list of code come from
+:mod:`glovebox.config.sources`, where the loader takes its own from.
 
 A snapshot whose digest matches gives a :class:`UserConfig` without importing pydantic;
 anything else (no file, another digest, a damaged, oversized, foreign-owned or
@@ -40,6 +43,13 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 import platformdirs
 
 import glovebox
+from glovebox.config.sources import (
+    default_config_file,
+    find_user_config_file,
+    result_code_files,
+    variables_read,
+)
+from glovebox.config.yaml_reader import MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from glovebox.config.models import GloveboxConfig
@@ -63,36 +73,12 @@ SNAPSHOT_FORMAT = 1
 SNAPSHOT_NAME = "config-snapshot.json"
 # A configuration is a few KiB; this bounds what is read back and what is written.
 MAX_SNAPSHOT_BYTES = 256 * 1024
-_MAX_CONFIG_BYTES = 1024 * 1024 + 1  # one byte past the loader's limit: larger is an error
+_MAX_CONFIG_BYTES = MAX_FILE_BYTES + 1  # one byte past the loader's limit: larger is an error
 
-# Read by the loader whatever the files say.
-_LOADER_VARIABLES = (
-    "GLOVEBOX_CONFIG",
-    "GLOVEBOX_CACHE_REDIS_URL",
-    "GLOVEBOX_CACHE_REDIS_SECRET",
-    "HOME",
-    "XDG_CONFIG_HOME",
-    "XDG_CACHE_HOME",
-)
-_SETTING_PREFIX = "GLOVEBOX__"
 # What os.path.expandvars replaces on POSIX: $NAME and ${NAME}.
 _VARIABLE_REFERENCE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
 _VARIABLE_NAME = re.compile(r"[^}]{1,256}")
-# Modules whose code decides the validated result (relative to the glovebox package).
-_CODE_FILES = (
-    "__init__.py",
-    "config/layers.py",
-    "config/loader.py",
-    "config/models.py",
-    "config/plain.py",
-    "config/snapshot.py",
-    "config/user_config.py",
-    "config/yaml_reader.py",
-    "core/cache_v2/models.py",
-    "core/cache_v2/policy.py",
-    "core/cache_v2/redis_settings.py",
-    "compilation/restore_strategy.py",
-)
+
 _code_digest: bytes | None = None
 
 
@@ -118,9 +104,8 @@ def code_digest() -> bytes:
     if _code_digest is None:
         digest = hashlib.sha256()
         _feed(digest, str(SNAPSHOT_FORMAT), glovebox.__version__, sys.version)
-        package = Path(glovebox.__file__).parent
-        for name in _CODE_FILES:
-            _feed(digest, name, _read_or_none(package / name))
+        for name, path in result_code_files().items():
+            _feed(digest, name, _read_or_none(path))
         _feed(digest, _pydantic_version_source())
         _code_digest = digest.digest()
     return _code_digest
@@ -166,15 +151,10 @@ class SnapshotKey:
 
 def snapshot_key(config_path: Path | str | None) -> SnapshotKey | None:
     """The key of loading with ``config_path`` now, or ``None`` if a file cannot be read."""
-    from glovebox.config.loader import default_config_file, find_user_config_file
-
     digest = hashlib.sha256(code_digest())
     _feed(digest, None if config_path is None else os.fspath(config_path))
-    for name in _LOADER_VARIABLES:
+    for name in variables_read(os.environ):
         _feed(digest, name, os.environ.get(name))
-    for name in sorted(os.environ):
-        if name.startswith(_SETTING_PREFIX):
-            _feed(digest, name, os.environ[name])
     try:
         defaults = default_config_file()
         user_file = find_user_config_file(config_path)
@@ -219,9 +199,11 @@ def _below(path: Path, root: Path) -> bool:
 
 
 def _has_credentials(config: GloveboxConfig) -> bool:
-    from glovebox.core.cache_v2.redis_settings import mask_url
+    from glovebox.core.cache_v2 import mask_url
 
     redis = config.cache.redis
+    if config.cache.remote.secret is not None:  # the remote tier's signing secret
+        return True
     return redis.secret is not None or mask_url(redis.url) != redis.url
 
 

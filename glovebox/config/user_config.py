@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glovebox.config.plain import CacheSectionLike, PlainCacheSection, plain_strategy
-from glovebox.core.cache_v2.policy import Strategy
+from glovebox.core.cache_v2 import Strategy
 
 if TYPE_CHECKING:
     from glovebox.config.models import CompilationSection, GloveboxConfig
@@ -139,6 +139,9 @@ class UserConfig:
         secret = self._config.cache.redis.secret
         if secret is not None:
             data["cache"]["redis"]["secret"] = secret.get_secret_value()
+        remote_secret = self._config.cache.remote.secret
+        if remote_secret is not None:
+            data["cache"]["remote"]["secret"] = remote_secret.get_secret_value()
         return data
 
     def __repr__(self) -> str:

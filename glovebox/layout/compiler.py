@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from glovebox.layout.checks import config_warnings, layout_problems
 from glovebox.layout.conf import generate_conf
 from glovebox.layout.errors import LayoutError
 from glovebox.layout.keymap import generate_keymap
@@ -87,6 +88,10 @@ def _check(document: LayoutDocument, name: str) -> None:
                 "behavior names must be unique"
             )
         names[behavior] = where
+    problems = layout_problems(document)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise LayoutError(f"{name}: {problems[0]}{more}")
 
 
 def validate_document(document: Mapping[str, Any] | LayoutDocument, name: str) -> LayoutDocument:
@@ -107,7 +112,15 @@ def validate_document(document: Mapping[str, Any] | LayoutDocument, name: str) -
     return model
 
 
-def compile_document(document: Mapping[str, Any] | LayoutDocument, name: str) -> tuple[str, str]:
-    """``(keymap text, conf text)`` for a parsed or already validated layout."""
+def compile_document(
+    document: Mapping[str, Any] | LayoutDocument, name: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """``(keymap text, conf text, warnings)`` for a parsed or already validated layout.
+
+    Each warning is one line starting with its JSON path (an unknown ``.conf`` parameter,
+    written commented out); the caller prefixes the file name.
+    """
     model = validate_document(document, name)
-    return generate_keymap(model, model.title), generate_conf(model.config_parameters, model.title)
+    keymap = generate_keymap(model, model.title)
+    conf = generate_conf(model.config_parameters, model.title)
+    return keymap, conf, tuple(config_warnings(model))

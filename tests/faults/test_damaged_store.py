@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from glovebox.core.cache_v2 import CORRUPT_MARKER
+from glovebox.core.cache_v2.backends.disk import open_disk_cache
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import CacheSettings
-from glovebox.core.cache_v2.storage import CORRUPT_MARKER, open_disk_cache
 from glovebox.errors import CacheError
 from tests.helpers import REPO_ROOT
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from glovebox.core.cache_v2.backends.disk import open_disk_cache, prepare_directory
 from glovebox.core.cache_v2.models import CacheSettings
-from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
-from tests.helpers import REPO_ROOT
+from tests.other_user import as_nobody
 
 
 def modes_under(root: Path) -> dict[str, int]:
@@ -88,26 +86,13 @@ else:
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root")
 def test_another_user_cannot_read_the_database(open_to_all: Path) -> None:
     directory = use_a_cache(open_to_all / "root")
     (open_to_all / "root").chmod(0o755)  # even with a root others may enter
     directory.chmod(0o755)  # and a domain directory others may enter
-    result = subprocess.run(
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            sys.executable,
-            "-c",
-            UNPRIVILEGED_READ,
-            str(directory / "cache.db"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=REPO_ROOT,
-    )
+    # The checkout may sit where nobody cannot enter: as_nobody() makes it reachable.
+    with as_nobody() as nobody:
+        result = nobody.run(
+            [str(nobody.python), "-c", UNPRIVILEGED_READ, str(directory / "cache.db")]
+        )
     assert result.stdout.strip() == "refused", result.stderr

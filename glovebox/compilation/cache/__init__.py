@@ -2,8 +2,9 @@
 
 ``create_compilation_cache_service(user_config)`` is the entry point (spec name): it
 returns the shared compilation ``CacheManager`` and a ``ZmkWorkspaceCacheService`` whose
-entries live in ``<cache_path>/compilation/workspace/``. The container builds the same
-service from typed values instead (see ``containers/application.py``).
+entries live in ``<cache_path>/compilation/workspace/``. The workspace service is
+assembled in one place, :func:`create_zmk_workspace_cache_service`, which the container
+calls too.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from glovebox.compilation.cache.models import (
 )
 from glovebox.compilation.cache.service import ZmkWorkspaceCacheService
 from glovebox.config.models import CompilationSection
-from glovebox.core.cache_v2 import CacheManager, create_cache_from_user_config, default_cache_root
+from glovebox.core.cache_v2 import (
+    WORKSPACE_DIR,
+    CacheManager,
+    create_cache_from_user_config,
+    default_cache_root,
+)
 from glovebox.errors import ConfigError
 
 __all__ = [
@@ -59,7 +65,7 @@ COMPILATION_TAG = "compilation"
 def workspace_cache_root(cache_path: Path | None) -> Path:
     """``<cache_path>/compilation/workspace`` (``None``: under the XDG cache root)."""
     base = default_cache_root() if cache_path is None else Path(cache_path).expanduser()
-    return base / COMPILATION_TAG / "workspace"
+    return base / COMPILATION_TAG / WORKSPACE_DIR
 
 
 def compilation_settings(user_config: Any) -> CompilationSection:
@@ -95,7 +101,11 @@ def compilation_settings(user_config: Any) -> CompilationSection:
 def create_zmk_workspace_cache_service(
     user_config: Any, cache_manager: CacheManager
 ) -> ZmkWorkspaceCacheService:
-    """A workspace service over ``cache_manager`` configured from ``user_config``."""
+    """A workspace service over ``cache_manager`` configured from ``user_config``.
+
+    The one builder of the service: :func:`create_compilation_cache_service`, the CLI and
+    the container all call it.
+    """
     return ZmkWorkspaceCacheService(
         cache_manager,
         workspace_cache_root(getattr(user_config, "cache_path", None)),

@@ -25,7 +25,13 @@ from glovebox.compilation.cache.models import ProgressCallback, WorkspaceProgres
 from glovebox.compilation.cache.tree import TreeListing
 from glovebox.errors import WorkspaceError
 
-__all__ = ["ARCHIVE_SUFFIXES", "archive_format", "extract_archive", "write_archive"]
+__all__ = [
+    "ARCHIVE_SUFFIXES",
+    "archive_format",
+    "extract_archive",
+    "extraction_filter",
+    "write_archive",
+]
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz")
 _TAR_COMPRESSION: dict[str, Literal["", "gz", "xz"]] = {
@@ -157,6 +163,10 @@ def _keep_permissions(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | N
     if safe is None or not (safe.isreg() or safe.isdir()):
         return safe
     return safe.replace(mode=member.mode & 0o777 & ~_SPECIAL_BITS, deep=False)
+
+
+# The same rules for other readers of workspace tars (the remote tier's streams).
+extraction_filter = _keep_permissions
 
 
 def _filter_reason(exc: tarfile.FilterError) -> str:

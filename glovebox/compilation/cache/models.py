@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from glovebox.compilation.restore_strategy import RestoreStrategy
 from glovebox.config.models import CompilationSection
+from glovebox.config.restore_strategy import RestoreStrategy
 
 __all__ = [
     "METADATA_PREFIX",

@@ -46,7 +46,7 @@ from glovebox.compilation.cache.tree import (
     scan_tree,
     try_rename,
 )
-from glovebox.core.cache_v2 import CacheManager
+from glovebox.core.cache_v2 import WORKSPACE_DIR, CacheManager
 from glovebox.errors import WorkspaceError
 
 __all__ = ["ZmkWorkspaceCacheService"]
@@ -85,7 +85,7 @@ class ZmkWorkspaceCacheService:
         For any other root it is the root itself.
         """
         root = self.root
-        if root.name == "workspace" and root.parent.name == "compilation":
+        if root.name == WORKSPACE_DIR and root.parent.name == "compilation":
             return root.parent.parent
         return root
 

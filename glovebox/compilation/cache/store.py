@@ -237,7 +237,14 @@ class WorkspaceStore:
         record = _new_record(key, config, listing, ttl)
         self.write_entry_file(staging, record)
         trash = self.publish(key, staging)
-        self.cache.set(metadata_key(key), record, ttl=ttl)
+        try:
+            self.cache.set(metadata_key(key), record, ttl=ttl)
+        except BaseException:
+            # No record, no entry: take the new one back out and put any older one back.
+            os.rename(self.entry_dir(key), staging)
+            if trash is not None:
+                os.rename(trash, self.entry_dir(key))
+            raise
         publication.replaced = trash is not None
         publication._entry = _entry_from_record(record, key, self.root, hardlinked=False)
         return trash

@@ -7,14 +7,14 @@ caller spelt it, so it needs no lock and touches no file.
 
 The registry never deletes data: :func:`reset_shared_cache_instances` closes instances
 and forgets them. After ``fork()`` the child starts with an empty registry, so it opens
-its own connections instead of sharing the parent's.
+its own connections instead of sharing the parent's (the engine's one fork hook,
+:mod:`glovebox.core.cache_v2.forks`, empties it).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from pathlib import Path
 from glovebox.core.cache_v2.backends import open_backend
 from glovebox.core.cache_v2.cache_manager import CacheManager
 from glovebox.core.cache_v2.disabled_cache import DisabledCache
+from glovebox.core.cache_v2.forks import Forks
 from glovebox.core.cache_v2.models import (
     DEFAULT_BACKEND,
     DEFAULT_MAX_SIZE_GB,
@@ -165,7 +166,7 @@ class CacheCoordinator:
 
 
 _coordinator = CacheCoordinator()
-os.register_at_fork(after_in_child=_coordinator.after_fork_in_child)
+Forks.in_child(_coordinator.after_fork_in_child)
 atexit.register(_coordinator.reset)
 
 

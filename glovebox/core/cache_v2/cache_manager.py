@@ -19,9 +19,18 @@ from typing import Any, ParamSpec, Protocol, Self, TypeVar, runtime_checkable
 from glovebox._closing import ClosedOnExit
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
+from glovebox.core.cache_v2.policy import plain_str
+from glovebox.errors import InvalidArgumentError, InvalidArgumentTypeError
 from glovebox.text import quote
 
-__all__ = ["BaseCache", "CacheManager", "validate_key", "validate_ttl"]
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MISSING",
+    "BaseCache",
+    "CacheManager",
+    "validate_key",
+    "validate_ttl",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,6 +53,16 @@ class CacheManager(Protocol):
     @property
     def persistent(self) -> bool:
         """Whether stored entries outlive this process (and are seen by other processes)."""
+        ...
+
+    @property
+    def stores(self) -> bool:
+        """Whether ``set`` keeps values at all (False: every lookup is a miss)."""
+        ...
+
+    @property
+    def unusable(self) -> str | None:
+        """Why the cache asked for could not be opened (this one then stores nothing)."""
         ...
 
     def get(self, key: str, default: Any = None) -> Any: ...
@@ -79,22 +98,24 @@ def validate_key(key: object) -> str:
     """Return ``key`` as a plain ``str`` if it is a usable cache key, else raise.
 
     A ``str`` subclass (a ``StrEnum`` member, say) comes back as the equal plain string,
-    so every backend stores and finds it as the same entry. Raises ``TypeError`` for a
-    non-string and ``ValueError`` for an empty, over-long or non-UTF-8 key.
+    so every backend stores and finds it as the same entry. Raises
+    ``InvalidArgumentTypeError`` (a ``TypeError``) for a non-string and
+    ``InvalidArgumentError`` (a ``ValueError``) for an empty, over-long or non-UTF-8 key.
     """
     if not isinstance(key, str):
-        raise TypeError(f"cache key must be a str, got {type(key).__name__}: {quote(key)}")
-    if type(key) is not str:
-        key = str.__str__(key)
+        raise InvalidArgumentTypeError(
+            f"cache key must be a str, got {type(key).__name__}: {quote(key)}"
+        )
+    key = plain_str(key)
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"cache key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}: {quote(key)}"
         )
     if not key.isascii():
         try:
             key.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 "cache key must be text that can be encoded as UTF-8 "
                 f"(no lone surrogates), got {quote(key)}"
             ) from None
@@ -102,17 +123,22 @@ def validate_key(key: object) -> str:
 
 
 def validate_ttl(ttl: object) -> float | None:
-    """Return ``ttl`` in seconds (``None``: no expiry); raise ``TypeError``/``ValueError``."""
+    """Return ``ttl`` in seconds (``None``: no expiry); raise ``InvalidArgument(Type)Error``."""
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
-        raise TypeError(f"ttl must be a number of seconds or None, got {type(ttl).__name__}")
+        raise InvalidArgumentTypeError(
+            f"ttl must be a number of seconds or None, got {type(ttl).__name__}"
+        )
     if not math.isfinite(ttl) or ttl <= 0:
-        raise ValueError(f"ttl must be a positive, finite number of seconds or None, got {ttl!r}")
+        raise InvalidArgumentError(
+            f"ttl must be a positive, finite number of seconds or None, got {ttl!r}"
+        )
     return float(ttl)
 
 
-_MISSING: Any = object()  # sentinel: "no value" (a stored None is a value)
+MISSING: Any = object()
+"""Sentinel: "no value" (a stored ``None`` is a value); backends return it for a miss."""
 
 
 class BaseCache(ClosedOnExit):
@@ -124,6 +150,16 @@ class BaseCache(ClosedOnExit):
     @property
     def tag(self) -> str:
         return self._tag
+
+    @property
+    def stores(self) -> bool:
+        """Every backend stores values; only ``DisabledCache`` answers False."""
+        return True
+
+    @property
+    def unusable(self) -> str | None:
+        """None for a cache that was opened; ``DisabledCache`` says why one could not be."""
+        return None
 
     # Primitives each backend defines (declared for the type checker).
     def get(self, key: str, default: Any = None) -> Any:
@@ -142,8 +178,8 @@ class BaseCache(ClosedOnExit):
         """The stored values of those ``keys`` that are present (missing keys are left out)."""
         found: dict[str, Any] = {}
         for key in keys:
-            value = self.get(key, _MISSING)
-            if value is not _MISSING:
+            value = self.get(key, MISSING)
+            if value is not MISSING:
                 found[key] = value
         return found
 
@@ -155,12 +191,12 @@ class BaseCache(ClosedOnExit):
         """
         key = validate_key(key)
         validate_ttl(ttl)
-        value = self.get(key, _MISSING)
-        if value is not _MISSING:
+        value = self.get(key, MISSING)
+        if value is not MISSING:
             return value  # type: ignore[no-any-return]
         with self._compute_lock(key):
             value = self._peek(key)
-            if value is not _MISSING:
+            if value is not MISSING:
                 return value  # type: ignore[no-any-return]
             computed = compute()
             self._store_computed(key, computed, ttl)
@@ -172,14 +208,14 @@ class BaseCache(ClosedOnExit):
 
     def _peek(self, key: str) -> Any:
         """Read ``key`` without counting a hit or miss (used for the re-check under lock)."""
-        return self.get(key, _MISSING)
+        return self.get(key, MISSING)
 
     def peek(self, key: str, default: Any = None) -> Any:
         """The value of ``key`` (or ``default``), counting no hit or miss: for inspection,
         so that looking at a cache never changes its hit rate."""
         key = validate_key(key)
         value = self._peek(key)
-        return default if value is _MISSING else value
+        return default if value is MISSING else value
 
     def memoize(self, ttl: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Decorator caching a function's result per arguments (arguments must be picklable)."""
@@ -193,7 +229,7 @@ class BaseCache(ClosedOnExit):
                 try:
                     blob = pickle.dumps((args, sorted(kwargs.items())), protocol=4)
                 except (pickle.PicklingError, TypeError, AttributeError) as exc:
-                    raise TypeError(
+                    raise InvalidArgumentTypeError(
                         f"memoize({func.__qualname__}): arguments must be picklable: {exc}"
                     ) from exc
                 key = prefix + hashlib.sha256(blob).hexdigest()

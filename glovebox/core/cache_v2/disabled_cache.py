@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from glovebox.core.cache_v2.cache_manager import _MISSING, BaseCache, validate_key, validate_ttl
+from glovebox.core.cache_v2.cache_manager import MISSING, BaseCache, validate_key, validate_ttl
 from glovebox.core.cache_v2.locks import KeyLocks
 from glovebox.core.cache_v2.models import CacheMetadata, CacheStats
 from glovebox.core.cache_v2.policy import validate_tag
@@ -29,12 +29,20 @@ class DisabledCache(BaseCache):
         """Why a cache that was asked for could not be opened (``None``: switched off)."""
         self._key_locks = KeyLocks()
 
+    @property
+    def stores(self) -> bool:
+        return False
+
+    @property
+    def unusable(self) -> str | None:
+        return self.reason
+
     def get(self, key: str, default: Any = None) -> Any:
         key = validate_key(key)
         return default
 
     def _peek(self, key: str) -> Any:
-        return _MISSING
+        return MISSING
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         key = validate_key(key)

@@ -14,7 +14,6 @@ from glovebox.core.cache_v2.backends import backend_for_strategy
 from glovebox.core.cache_v2.cache_coordinator import get_coordinator
 from glovebox.core.cache_v2.cache_manager import CacheManager
 from glovebox.core.cache_v2.disabled_cache import DisabledCache
-from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import DEFAULT_SETTINGS, CacheSettings
 from glovebox.core.cache_v2.policy import (
     GLOBAL_ENV_VAR,
@@ -24,10 +23,10 @@ from glovebox.core.cache_v2.policy import (
     resolve_strategy,
     validate_tag,
 )
-from glovebox.core.cache_v2.storage import open_disk_cache, prepare_directory
 from glovebox.errors import ConfigError
 
 if TYPE_CHECKING:
+    from glovebox.core.cache_v2.backends.disk import DiskCacheManager
     from glovebox.core.cache_v2.redis_settings import RedisSettings
 
 __all__ = [
@@ -198,8 +197,6 @@ def create_diskcache_manager(
             f"create_diskcache_manager opens disk caches only; got backend "
             f"{settings.backend!r} for cache {name!r} (use get_shared_cache_instance)"
         )
-    return open_disk_cache(
-        prepare_directory(Path(cache_root).expanduser().resolve(), name),
-        tag=name,
-        settings=settings,
-    )
+    from glovebox.core.cache_v2.backends.disk import open_cache  # loads diskcache
+
+    return open_cache(Path(cache_root).expanduser().resolve(), name, settings)

@@ -27,10 +27,12 @@ __all__ = [
     "MAX_SIZE_GB_LIMIT",
     "MAX_TIMEOUT",
     "SERIALIZERS",
+    "SETTING_LIMITS",
     "CacheMetadata",
     "CacheSettings",
     "CacheStats",
     "Serializer",
+    "positive_number",
 ]
 
 Serializer = Literal["pickle", "json"]
@@ -43,27 +45,43 @@ DEFAULT_MAX_SIZE_GB = 2
 DEFAULT_TIMEOUT = 30
 DEFAULT_SERIALIZER: Serializer = "pickle"
 # Upper bounds keep the values inside what SQLite can store (the size limit in bytes is a
-# 64-bit integer) and what its busy timeout can wait (milliseconds in a C int).
-MAX_SIZE_GB_LIMIT = 1024**2  # 1 PiB
+# 64-bit integer) and what its busy timeout can wait (milliseconds in a C int). The
+# configuration models take theirs from here.
+MAX_SIZE_GB_LIMIT = 1024**2  # 1,048,576 GiB = 1 PiB = 2**50 bytes
 MAX_TIMEOUT = 86_400  # one day
 
 
-def _check_number(
-    name: str, value: object, upper: int | None, unit: str, *, none_ok: bool = False
-) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a real, finite number in ``(0, upper]``."""
+SETTING_LIMITS: dict[str, tuple[str, float | None]] = {
+    "max_size_gb": ("GiB", MAX_SIZE_GB_LIMIT),
+    "timeout": ("seconds", MAX_TIMEOUT),
+    "default_ttl": ("seconds", None),
+}
+"""Unit and upper bound of each numeric cache setting (the configuration models use it too)."""
+
+
+def positive_number(value: object, upper: float | None) -> float | None:
+    """``value`` as a float if it is a real number (not a bool), finite, in ``(0, upper]``.
+
+    None otherwise. The one numeric rule of every cache setting: the engine's
+    :class:`CacheSettings` and the configuration models both apply it.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    if not math.isfinite(number) or number <= 0 or (upper is not None and number > upper):
+        return None
+    return number
+
+
+def _check_number(name: str, value: object, *, none_ok: bool = False) -> None:
+    """Raise ``ConfigError`` unless ``value`` passes :func:`positive_number` for ``name``."""
     if none_ok and value is None:
         return
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok:
-        try:
-            as_float = float(value)  # type: ignore[arg-type]
-        except OverflowError:  # an int beyond float range
-            ok = False
-        else:
-            ok = math.isfinite(as_float) and as_float > 0
-            ok = ok and (upper is None or as_float <= upper)
-    if not ok:
+    unit, upper = SETTING_LIMITS[name]
+    if positive_number(value, upper) is None:
         accepted = f"a finite number of {unit} greater than 0"
         if upper is not None:
             accepted += f" and at most {upper}"
@@ -100,9 +118,9 @@ class CacheSettings:
                 f"cache setting backend: invalid value {self.backend!r}; "
                 "accepted: the name of a registered backend, e.g. 'disk' or 'memory'"
             )
-        _check_number("max_size_gb", self.max_size_gb, MAX_SIZE_GB_LIMIT, "GiB")
-        _check_number("timeout", self.timeout, MAX_TIMEOUT, "seconds")
-        _check_number("default_ttl", self.default_ttl, None, "seconds", none_ok=True)
+        _check_number("max_size_gb", self.max_size_gb)
+        _check_number("timeout", self.timeout)
+        _check_number("default_ttl", self.default_ttl, none_ok=True)
         if self.serializer not in SERIALIZERS:
             raise ConfigError(
                 f"cache setting serializer: invalid value {self.serializer!r}; "

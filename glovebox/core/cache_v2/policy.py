@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from glovebox.errors import ConfigError
+from glovebox.errors import ConfigError, InvalidArgumentError, InvalidArgumentTypeError
 from glovebox.text import quote
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "domain_strategy_path",
     "env_var_for_tag",
     "parse_strategy",
+    "plain_str",
     "resolve_strategy",
     "validate_tag",
 ]
@@ -109,6 +110,16 @@ class StrategyDecision:
         return self.layer.value
 
 
+def plain_str(value: str) -> str:
+    """The plain ``str`` equal to ``value``, which may be a ``str`` subclass.
+
+    A ``StrEnum`` member, say, must be stored and found as the same entry as its plain
+    string. ``str(value)`` would call the subclass's own ``__str__``, which may return
+    something else; ``str.__str__`` is the base class's, which returns the characters.
+    """
+    return value if type(value) is str else str.__str__(value)
+
+
 def parse_strategy(value: object, *, where: str, allow_memory: bool = True) -> Strategy:
     """Turn a configured word into a :class:`Strategy`, or raise ``ConfigError``.
 
@@ -132,7 +143,10 @@ def parse_strategy(value: object, *, where: str, allow_memory: bool = True) -> S
 
 
 def validate_tag(tag: str | None) -> str:
-    """Return the directory name for ``tag`` (``None`` -> ``"default"``), or raise ``ValueError``.
+    """Return the directory name for ``tag`` (``None`` -> ``"default"``), or raise.
+
+    Raises ``InvalidArgumentError`` (a ``ValueError``), or ``InvalidArgumentTypeError``
+    (a ``TypeError``) for a tag that is not a string.
 
     A tag becomes a directory below the cache root, so anything that could escape the root
     or collide with the global switch is refused.
@@ -140,31 +154,40 @@ def validate_tag(tag: str | None) -> str:
     if tag is None:
         return DEFAULT_TAG
     if not isinstance(tag, str):
-        raise TypeError(f"cache tag must be a str or None, got {type(tag).__name__}: {quote(tag)}")
+        raise InvalidArgumentTypeError(
+            f"cache tag must be a str or None, got {type(tag).__name__}: {quote(tag)}"
+        )
     # Compared case-insensitively: "GLOBAL" would also map to GLOVEBOX_CACHE_GLOBAL.
     if tag.lower() in _RESERVED_TAGS or not _TAG_PATTERN.fullmatch(tag):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"invalid cache tag {quote(tag)}: a tag is 1-64 characters from [A-Za-z0-9_.-], "
             "not '.', '..' or 'global' in any case (reserved for GLOVEBOX_CACHE_GLOBAL)"
         )
     if re.sub(r"[^A-Za-z0-9]", "_", tag).lower() in _RESERVED_VARIABLE_TAGS:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"invalid cache tag {quote(tag)}: its variable "
             f"{ENV_PREFIX}{re.sub(r'[^A-Za-z0-9]', '_', tag).upper()} is the Redis setting of "
             "that name, not a strategy switch; choose another tag"
         )
-    return tag if type(tag) is str else str.__str__(tag)
+    return tag if type(tag) is str else plain_str(tag)
 
 
 def domain_strategy_path(tag: str | None) -> str:
     """``"layout"`` -> ``"cache.domains.layout.strategy"`` (the YAML key of its strategy)."""
-    return f"cache.domains.{validate_tag(tag)}.strategy"
+    return _domain_path(validate_tag(tag))
 
 
 def env_var_for_tag(tag: str | None) -> str:
     """``"layout"`` -> ``"GLOVEBOX_CACHE_LAYOUT"``; non-alphanumerics become ``_``."""
-    name = re.sub(r"[^A-Za-z0-9]", "_", validate_tag(tag)).upper()
-    return ENV_PREFIX + name
+    return _variable(validate_tag(tag))
+
+
+def _domain_path(name: str) -> str:
+    return f"cache.domains.{name}.strategy"
+
+
+def _variable(name: str) -> str:
+    return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
 def resolve_strategy(
@@ -180,14 +203,15 @@ def resolve_strategy(
     unset). Invalid words anywhere raise ``ConfigError`` naming where they came from, even
     when a higher layer would have decided: a typo is never silently ignored.
     """
-    domain_path = domain_strategy_path(tag)
+    name = validate_tag(tag)
+    domain_path = _domain_path(name)
     global_raw = environ.get(GLOBAL_ENV_VAR)
     global_env = (
         None
         if global_raw is None or global_raw.strip() == ""
         else parse_strategy(global_raw, where=GLOBAL_ENV_VAR, allow_memory=False)
     )
-    tag_var = env_var_for_tag(tag)
+    tag_var = _variable(name)
     tag_raw = environ.get(tag_var)
     tag_env = (
         None if tag_raw is None or tag_raw.strip() == "" else parse_strategy(tag_raw, where=tag_var)

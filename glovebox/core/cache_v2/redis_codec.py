@@ -27,7 +27,7 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
-from glovebox.core.cache_v2.cache_manager import _MISSING
+from glovebox.core.cache_v2.cache_manager import MISSING
 
 __all__ = [
     "DEADLINE_END",
@@ -188,14 +188,14 @@ class ValueCodec:
         return True
 
     def decode(self, name: bytes, blob: bytes, now_us: int) -> Any:
-        """The value in ``blob``; ``_MISSING`` if its deadline has passed.
+        """The value in ``blob``; ``MISSING`` if its deadline has passed.
 
         Raises :class:`InvalidValueError` for anything that is not a value this codec may
         trust; a pickle is never loaded before its signature is verified.
         """
         payload = self.check(name, blob, now_us)
         if payload is None:
-            return _MISSING
+            return MISSING
         return self._load(blob[3:4], payload)
 
     @staticmethod

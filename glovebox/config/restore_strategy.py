@@ -1,8 +1,8 @@
 """``RestoreStrategy``: how a cached workspace is put in place, and its one parser.
 
-Kept apart from the rest of the compilation package, with no dependency but the error
-types, so that the configuration model can name it as a field type without importing
-the workspace cache.
+The value of ``compilation.workspace_restore_strategy``. The configuration owns the
+word list (the compilation services depend on the configuration, never the reverse);
+the workspace cache acts on the member. No dependency but the error types.
 """
 
 from __future__ import annotations

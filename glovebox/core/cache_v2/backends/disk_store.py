@@ -38,6 +38,8 @@ from typing import Any
 import diskcache
 from diskcache.core import ENOVAL, UNKNOWN
 
+from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER
+
 __all__ = [
     "CACHE_DB_NAME",
     "CORRUPT_MARKER",
@@ -62,8 +64,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CACHE_DB_NAME = "cache.db"
-CORRUPT_MARKER = ".corrupt-"
 RESERVE_NAME = "space.reserve"
 # Enough for the write-ahead log of a delete or a clear once the disk is full.
 RESERVE_BYTES = 256 * 1024
