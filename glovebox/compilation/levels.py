@@ -18,8 +18,7 @@ from typing import Any
 from glovebox.compilation.build_area import BuildArea
 from glovebox.compilation.firmware_store import FirmwareStore
 from glovebox.compilation.locks import try_file_lock
-from glovebox.core.cache_v2 import default_cache_root
-from glovebox.core.cache_v2.admin import disk_usage
+from glovebox.core.cache_v2 import default_cache_root, disk_usage
 
 __all__ = [
     "BUILDS_DIR",
@@ -104,7 +103,7 @@ def clear_build_levels(cache_path: Path | None) -> tuple[int, int, list[str]]:
 
 def compilation_size_limit(user_config: Any) -> int:
     """The compilation domain's size limit in bytes (``cache.domains.compilation``)."""
-    from glovebox.core.cache_v2.factories import user_config_settings
+    from glovebox.core.cache_v2 import user_config_settings
 
     return user_config_settings(user_config, "compilation").size_limit_bytes
 

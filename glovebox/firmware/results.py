@@ -7,9 +7,7 @@ the firmware level (:mod:`glovebox.firmware.hit`) loads only this.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,38 +152,33 @@ def write_firmware(output_dir: Path, stem: str, images: Sequence[tuple[str, byte
     """Write the images all or nothing; returns the absolute paths written.
 
     For a split board ``<stem>.uf2`` is the left image followed by the right one (what
-    MoErgo's tools flash) and ``<stem>_lh.uf2``/``<stem>_rh.uf2`` are the halves. Every
-    file is written and synced under a temporary name first, and only then renamed into
-    place, so a failure (a full disk) replaces none of the files that were there.
+    MoErgo's tools flash) and ``<stem>_lh.uf2``/``<stem>_rh.uf2`` are the halves. The
+    files go through the layout outputs' all-or-nothing writer
+    (:func:`glovebox.layout.files.replace_all`): every file is staged and synced first,
+    and a failure (a full disk) puts back whatever was replaced.
     """
-    boards = [board for board, _ in images]
+    from glovebox.layout.files import replace_all
+
     contents = [b"".join(data for _, data in images)]
     if len(images) > 1:
         contents += [data for _, data in images]
-    names = firmware_names(stem, boards)
+    names = firmware_names(stem, [board for board, _ in images])
+    created = not output_dir.exists()
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FirmwareError(
-            f"{output_dir}: cannot create output directory: {exc.strerror}"
+            f"{output_dir}: cannot create output directory: {exc.strerror or exc}"
         ) from None
     target = output_dir.resolve()
-    token = secrets.token_hex(4)
-    staged: list[tuple[Path, Path]] = []
+    paths = [target / name for name in names]
     try:
-        for name, data in zip(names, contents, strict=True):
-            temporary = target / f".{name}.{token}.tmp"
-            with temporary.open("xb") as handle:
-                staged.append((temporary, target / name))
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for temporary, final in staged:
-            os.replace(temporary, final)
+        replace_all(target, list(zip(paths, contents, strict=True)))
     except OSError as exc:
-        raise FirmwareError(f"{output_dir}: cannot write firmware: {exc.strerror or exc}") from None
-    finally:
-        for temporary, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-    return [final for _, final in staged]
+        if created:
+            with contextlib.suppress(OSError):
+                output_dir.rmdir()
+        raise FirmwareError(
+            f"{output_dir}: cannot write firmware: {exc.strerror or exc}; nothing was changed"
+        ) from None
+    return paths
