@@ -788,7 +788,7 @@ def full_disk_output(fig: Figures, base: Path) -> None:
     fig.add(
         "fault",
         row,
-        code == 1 and unchanged and len(lines) == 1 and "No space left" in lines[0],
+        code == 2 and unchanged and len(lines) == 1 and "No space left" in lines[0],
         f"exit {code}, directory unchanged={unchanged}: {lines[0] if lines else '-'}",
     )
 

@@ -10,9 +10,15 @@ command loads them when it first needs its caches.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+try:  # Ctrl-C while the `glovebox` script starts: one line, as in containers/cli.py
+    from typing import TYPE_CHECKING
 
-from glovebox._lazy import lazy_attributes
+    from glovebox._lazy import lazy_attributes
+except KeyboardInterrupt:
+    import sys
+
+    sys.stderr.write("glovebox: interrupted\n")
+    raise SystemExit(130) from None
 
 if TYPE_CHECKING:
     from containers.application import ApplicationContainer

@@ -8,11 +8,24 @@ CLI calls just before a command runs, so ``glovebox --help`` never loads it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from glovebox.cli.app import Startup, run
+_EXIT_INTERRUPTED = 130
+
+
+def _interrupted() -> int:
+    """Ctrl-C before the CLI could take it over: one line, exit code 130."""
+    sys.stderr.write("glovebox: interrupted\n")
+    return _EXIT_INTERRUPTED
+
+
+try:  # Ctrl-C while the command line is still loading is one line, not a traceback.
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import TYPE_CHECKING
+
+    from glovebox.cli.app import Startup, run
+except KeyboardInterrupt:
+    raise SystemExit(_interrupted()) from None
 
 if TYPE_CHECKING:
     from containers.application import ApplicationContainer
@@ -52,7 +65,10 @@ def attach(container: ApplicationContainer) -> Startup:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: runs the CLI and returns its exit code."""
-    return run(argv, startup)
+    try:
+        return run(argv, startup)
+    except KeyboardInterrupt:  # outside a command (parsing, start-up): nothing to undo
+        return _interrupted()
 
 
 if __name__ == "__main__":  # pragma: no cover

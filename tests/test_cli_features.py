@@ -8,16 +8,20 @@ import json
 import os
 import sqlite3
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from rich.console import Console
 
+from glovebox.cli.cache_inspect import _zero as zero_counts
 from glovebox.cli.completion import complete_tags, complete_workspace_keys
 from glovebox.cli.formatting import SCHEMA_VERSION, parse_age, plain_columns, print_table
 from glovebox.compilation.cache.archive import extract_archive
 from glovebox.compilation.cache.models import WorkspaceProgress
+from glovebox.core.cache_v2 import CacheManager, MemoryCache
 from glovebox.testing import IsolatedConfig
 from tests.helpers import glovebox_ok as ok
 from tests.helpers import run_glovebox as run
@@ -148,6 +152,38 @@ def test_stats_zero_resets_the_counts(isolated_config: IsolatedConfig) -> None:
     assert (layout["hits"], layout["misses"], layout["entries"]) == (0, 0, 1)
 
 
+class _CountsKeeper(MemoryCache):
+    """A cache of no built-in class that keeps stored counts and offers to reset them."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag)
+        self.resets = 0
+
+    def reset_stats(self) -> None:
+        self.resets += 1
+
+
+class _Found:
+    """What ``stats --zero`` reads: the stored handle of each tag."""
+
+    def __init__(self, caches: dict[str, CacheManager | None]) -> None:
+        self.caches = caches
+
+    @contextmanager
+    def stored(self, tag: str) -> Iterator[CacheManager | None]:
+        yield self.caches[tag]
+
+
+def test_stats_zero_asks_each_cache_whether_it_can_reset_its_counts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    keeper = _CountsKeeper("kept")
+    found = _Found({"kept": keeper, "memory": MemoryCache("memory"), "absent": None})
+    zero_counts(cast(Any, found), ["kept", "memory", "absent"])
+    assert keeper.resets == 1
+    assert capsys.readouterr().out.strip() == "hit/miss counts zeroed: kept"
+
+
 def test_prune_removes_expired_old_entries_and_orphaned_workspaces(
     isolated_config: IsolatedConfig, tmp_path: Path
 ) -> None:
@@ -165,7 +201,7 @@ def test_prune_removes_expired_old_entries_and_orphaned_workspaces(
     orphan = orphan.with_name(key.rsplit("-", 1)[0] + "-" + "a" * 20)
     (orphan / "tree").mkdir(parents=True)
 
-    out = ok("cache", "prune", "--older-than", "30d").stdout
+    out = ok("cache", "prune", "--older-than", "30d", "--yes").stdout
     assert "layout: removed 1 expired and 1 older than 30d entries" in out
     assert "1 orphaned workspaces" in out
     assert as_json("cache", "keys", "--tag", "layout")["keys"] == ["new"]
@@ -244,7 +280,7 @@ def test_terminal_tables_at_80_columns_never_cut_whole_columns() -> None:
     console = Console(file=screen, force_terminal=True, width=80)
     rows = [[key, "zmkfirmware/zmk", "main", "1.0 MiB", "10", "1d", "in 7d"]]
     columns = ("key", "repository", "revision", "disk usage", "files", "age", "expires")
-    print_table("ZMK workspaces", columns, rows, whole=("key",), console=console)
+    print_table("ZMK workspaces", columns, rows, console=console)
     assert key in screen.getvalue()
 
 

@@ -150,7 +150,7 @@ def test_output_replaces_old_files_atomically(
     with monkeypatch.context() as patch:
         patch.setattr(os, "replace", broken_replace)
         code, _, stderr = invoke("layout", "compile", str(source), str(out))
-    assert code == 1
+    assert code == 2  # an output that cannot be written (docs/cli.md, exit codes)
     assert "cannot write output: No space left on device" in stderr
     assert (out / "layout.keymap").read_text(encoding="utf-8") == "old keymap"
     assert sorted(p.name for p in out.iterdir()) == ["layout.keymap"]  # no temporary left

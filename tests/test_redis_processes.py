@@ -92,13 +92,13 @@ def test_a_crashed_lock_holder_blocks_others_only_until_the_lock_expires(
 
 def wire_client_id(cache: RedisCache) -> int:
     """The server's id of the connection the cache's reads and writes go through."""
-    return int(cache._wire.call(b"CLIENT", b"ID"))
+    return int(cache._link.wire.call(b"CLIENT", b"ID"))
 
 
 def test_a_forked_child_uses_its_own_connections(redis_settings: RedisSettings) -> None:
     cache = RedisCache(redis_settings, tag="fork")
     cache.set("k", "from parent")
-    parent_client_id = cache._client.client_id()
+    parent_client_id = cache._link.client.client_id()
     parent_wire_id = wire_client_id(cache)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -107,7 +107,7 @@ def test_a_forked_child_uses_its_own_connections(redis_settings: RedisSettings) 
             os.close(read_end)
             report = {
                 "value": cache.get("k"),
-                "client_id": cache._client.client_id(),
+                "client_id": cache._link.client.client_id(),
                 "wire_id": wire_client_id(cache),
             }
             cache.set("from-child", 1)
@@ -124,7 +124,7 @@ def test_a_forked_child_uses_its_own_connections(redis_settings: RedisSettings) 
     assert report["client_id"] != parent_client_id
     assert report["wire_id"] not in (parent_wire_id, parent_client_id)
     # The child neither used nor closed the parent's connections.
-    assert cache._client.client_id() == parent_client_id
+    assert cache._link.client.client_id() == parent_client_id
     assert wire_client_id(cache) == parent_wire_id
     assert cache.get("from-child") == 1
     cache.close()

@@ -21,12 +21,21 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from glovebox.cli.cache import cache_app
 from glovebox.cli.firmware import firmware_app
-from glovebox.cli.formatting import OUTPUT, error_line
+from glovebox.cli.formatting import OUTPUT, emit_error_json, error_line
 from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
 
-__all__ = ["INTERRUPTED_MESSAGES", "Startup", "app", "ensure_started", "run"]
+__all__ = [
+    "GLOBAL_FLAGS",
+    "GLOBAL_VALUE_OPTIONS",
+    "INTERRUPTED_MESSAGES",
+    "Startup",
+    "app",
+    "ensure_started",
+    "hoist_global_options",
+    "run",
+]
 
 Startup = Callable[[Path | None], Callable[[], None]]
 """What the composition root passes as click's ``obj``: given ``--config`` (or None), it
@@ -79,14 +88,20 @@ def ensure_started(ctx: typer.Context) -> None:
 
 
 class _UsageArgument(TyperArgument):
-    """An argument shown as ``KEY``, ``[KEY]`` or ``KEY...``, without a ``<str>`` type tag."""
+    """An argument shown as ``KEY``, ``[KEY]`` or ``KEY...``, without a ``<str>`` type tag.
+
+    typer draws a required argument as ``{KEY}`` and tags it ``<str>``, and builds its
+    arguments itself (there is no parameter class to pass it), so :class:`_RootGroup`
+    gives each argument this class once the command tree exists: the same object, only
+    these two display methods differ.
+    """
 
     def display_type_rich(self, ctx: Any) -> str | None:
         return None
 
     def get_usage_pieces(self, ctx: Any) -> list[str]:
         name = self.metavar or (self.name or "").upper()
-        if self.nargs != 1:
+        if self.nargs != 1 and not name.endswith("..."):
             name += "..."
         return [name if self.required else f"[{name}]"]
 
@@ -108,39 +123,37 @@ def _metavar(param: Any) -> str:
     return str(param.name or "value").upper().replace("-", "_")
 
 
-def _as_paths(value: Any) -> Any:
-    """A command line path (or several) as ``Path`` objects; click has checked the text."""
-    if isinstance(value, list | tuple):
-        return [Path(item) for item in value]
-    return Path(value)
+class _PlainValue:
+    """Coerces a command line value of a ``str``, ``bool``, ``Path`` or ``list[Path]``
+    parameter without pydantic.
 
+    typer (0.2x) turns every command line value into its annotated type through a pydantic
+    ``TypeAdapter``, built when a parameter is first used; building one imports pydantic,
+    which costs ``cache get`` more start-up time than the command itself. For these types
+    there is nothing to validate: click has already made the text (a flag a ``bool``, a
+    path checked by click's path type), and a path only becomes a ``Path``. typer offers no
+    public hook for this, so :func:`_coerce_directly` puts this object where typer keeps a
+    parameter's coercion (``_runtime_param``); it has the one method typer calls on it.
+    Other types keep typer's own coercion, and with a typer that has no such slot nothing
+    is changed (tests/test_cli_startup.py notices, as pydantic is imported again).
+    """
 
-def _path_runtime_param(descriptor: Any) -> Any:
-    """typer's runtime coercion object for a ``Path`` or ``list[Path]`` parameter, or None."""
-    try:
-        from typer._coercion import PassThroughRuntimeParam
-    except ImportError:  # pragma: no cover - another typer version
-        return None
+    def __init__(self, to_path: bool) -> None:
+        self.to_path = to_path
 
-    class PathRuntimeParam(PassThroughRuntimeParam):
-        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            return _as_paths(value)
-
-    return PathRuntimeParam(
-        parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
-    )
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        if not self.to_path:
+            return value
+        if isinstance(value, list | tuple):
+            return [Path(item) for item in value]
+        return Path(value)
 
 
 def _coerce_directly(param: Any) -> Any:
-    """Let plain ``str``, ``bool``, ``Path`` and ``list[Path]`` parameters skip typer's
-    pydantic-based coercion.
-
-    A command line value is already a ``str`` (a flag already a ``bool``, or None), and
-    a path is that text as a ``Path`` (click's path type has already checked it);
-    building a pydantic ``TypeAdapter`` for it (and importing pydantic) costs more
-    start-up time than ``cache get`` itself. Other types keep typer's coercion. If
-    typer's internals differ from what this expects, nothing is changed.
-    """
+    """Give plain ``str``, ``bool``, ``Path`` and ``list[Path]`` parameters a
+    :class:`_PlainValue` coercion (see there why); other parameters are left alone."""
     descriptor = getattr(param, "type_descriptor", None)
     if descriptor is None or getattr(param, "_runtime_param", "absent") is not None:
         return param
@@ -148,19 +161,9 @@ def _coerce_directly(param: Any) -> Any:
     if descriptor.is_choice or descriptor.file_annotation is not None:
         return param
     if annotation is Path or (descriptor.is_list and annotation == list[Path]):
-        runtime = _path_runtime_param(descriptor)
-        if runtime is not None:
-            param._runtime_param = runtime
-        return param
-    if annotation not in (str, bool) or descriptor.is_list:
-        return param
-    try:
-        from typer._coercion import PassThroughRuntimeParam
-    except ImportError:  # pragma: no cover - another typer version
-        return param
-    param._runtime_param = PassThroughRuntimeParam(
-        parameter_info=descriptor.parameter_info, annotation=annotation
-    )
+        param._runtime_param = _PlainValue(to_path=True)
+    elif annotation in (str, bool) and not descriptor.is_list:
+        param._runtime_param = _PlainValue(to_path=False)
     return param
 
 
@@ -176,9 +179,12 @@ def _direct_help_option(
 
 
 def _starting(invoke: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``invoke`` of a command, preceded by :func:`ensure_started`."""
+    """``invoke`` of a command, preceded by :func:`ensure_started` (and noting, for the
+    ``--json`` error document, which command runs and whether it was given ``--json``)."""
 
     def run(ctx: Any) -> Any:
+        OUTPUT.command = ctx.command_path.partition(" ")[2]
+        OUTPUT.json = bool(ctx.params.get("json_"))
         ensure_started(ctx)
         return invoke(ctx)
 
@@ -227,6 +233,7 @@ class _RootGroup(TyperGroup):
         command = session.command if isinstance(session, _Session) else ""
         message = INTERRUPTED_MESSAGES.get(command, "interrupted")
         typer.echo(f"glovebox: {message}", err=True)
+        OUTPUT.errors.append(message)
         return typer.Exit(_EXIT_INTERRUPTED)
 
 
@@ -322,32 +329,91 @@ def root(
     ctx.meta[_SESSION] = _Session(startup, config_path)
 
 
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q", "--no-progress")
+"""Global options without a value; like ``--config``/``-c`` they may follow the command."""
+GLOBAL_VALUE_OPTIONS = ("--config", "-c")
+
+
+def hoist_global_options(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the global options moved before the command, wherever they were.
+
+    ``glovebox layout compile --debug a.json out`` is ``glovebox --debug layout compile
+    a.json out``, as with git and uv. Nothing after ``--`` moves; no command may define an
+    option of the same name (tests/test_cli_options.py checks every command).
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            rest.extend(argv[index:])
+            break
+        if token in GLOBAL_FLAGS:
+            front.append(token)
+        elif token in GLOBAL_VALUE_OPTIONS and index + 1 < len(argv):
+            front.extend(argv[index : index + 2])
+            index += 1
+        elif token.startswith("--config="):
+            front.append(token)
+        else:
+            rest.append(token)
+        index += 1
+    return [*front, *rest]
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for ``--json`` (before any ``--``)."""
+    if OUTPUT.json:
+        return True
+    words = list(argv)
+    return "--json" in (words[: words.index("--")] if "--" in words else words)
+
+
 def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox") -> int:
     """Run the CLI and return its exit code; no input ends in a traceback.
 
-    Usage errors (unknown option, missing argument, a value of the wrong type) become
-    one line and exit code 2, like errors the commands report themselves. Bad input that
-    reaches the library (``ValueError``, ``TypeError``, a ``GloveboxError``, a path that
-    cannot be used) is also exit code 2. Ctrl-C is one line and exit code 130. Anything
-    else is a bug: one line naming it and exit code 1, with the traceback only under
-    ``--debug``.
+    Exit codes (docs/cli.md, :data:`glovebox.cli.formatting.EXIT_CODES`): usage errors
+    (unknown option, missing argument, a value of the wrong type) are one line and 2, like
+    errors the commands report themselves; bad input that reaches the library
+    (``ValueError``, ``TypeError``, a ``GloveboxError``, a path that cannot be used) is 2
+    too. Ctrl-C is one line and 130. Anything else is a bug: one line naming it and 3,
+    with the traceback only under ``--debug``. With ``--json``, a command that fails
+    without printing its document prints a JSON error document on stdout.
     """
-    argv = list(sys.argv[1:] if args is None else args)
+    argv = hoist_global_options(sys.argv[1:] if args is None else args)
+    OUTPUT.json, OUTPUT.command, OUTPUT.json_printed = False, "", False
+    OUTPUT.errors.clear()
+    # --debug reconfigures the "glovebox" logger; an embedding process gets it back as it was.
+    logger = logging.getLogger("glovebox")
+    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+    try:
+        return _run(argv, startup, prog_name)
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _run(argv: list[str], startup: Startup, prog_name: str) -> int:
+    command = ""
     try:
         result = app(args=argv, prog_name=prog_name, obj=startup, standalone_mode=False)
+        code = result if isinstance(result, int) else 0
     except typer.Abort:
         error_line("aborted")
-        return 1
+        code = 1
     except typer.exceptions.TyperException as exc:  # click's usage and parameter errors
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
         context = getattr(exc, "ctx", None)
-        command = getattr(context, "command_path", None) or prog_name
-        error_line(f"{' '.join(str(message).split())} (see '{command} --help')")
-        return int(getattr(exc, "exit_code", 2))
+        path = getattr(context, "command_path", None) or prog_name
+        command = path.partition(" ")[2]
+        error_line(f"{' '.join(str(message).split())} (see '{path} --help')")
+        code = int(getattr(exc, "exit_code", 2))
     except (GloveboxError, ValueError, TypeError, OSError) as exc:
         error_line(" ".join(str(exc).split()) or type(exc).__name__)
-        return 2
+        code = 2
     except Exception as exc:
         error_line(
             f"unexpected {type(exc).__name__}: {quote(str(exc), 200)}; "
@@ -355,5 +421,7 @@ def run(args: Sequence[str] | None, startup: Startup, prog_name: str = "glovebox
         )
         if "--debug" in argv:
             traceback.print_exc()
-        return 1
-    return result if isinstance(result, int) else 0
+        code = 3
+    if code != 0 and _wants_json(argv) and not OUTPUT.json_printed:
+        emit_error_json(code, OUTPUT.command or command)
+    return code

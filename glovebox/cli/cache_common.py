@@ -28,6 +28,7 @@ __all__ = [
     "disabled_note",
     "format_decision",
     "known_tags",
+    "why_uncreatable",
 ]
 
 
@@ -89,3 +90,27 @@ def check_key(key: str) -> None:
         validate_key(key)
     except GloveboxError as exc:
         raise fail(str(exc)) from exc
+
+
+def why_uncreatable(directory: Path) -> str | None:
+    """Why a cache could not be created at ``directory`` (None: it could be).
+
+    For commands that answer without creating anything (``get`` of a domain never written):
+    a miss is the truth only if the cache could exist there. The nearest existing parent
+    is probed by making and removing an empty directory in it.
+    """
+    import os
+    import tempfile
+
+    parent = directory
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create cache directory {directory}: {parent} is not a directory"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".glovebox-probe-", dir=parent))
+    except OSError as exc:
+        return f"cannot create cache directory {directory}: {exc.strerror or exc}"
+    return None

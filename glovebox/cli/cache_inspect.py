@@ -21,7 +21,9 @@ from glovebox.cli.cache_common import (
     check_key,
     disabled_note,
     format_decision,
+    why_uncreatable,
 )
+from glovebox.cli.completion import complete_tags
 from glovebox.cli.formatting import (
     emit_json,
     fail,
@@ -154,6 +156,56 @@ def _size_cell(view: DomainView) -> str:
     return text
 
 
+_NUMBER_COLUMNS = (
+    "entries",
+    "stored",
+    "disk usage",
+    "evictions",
+    "errors",
+    "hits",
+    "misses",
+    "hit rate",
+)
+"""The figures of a domain in the ``stats`` table: every number of its ``--json`` record."""
+_SHOW_NUMBERS = ("entries", "disk usage", "hit rate")
+"""The figures ``show`` (the configuration view) adds; ``stats`` has them all."""
+
+
+def _backend_cell(view: DomainView) -> str:
+    return view.backend if view.unusable is None else "unusable"
+
+
+def _number_cells(view: DomainView) -> list[str]:
+    """Cells for :data:`_NUMBER_COLUMNS`: every figure the ``--json`` document reports."""
+    stats = view.stats
+    return [
+        str(stats.entries),
+        format_size(stats.size_bytes),
+        _size_cell(view),
+        str(stats.evictions),
+        str(stats.errors),
+        str(stats.hits),
+        str(stats.misses),
+        format_hit_rate(stats.hit_rate),
+    ]
+
+
+def _size_notes(views: list[DomainView]) -> list[str]:
+    """What the disk figures hold that a user would not expect (the space reserve)."""
+    if not any(view.disk_bytes for view in views if view.backend != "redis"):
+        return []
+    return _reserve_note("; stored: the size of the entries")
+
+
+def _reserve_note(more: str = "") -> list[str]:
+    from glovebox.core.cache_v2 import RESERVE_BYTES
+
+    return [
+        f"disk usage (as du counts it) includes a {format_size(RESERVE_BYTES)} space.reserve",
+        f"per domain, kept to free when the disk is full{more}",
+    ]
+
+
 def stats(
     tag: AllTagsOption = None,
     json_: JsonOption = False,
@@ -177,21 +229,10 @@ def stats(
             {"root": str(found.root), "domains": [_view_record(v, found) for v in views]},
         )
         return
-    rows = [
-        [
-            v.tag,
-            v.backend if v.unusable is None else "unusable",
-            str(v.stats.entries),
-            _size_cell(v),
-            str(v.stats.hits),
-            str(v.stats.misses),
-            format_hit_rate(v.stats.hit_rate),
-            _where(v),
-        ]
-        for v in views
-    ]
-    columns = ("tag", "backend", "entries", "disk usage", "hits", "misses", "hit rate", "path")
-    print_table(f"Glovebox caches in {found.root}", columns, rows, whole=("tag", "path"))
+    columns = ("tag", "backend", *_NUMBER_COLUMNS, "path")
+    rows = [[v.tag, _backend_cell(v), *_number_cells(v), _where(v)] for v in views]
+    title = f"Glovebox caches in {found.root}"
+    print_table(title, columns, rows, paths=("path",), notes=_size_notes(views))
     _print_levels(found, views)
     _print_servers(found, views)
     for view in views:
@@ -200,13 +241,17 @@ def stats(
 
 
 def _zero(found: Domains, tags: list[str]) -> None:
-    from glovebox.core.cache_v2 import DiskCacheManager
+    """Zero the stored hit/miss counts of every cache that keeps counts it can reset.
 
+    The cache is asked: a backend offering ``reset_stats()`` keeps such totals (the disk
+    one); the others (memory, a shared server's, a switched-off domain) are left out.
+    """
     zeroed = []
     for name in tags:
         with found.stored(name) as cache:
-            if isinstance(cache, DiskCacheManager):
-                cache.reset_stats()
+            reset_stats = getattr(cache, "reset_stats", None)
+            if callable(reset_stats):
+                reset_stats()
                 zeroed.append(name)
     say(f"hit/miss counts zeroed: {', '.join(zeroed) or 'none (no cache on disk)'}")
 
@@ -238,31 +283,24 @@ def show(json_: JsonOption = False) -> None:
             },
         )
         return
+    columns = ("tag", "strategy", "decided by", "backend", "path", *_SHOW_NUMBERS)
     rows = [
         [
             v.tag,
             v.decision.strategy.value,
             format_decision(v.decision, user_config),
-            v.backend if v.unusable is None else "unusable",
+            _backend_cell(v),
             _short_path(v.directory, found.root) if v.stats.location is None else _where(v),
-            str(v.stats.entries),
-            _size_cell(v),
-            format_hit_rate(v.stats.hit_rate),
+            *(
+                cell
+                for name, cell in zip(_NUMBER_COLUMNS, _number_cells(v), strict=True)
+                if name in _SHOW_NUMBERS
+            ),
         ]
         for v in views
     ]
-    columns = (
-        "tag",
-        "strategy",
-        "decided by",
-        "backend",
-        "path",
-        "entries",
-        "disk usage",
-        "hit rate",
-    )
-    title = f"Glovebox caches in {found.root} (configuration: {files})"
-    print_table(title, columns, rows, whole=("tag", "path"))
+    title = f"Glovebox caches in {found.root}\nconfiguration: {files}"
+    print_table(title, columns, rows, paths=("path",), notes=_size_notes(views))
     _print_levels(found, views)
     _print_servers(found, views)
     _say_remote(remote_record(user_config))
@@ -310,6 +348,10 @@ def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     value: Any = missing
     if found.on_disk(name) or not found.uses_disk(decision):
         value = found.usable(name).get(key, missing)
+    else:
+        problem = why_uncreatable(found.directory(name))
+        if problem is not None:
+            raise fail(f"the {name!r} cache could not be opened: {problem}")
     if json_:
         emit_json(
             "cache get",
@@ -329,7 +371,17 @@ def get(key: str, tag: TagOption = None, json_: JsonOption = False) -> None:
     typer.echo(value if isinstance(value, str | bytes) else repr(value))
 
 
-def dir_(tag: AllTagsOption = None) -> None:
+def dir_(
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag",
+            "-t",
+            help="Print this domain's directory instead (default: the cache root).",
+            autocompletion=complete_tags,
+        ),
+    ] = None,
+) -> None:
     """Print the cache root, or one domain's directory (even before it exists)."""
     from glovebox.cli.domains import domains
 
@@ -388,7 +440,8 @@ def info(json_: JsonOption = False) -> None:
         for item in limits
     ]
     columns = ("tag", "strategy", "disk usage of limit")
-    print_table("Per-domain limits", columns, rows, whole=("tag",))
+    notes = _reserve_note() if any(item["disk_bytes"] for item in limits) else []
+    print_table("Per-domain limits", columns, rows, notes=notes)
     _say_remote(remote_record(found.user_config))
 
 

@@ -18,6 +18,7 @@ from glovebox.cli.cache_common import (
     check_key,
     disabled_note,
 )
+from glovebox.cli.completion import complete_tags
 from glovebox.cli.formatting import count, emit_json, fail, format_size, parse_age, say
 
 # Start-up: the engine, the configuration and rich are imported by the commands that use
@@ -44,6 +45,7 @@ def set_(
     from glovebox.core.cache_v2 import validate_tag
     from glovebox.errors import GloveboxError
 
+    check_key(key)
     found = domains()
     if value == "-":
         value = sys.stdin.read()
@@ -73,11 +75,24 @@ def delete(key: str, tag: TagOption = None) -> None:
     say(f"deleted {key}")
 
 
-def _confirm(question: str, yes: bool, declined: str) -> None:
-    """Ask unless ``yes``; on "no", say ``declined`` and exit 1."""
+def _confirm(question: str, yes: bool, declined: str, *, json_: bool = False) -> None:
+    """Ask unless ``yes``; on "no" (or no answer at all), say ``declined`` and exit 1.
+
+    The question goes to stdout, or to stderr when stdout carries a ``--json`` document.
+    Standard input need not be a terminal (``yes | glovebox cache clear`` answers), but
+    when it ends without an answer nothing is removed. Ctrl-C at the question is still an
+    interruption (exit code 130).
+    """
     if yes:
         return
-    if not typer.confirm(question, default=False):
+    try:
+        answer = typer.confirm(question, default=False, err=json_)
+    except typer.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise
+        answer = False
+        declined += " (no answer on standard input; --yes removes without asking)"
+    if not answer:
         typer.echo(declined, err=True)
         raise typer.Exit(1)
 
@@ -89,14 +104,25 @@ def _workspace_cleanup(found: Domains, cache: CacheManager) -> CleanupResult:
 
 
 def clear(
-    tag: TagOption = None,
-    all_: Annotated[bool, typer.Option("--all", "-a", help="Clear every domain.")] = False,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag",
+            "-t",
+            help="Only this domain (default: every domain).",
+            autocompletion=complete_tags,
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", "-a", help="Every domain (the default without --tag).")
+    ] = False,
     yes: YesOption = False,
 ) -> None:
-    """Remove every entry of a domain (for compilation, its workspaces too).
+    """Remove every entry of every domain, or of --tag (for compilation, its workspaces too).
 
-    Asks first, showing what will go, unless --yes. Works on what is on disk even while
-    caching is disabled.
+    Shows what will go and asks first, unless --yes; without an answer on standard input
+    nothing is removed (exit code 1). Works on what is on disk even while caching is
+    disabled.
     """
     from glovebox.cli.domains import domains
     from glovebox.core.cache_v2 import disk_usage
@@ -104,17 +130,29 @@ def clear(
     found = domains()
     if all_ and tag is not None:
         raise fail("give --tag or --all, not both")
-    names = found.known() if all_ else [found.require(tag)]
+    names = found.known() if tag is None else [found.require(tag)]
     plan = []
     for name in names:
+        used = disk_usage(found.directory(name))  # before SQLite's side files are opened
         with found.stored(name) as cache:
             entries = 0 if cache is None else len(cache.keys())
-        plan.append((name, entries, disk_usage(found.directory(name))))
-    summary = "; ".join(
-        f"{name!r}: {count(entries, 'entry')}, {format_size(used)} on disk"
-        for name, entries, used in plan
-    )
-    _confirm(f"Remove everything in {summary}?", yes, "nothing was cleared")
+        plan.append((name, entries, used))
+    if len(plan) == 1:
+        name, entries, used = plan[0]
+        question = (
+            f"Remove everything in {name!r}: {count(entries, 'entry')}, "
+            f"{format_size(used)} on disk?"
+        )
+    else:
+        total = sum(entries for _, entries, _ in plan)
+        lines = [
+            f"Remove everything in all {len(plan)} domains: {count(total, 'entry')}, "
+            f"{format_size(sum(used for _, _, used in plan))} on disk",
+            *(f"  {name}: {count(n, 'entry')}, {format_size(used)}" for name, n, used in plan),
+            "Clear them all?",
+        ]
+        question = "\n".join(lines)
+    _confirm(question, yes, "nothing was cleared")
     for name in names:
         disabled_note(found, name)
         with found.stored(name) as cache:
@@ -219,18 +257,33 @@ def prune(
             help="Also remove entries stored longer ago than AGE (30d, 12h, 90m, 45s, 2w).",
         ),
     ] = None,
+    yes: YesOption = False,
+    json_: JsonOption = False,
 ) -> None:
-    """Remove expired entries, orphaned workspaces and (with --older-than) old entries."""
+    """Remove expired entries, orphaned workspaces and (with --older-than) old entries.
+
+    Says what it will remove and asks first, unless --yes.
+    """
     from glovebox.cli.domains import domains
 
     age = _age_option(older_than)
     found = domains()
     tags = [found.require(tag)] if tag is not None else found.known()
     cutoff = None if age is None else time.time() - age
+    scope = "expired entries and orphaned workspaces"
+    if cutoff is not None:
+        scope = (
+            f"expired entries, entries stored more than {older_than} ago and orphaned workspaces"
+        )
+    where = f"{tags[0]!r}" if len(tags) == 1 else f"all {len(tags)} domains"
+    _confirm(f"Remove {scope} from {where}?", yes, "nothing was pruned", json_=json_)
+    results = []
     for name in tags:
         with found.stored(name) as cache:
             if cache is None:
-                say(f"{name}: nothing stored")
+                results.append({"tag": name, "expired": 0, "older": 0, "workspaces": 0})
+                if not json_:
+                    say(f"{name}: nothing stored")
                 continue
             old = 0
             if cutoff is not None:
@@ -242,11 +295,18 @@ def prune(
                         stale.append(key)
                 old = cache.delete_many(stale)
             expired = cache.cleanup()
-            text = f"{name}: removed {expired} expired"
-            if cutoff is not None:
-                text += f" and {old} older than {older_than}"
-            text += " entries"
+            workspaces = 0
             if name == "compilation":
-                result = _workspace_cleanup(found, cache)
-                text += f", {result.removed_count} orphaned workspaces"
-            say(text)
+                workspaces = _workspace_cleanup(found, cache).removed_count
+        results.append({"tag": name, "expired": expired, "older": old, "workspaces": workspaces})
+        if json_:
+            continue
+        text = f"{name}: removed {expired} expired"
+        if cutoff is not None:
+            text += f" and {old} older than {older_than}"
+        text += " entries"
+        if name == "compilation":
+            text += f", {workspaces} orphaned workspaces"
+        say(text)
+    if json_:
+        emit_json("cache prune", {"older_than_seconds": age, "domains": results})

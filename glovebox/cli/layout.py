@@ -71,7 +71,7 @@ def compile_command(
     try:
         written = write_outputs(output_dir, compiled)
     except GloveboxError as exc:
-        raise fail(str(exc), code=1) from exc
+        raise fail(str(exc)) from exc
     for _, result in compiled:
         for warning in result.warnings:
             # Not suppressed by --quiet: an unknown parameter silently turns a feature off.

@@ -112,7 +112,7 @@ def list_(json_: JsonOption = False) -> None:
     ]
     total = format_size(sum(o.size for o in objects))
     title = f"{tier.settings.masked_url}: {len(objects)} objects, {total}"
-    print_table(title, ("key", "size", "last written"), rows, whole=("key",))
+    print_table(title, ("key", "size", "last written"), rows)
 
 
 @remote_app.command("prune")

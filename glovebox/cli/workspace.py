@@ -224,7 +224,7 @@ def list_command(json_: JsonOption = False) -> None:
         for entry in entries
     ]
     columns = ("key", "repository", "revision", "disk usage", "files", "age", "expires")
-    print_table(f"ZMK workspaces ({len(entries)})", columns, rows, whole=("key", "repository"))
+    print_table(f"ZMK workspaces ({len(entries)})", columns, rows)
 
 
 @workspace_app.command()

@@ -254,7 +254,7 @@ def test_markup_in_a_missing_key_is_printed_verbatim(
     assert "'[/x][bold]' is not in the 'default' cache" in capsys.readouterr().err
 
 
-def test_unexpected_errors_are_one_line_with_exit_code_1(
+def test_unexpected_errors_are_one_line_with_exit_code_3(
     isolated_config: IsolatedConfig,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -266,10 +266,10 @@ def test_unexpected_errors_are_one_line_with_exit_code_1(
 
     assert main(["cache", "set", "k", "v"]) == 0  # the cache exists, so get reads it
     monkeypatch.setattr(DiskCacheManager, "get", broken)
-    assert main(["cache", "get", "k"]) == 1
+    assert main(["cache", "get", "k"]) == 3  # a bug, never 1 ("not found"): docs/cli.md
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
         "error: unexpected RuntimeError: 'disk on fire'; run with --debug to see the traceback"
     ]
-    assert main(["--debug", "cache", "get", "k"]) == 1
+    assert main(["--debug", "cache", "get", "k"]) == 3
     assert "Traceback" in capsys.readouterr().err

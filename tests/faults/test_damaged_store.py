@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from glovebox.core.cache_v2 import CORRUPT_MARKER
-from glovebox.core.cache_v2.backends.disk import open_disk_cache
+from glovebox.core.cache_v2.backends.disk import open_cache
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.errors import CacheError
@@ -112,7 +112,7 @@ def test_malformed_database_found_by_a_write_is_moved_aside_and_the_write_retrie
     garbled: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        cache = open_disk_cache(garbled, tag="garbled", settings=SETTINGS)
+        cache = open_cache(garbled.parent, "garbled", SETTINGS)
         cache.set("fresh", "stored")
     assert cache.get("fresh") == "stored"
     (aside,) = aside_directories(garbled)
@@ -120,7 +120,7 @@ def test_malformed_database_found_by_a_write_is_moved_aside_and_the_write_retrie
     assert "is not a usable database" in caplog.text
     cache.close()
     # A new process (here: a new instance) finds a healthy cache, not the damaged one.
-    again = open_disk_cache(garbled, tag="garbled", settings=SETTINGS)
+    again = open_cache(garbled.parent, "garbled", SETTINGS)
     assert again.get("fresh") == "stored"
     again.set("another", 1)
     again.close()
@@ -130,7 +130,7 @@ def test_malformed_database_found_by_a_read_is_a_miss_and_moved_aside(
     garbled: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        cache = open_disk_cache(garbled, tag="garbled", settings=SETTINGS)
+        cache = open_cache(garbled.parent, "garbled", SETTINGS)
         assert cache.get("key-7", "miss") == "miss"
     assert len(aside_directories(garbled)) == 1
     cache.set("key-7", "again")

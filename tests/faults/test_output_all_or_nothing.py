@@ -57,7 +57,7 @@ def test_a_full_disk_leaves_the_output_directory_as_it_was(tmp_path: Path) -> No
         before = snapshot(full)
         result = compile_script(tmp_path, "ok.json", "lt7.json", "mo9.json", "full/")
         after = snapshot(full)
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == 2, (result.stdout, result.stderr)
     assert after == before
     lines = result.stderr.strip().splitlines()
     assert lines == [
@@ -72,7 +72,7 @@ def test_a_full_disk_removes_the_output_directory_it_created(tmp_path: Path) -> 
     with small_tmpfs(tmp_path / "full", "32k") as full:
         result = compile_script(tmp_path, "ok.json", "lt7.json", "mo9.json", "full/new/deeper")
         left = sorted(p.name for p in full.iterdir())
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     assert "No space left on device" in result.stderr
     assert left == []
 

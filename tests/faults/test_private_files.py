@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from glovebox.core.cache_v2.backends.disk import open_disk_cache, prepare_directory
+from glovebox.core.cache_v2.backends.disk import open_cache
 from glovebox.core.cache_v2.models import CacheSettings
 from tests.other_user import as_nobody
 
@@ -24,8 +24,8 @@ def modes_under(root: Path) -> dict[str, int]:
 
 
 def use_a_cache(root: Path) -> Path:
-    directory = prepare_directory(root, "private")
-    cache = open_disk_cache(directory, tag="private", settings=CacheSettings())
+    directory = root / "private"
+    cache = open_cache(root, "private", CacheSettings())
     cache.set("small", "value")
     cache.set("large-bytes", b"\x00" * 100_000)
     cache.set("large-text", "t" * 100_000)
@@ -58,7 +58,7 @@ def test_an_existing_cache_with_loose_modes_is_made_private_when_opened(tmp_path
     directory = use_a_cache(tmp_path / "root")
     for path in [directory, *directory.iterdir()]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    open_disk_cache(directory, tag="private", settings=CacheSettings()).close()
+    open_cache(directory.parent, "private", CacheSettings()).close()
     for name in ("", "cache.db", "space.reserve"):
         mode = stat.S_IMODE((directory / name).stat().st_mode)
         assert mode in (0o600, 0o700), f"{name or '.'}: {mode:04o}"

@@ -50,7 +50,12 @@ from glovebox.core.cache_v2.cache_coordinator import (
 )
 from glovebox.core.cache_v2.cache_manager import BaseCache, CacheManager, validate_key
 from glovebox.core.cache_v2.disabled_cache import DisabledCache
-from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER, WORKSPACE_DIR
+from glovebox.core.cache_v2.disk_layout import (
+    CACHE_DB_NAME,
+    CORRUPT_MARKER,
+    RESERVE_BYTES,
+    WORKSPACE_DIR,
+)
 from glovebox.core.cache_v2.factories import (
     create_cache_from_user_config,
     create_default_cache,
@@ -128,6 +133,7 @@ __all__ = [
     "MAX_SIZE_GB_LIMIT",
     "MAX_TIMEOUT",
     "MIN_SECRET_LENGTH",
+    "RESERVE_BYTES",
     "SETTING_LIMITS",
     "STRATEGY_BACKENDS",
     "WORKSPACE_DIR",

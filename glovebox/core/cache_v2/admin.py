@@ -247,6 +247,8 @@ class CacheAdmin:
         decision = self.decision(tag)
         unusable = None
         stats = CacheStats(backend=self.backend(decision), tag=tag)
+        directory = self.directory(tag)
+        before = _side_files(directory)
         live = None
         if decision.strategy is not Strategy.DISABLED and self.on_disk(tag):
             live = self.live(tag)
@@ -256,8 +258,10 @@ class CacheAdmin:
             with self.stored(tag) as cache:
                 if cache is not None:
                     stats = cache.get_stats()
-        directory = self.directory(tag)
         disk_bytes, workspace_bytes = disk_usage_with_part(directory, directory / WORKSPACE_DIR)
+        # SQLite's -wal/-shm files opened by this report vanish when it closes the database:
+        # the figure is what `du` shows once the command has finished.
+        disk_bytes -= _new_side_file_bytes(directory, before)
         return DomainReport(
             tag=tag,
             decision=decision,
@@ -269,3 +273,22 @@ class CacheAdmin:
             size_limit_bytes=self.size_limit(tag),
             unusable=unusable,
         )
+
+
+_SQLITE_SIDE_FILES = (f"{CACHE_DB_NAME}-wal", f"{CACHE_DB_NAME}-shm")
+
+
+def _side_files(directory: Path) -> set[str]:
+    """Which of SQLite's ``-wal``/``-shm`` files exist in ``directory`` now."""
+    return {name for name in _SQLITE_SIDE_FILES if (directory / name).exists()}
+
+
+def _new_side_file_bytes(directory: Path, before: set[str]) -> int:
+    """Disk usage of the SQLite side files that appeared since ``before`` was taken."""
+    used = 0
+    for name in set(_SQLITE_SIDE_FILES) - before:
+        try:
+            used += os.lstat(directory / name).st_blocks * 512
+        except OSError:
+            continue
+    return used

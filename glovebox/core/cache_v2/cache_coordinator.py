@@ -85,11 +85,34 @@ class CacheCoordinator:
         """Return the shared instance for ``(cache_root, tag)``, creating it if needed."""
         if not enabled:
             return DisabledCache(tag)
-        slot = self._by_request.get((str(cache_root), tag or "default"))
+        return self.instance(cache_root, validate_tag(tag), settings)
+
+    def instance(self, cache_root: Path | str, name: str, settings: CacheSettings) -> CacheManager:
+        """:meth:`get` for a ``name`` that ``validate_tag`` returned (it is not checked again).
+
+        The warm path is one dictionary lookup. The first request resolves the root,
+        opens the backend under the lock and registers the instance under both keys; an
+        unusable storage gives a ``DisabledCache`` saying why, with a WARNING.
+        """
+        request = (str(cache_root), name)
+        slot = self._by_request.get(request)
         if slot is None:
-            slot, failure = self._create(cache_root, tag, settings)
-            if slot is None:
-                return DisabledCache(tag, reason=failure)
+            root = Path(cache_root).expanduser().resolve()
+            key = f"{root}:{name}"
+            with self._lock:
+                slot = self._slots.get(key)
+                if slot is None:
+                    try:
+                        instance = open_backend(root, name, settings)
+                    except UnusableStorageError as exc:
+                        logger.warning("cache %r disabled: %s", name, exc)
+                        return DisabledCache(name, reason=str(exc))
+                    logger.debug("Creating new shared cache instance: %s", key)
+                    slot = _Slot(key, settings, instance)
+                    self._slots[key] = slot
+                else:
+                    logger.debug("Reusing existing shared cache instance: %s", key)
+                self._by_request[request] = slot
         else:
             logger.debug("Reusing existing shared cache instance: %s", slot.key)
         if slot.settings is not settings and slot.settings != settings:
@@ -101,28 +124,6 @@ class CacheCoordinator:
                 settings.describe(),
             )
         return slot.instance
-
-    def _create(
-        self, cache_root: Path | str, tag: str | None, settings: CacheSettings
-    ) -> tuple[_Slot | None, str | None]:
-        name = validate_tag(tag)
-        root = Path(cache_root).expanduser().resolve()
-        key = f"{root}:{name}"
-        with self._lock:
-            slot = self._slots.get(key)
-            if slot is not None:
-                logger.debug("Reusing existing shared cache instance: %s", key)
-            else:
-                try:
-                    instance = open_backend(root, name, settings)
-                except UnusableStorageError as exc:
-                    logger.warning("cache %r disabled: %s", name, exc)
-                    return None, str(exc)
-                logger.debug("Creating new shared cache instance: %s", key)
-                slot = _Slot(key, settings, instance)
-                self._slots[key] = slot
-            self._by_request[(str(cache_root), name)] = slot
-            return slot, None
 
     def evict(self, instance: CacheManager) -> bool:
         """Close ``instance`` and drop it from the registry; False if it was not registered."""

@@ -100,7 +100,8 @@ def validate_key(key: object) -> str:
     A ``str`` subclass (a ``StrEnum`` member, say) comes back as the equal plain string,
     so every backend stores and finds it as the same entry. Raises
     ``InvalidArgumentTypeError`` (a ``TypeError``) for a non-string and
-    ``InvalidArgumentError`` (a ``ValueError``) for an empty, over-long or non-UTF-8 key.
+    ``InvalidArgumentError`` (a ``ValueError``) for an empty, over-long or non-UTF-8 key,
+    or one that is not a single line (a listing of keys prints one key per line).
     """
     if not isinstance(key, str):
         raise InvalidArgumentTypeError(
@@ -111,6 +112,8 @@ def validate_key(key: object) -> str:
         raise InvalidArgumentError(
             f"cache key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}: {quote(key)}"
         )
+    if key.splitlines() != [key]:
+        raise InvalidArgumentError(f"cache key must be one line (no line break), got {quote(key)}")
     if not key.isascii():
         try:
             key.encode("utf-8")

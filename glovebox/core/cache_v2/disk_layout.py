@@ -8,9 +8,13 @@ that listing a root never imports diskcache.
 
 from __future__ import annotations
 
-__all__ = ["CACHE_DB_NAME", "CORRUPT_MARKER", "WORKSPACE_DIR"]
+__all__ = ["CACHE_DB_NAME", "CORRUPT_MARKER", "RESERVE_BYTES", "RESERVE_NAME", "WORKSPACE_DIR"]
 
 CACHE_DB_NAME = "cache.db"
 CORRUPT_MARKER = ".corrupt-"
 WORKSPACE_DIR = "workspace"
 """The directory of cached workspaces inside the compilation domain's directory."""
+
+RESERVE_NAME = "space.reserve"
+# Enough for the write-ahead log of a delete or a clear once the disk is full.
+RESERVE_BYTES = 256 * 1024

@@ -19,8 +19,8 @@ from glovebox.core.cache_v2.policy import (
     GLOBAL_ENV_VAR,
     Strategy,
     StrategyDecision,
-    env_var_for_tag,
-    resolve_strategy,
+    decide_strategy,
+    tag_variable,
     validate_tag,
 )
 from glovebox.errors import ConfigError
@@ -44,10 +44,12 @@ _GLOBAL = EnvName(GLOBAL_ENV_VAR)
 _MEMO_LIMIT = 4096
 # Memos of the warm path, keyed by the raw environment values they were computed from.
 _roots: dict[tuple[object, object], str] = {}
-_tag_variables: dict[str | None, EnvName] = {}
-_env_strategies: dict[tuple[str | None, object, object], Strategy] = {}
+# tag as given -> (its validated name, its GLOVEBOX_CACHE_<TAG> variable)
+_tag_names: dict[str | None, tuple[str, EnvName]] = {}
+_env_strategies: dict[tuple[str, object, object], Strategy] = {}
 # The default settings with each strategy's backend, built once (the warm path).
 _strategy_settings: dict[Strategy, CacheSettings] = {}
+_coordinator = get_coordinator()
 
 
 def default_cache_root() -> Path:
@@ -65,36 +67,35 @@ def _default_root_str() -> str:
     return root
 
 
-def _env_strategy(tag: str | None) -> Strategy:
-    """``resolve_strategy(tag, os.environ)``, memoised on the two variables it reads."""
-    variable = _tag_variables.get(tag)
-    if variable is None:
-        variable = EnvName(env_var_for_tag(tag))  # validates the tag
-        if len(_tag_variables) < _MEMO_LIMIT:
-            _tag_variables[tag] = variable
-    memo_key = (tag, env_value(_GLOBAL), env_value(variable))
-    strategy = _env_strategies.get(memo_key)
-    if strategy is None:
-        strategy = resolve_strategy(tag, os.environ).strategy  # raises on invalid words
-        if len(_env_strategies) < _MEMO_LIMIT:
-            _env_strategies[memo_key] = strategy
-    return strategy
-
-
 def create_default_cache(tag: str | None = None) -> CacheManager:
     """The shared cache for ``tag`` under the default root, as the environment allows.
 
     The environment is read on every call, so flipping ``GLOVEBOX_CACHE_GLOBAL`` or
-    ``GLOVEBOX_CACHE_<TAG>`` takes effect immediately.
+    ``GLOVEBOX_CACHE_<TAG>`` takes effect immediately. The tag is validated and its
+    variable named once per process; the strategy is decided once per pair of values of
+    the two variables it depends on (memos), so a warm call reads two variables and
+    looks up three dictionaries.
     """
-    strategy = _env_strategy(tag)
+    names = _tag_names.get(tag)
+    if names is None:
+        name = validate_tag(tag)
+        names = (name, EnvName(tag_variable(name)))
+        if len(_tag_names) < _MEMO_LIMIT:
+            _tag_names[tag] = names
+    name, variable = names
+    memo_key = (name, env_value(_GLOBAL), env_value(variable))
+    strategy = _env_strategies.get(memo_key)
+    if strategy is None:
+        strategy = decide_strategy(name, os.environ).strategy  # raises on invalid words
+        if len(_env_strategies) < _MEMO_LIMIT:
+            _env_strategies[memo_key] = strategy
     if strategy is Strategy.DISABLED:
-        return DisabledCache(tag)
+        return DisabledCache(name)
     settings = _strategy_settings.get(strategy)
     if settings is None:
         settings = CacheSettings(backend=backend_for_strategy(strategy))
         _strategy_settings[strategy] = settings
-    return get_coordinator().get(_default_root_str(), tag, settings=settings)
+    return _coordinator.instance(_default_root_str(), name, settings)
 
 
 def _domain_settings(user_config: Any, name: str) -> tuple[Any, Any]:
@@ -109,15 +110,17 @@ def resolve_user_config_strategy(
     user_config: Any, tag: str | None = None, environ: Mapping[str, str] | None = None
 ) -> StrategyDecision:
     """The strategy for ``tag`` given the environment and ``user_config`` (and who decided)."""
-    _, domain = _domain_settings(user_config, tag or "default")
-    return _decide(user_config, tag, domain, os.environ if environ is None else environ)
+    name = validate_tag(tag)
+    _, domain = _domain_settings(user_config, name)
+    return _decide(user_config, name, domain, os.environ if environ is None else environ)
 
 
 def _decide(
-    user_config: Any, tag: str | None, domain: Any, environ: Mapping[str, str]
+    user_config: Any, name: str, domain: Any, environ: Mapping[str, str]
 ) -> StrategyDecision:
-    return resolve_strategy(
-        tag,
+    """The decision for a validated ``name`` given the config's values for it."""
+    return decide_strategy(
+        name,
         environ,
         domain_strategy=getattr(domain, "strategy", None),
         global_strategy=getattr(user_config, "cache_strategy", None),
@@ -139,14 +142,15 @@ def create_cache_from_user_config(user_config: Any, tag: str | None = None) -> C
     a ``cache`` section with ``max_size_gb``, ``timeout`` and ``domains.<tag>`` (``strategy``,
     ``max_size_gb``, ``timeout``, ``default_ttl``) is used when the object has one.
     """
-    section, domain = _domain_settings(user_config, tag or "default")
-    decision = _decide(user_config, tag, domain, os.environ)
+    name = validate_tag(tag)
+    section, domain = _domain_settings(user_config, name)
+    decision = _decide(user_config, name, domain, os.environ)
     if decision.strategy is Strategy.DISABLED:
-        return DisabledCache(tag)
+        return DisabledCache(name)
     settings = _settings(section, domain, decision.strategy)
     cache_path = getattr(user_config, "cache_path", None)
     root = default_cache_root() if cache_path is None else Path(cache_path)
-    return get_coordinator().get(root, tag, settings=settings)
+    return _coordinator.instance(root, name, settings)
 
 
 def _settings(section: Any, domain: Any, strategy: Strategy) -> CacheSettings:
@@ -172,8 +176,9 @@ def user_config_settings(user_config: Any, tag: str | None = None) -> CacheSetti
     For a domain whose strategy is ``disabled`` the backend is the disk one: these are the
     settings of the data it left on disk (size limit, timeout), which tools still manage.
     """
-    section, domain = _domain_settings(user_config, tag or "default")
-    strategy = _decide(user_config, tag, domain, os.environ).strategy
+    name = validate_tag(tag)
+    section, domain = _domain_settings(user_config, name)
+    strategy = _decide(user_config, name, domain, os.environ).strategy
     if strategy is Strategy.DISABLED:
         strategy = Strategy.ENABLED
     return _settings(section, domain, strategy)

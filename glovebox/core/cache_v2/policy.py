@@ -31,11 +31,13 @@ __all__ = [
     "DecisionLayer",
     "Strategy",
     "StrategyDecision",
+    "decide_strategy",
     "domain_strategy_path",
     "env_var_for_tag",
     "parse_strategy",
     "plain_str",
     "resolve_strategy",
+    "tag_variable",
     "validate_tag",
 ]
 
@@ -179,14 +181,15 @@ def domain_strategy_path(tag: str | None) -> str:
 
 def env_var_for_tag(tag: str | None) -> str:
     """``"layout"`` -> ``"GLOVEBOX_CACHE_LAYOUT"``; non-alphanumerics become ``_``."""
-    return _variable(validate_tag(tag))
+    return tag_variable(validate_tag(tag))
 
 
 def _domain_path(name: str) -> str:
     return f"cache.domains.{name}.strategy"
 
 
-def _variable(name: str) -> str:
+def tag_variable(name: str) -> str:
+    """:func:`env_var_for_tag` of a ``name`` that :func:`validate_tag` returned."""
     return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
@@ -203,7 +206,26 @@ def resolve_strategy(
     unset). Invalid words anywhere raise ``ConfigError`` naming where they came from, even
     when a higher layer would have decided: a typo is never silently ignored.
     """
-    name = validate_tag(tag)
+    return decide_strategy(
+        validate_tag(tag),
+        environ,
+        domain_strategy=domain_strategy,
+        global_strategy=global_strategy,
+    )
+
+
+def decide_strategy(
+    name: str,
+    environ: Mapping[str, str],
+    *,
+    domain_strategy: object = None,
+    global_strategy: object = None,
+) -> StrategyDecision:
+    """:func:`resolve_strategy` for a ``name`` that :func:`validate_tag` returned.
+
+    For callers that validated the tag already (the factories' first open): the name is
+    not checked again.
+    """
     domain_path = _domain_path(name)
     global_raw = environ.get(GLOBAL_ENV_VAR)
     global_env = (
@@ -211,7 +233,7 @@ def resolve_strategy(
         if global_raw is None or global_raw.strip() == ""
         else parse_strategy(global_raw, where=GLOBAL_ENV_VAR, allow_memory=False)
     )
-    tag_var = _variable(name)
+    tag_var = tag_variable(name)
     tag_raw = environ.get(tag_var)
     tag_env = (
         None if tag_raw is None or tag_raw.strip() == "" else parse_strategy(tag_raw, where=tag_var)

@@ -17,6 +17,7 @@ show; run it against a new backend.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from glovebox.core.cache_v2.cache_manager import CacheManager
 from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.core.cache_v2.policy import Strategy
 from glovebox.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BACKENDS",
@@ -116,7 +119,23 @@ def open_backend(root: Path, name: str, settings: CacheSettings) -> CacheManager
         raise ConfigError(
             f"cache {name!r}: unknown cache backend {settings.backend!r}; known backends: {known}"
         )
-    return opener(root, name, settings)
+    if type(opener) is LazyOpener:
+        opener = opener.load()  # called directly: the wrapper would only forward
+    instance = opener(root, name, settings)
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("cache %r keeps its data %s", name, _where(instance, settings.backend, root))
+    return instance
+
+
+def _where(instance: CacheManager, backend: str, root: Path) -> str:
+    """Where an opened cache keeps its data, for the debug log: a directory only for a
+    backend that has one (a Redis domain names its server, masked, and key namespace)."""
+    server = getattr(instance, "server", None)
+    if isinstance(server, str):
+        return f"on the {backend} server {server} under {getattr(instance, 'namespace', '?')}"
+    if backend == "memory":
+        return "in the memory of this process"
+    return f"on {backend} in {getattr(instance, 'directory', root)}"
 
 
 def backend_for_strategy(strategy: Strategy) -> str:

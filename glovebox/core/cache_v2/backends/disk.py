@@ -97,7 +97,7 @@ from glovebox.core.cache_v2.models import (
 )
 from glovebox.errors import CacheError, UnusableStorageError
 
-__all__ = ["DiskCacheManager", "open_cache", "open_disk_cache", "prepare_directory"]
+__all__ = ["DiskCacheManager", "open_cache"]
 
 T = TypeVar("T")
 
@@ -142,7 +142,8 @@ class DiskCacheManager(BaseCache):
         self._key_locks = KeyLocks(self._directory / "locks")
         self._closed = False
         self._cache = self._open()
-        self._reset_counters()
+        self._counters = Counters()
+        self._writes_since_size_check = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -609,12 +610,22 @@ def _check_private(path: Path) -> None:
         )
 
 
-def prepare_directory(cache_root: Path, name: str) -> Path:
-    """Create (0700) and vet ``cache_root/name``; raise ``UnusableStorageError`` if unusable."""
-    directory = cache_root / name
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    # OperationalError covers "locked", "unable to open", "disk I/O": not the file's fault.
+    return not isinstance(exc, sqlite3.OperationalError)
+
+
+def open_cache(root: Path, name: str, settings: CacheSettings) -> DiskCacheManager:
+    """The ``disk`` backend's opener: the cache in ``root/name``, made ready in one pass.
+
+    ``root`` and ``root/name`` are created (0700) and vetted once here: owned by the
+    current user, not writable by others, usable; otherwise ``UnusableStorageError``. A
+    damaged database is moved aside (never deleted) and a fresh one opened.
+    """
+    directory = root / name
     try:
-        cache_root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _check_private(cache_root)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_private(root)
         directory.mkdir(mode=0o700, exist_ok=True)
         _check_private(directory)
         if not os.access(directory, os.W_OK | os.X_OK):
@@ -623,27 +634,12 @@ def prepare_directory(cache_root: Path, name: str) -> Path:
         raise UnusableStorageError(
             f"cannot create cache directory {directory}: {exc.strerror or exc}"
         ) from exc
-    return directory
-
-
-def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
-    # OperationalError covers "locked", "unable to open", "disk I/O": not the file's fault.
-    return not isinstance(exc, sqlite3.OperationalError)
-
-
-def open_disk_cache(directory: Path, *, tag: str, settings: CacheSettings) -> DiskCacheManager:
-    """Open the cache in ``directory``; a damaged database is moved aside, never deleted."""
     try:
-        return DiskCacheManager(directory, tag=tag, settings=settings)
+        return DiskCacheManager(directory, tag=name, settings=settings)
     except sqlite3.DatabaseError as exc:
         if not _is_corruption(exc):
             raise UnusableStorageError(f"cannot open {directory / CACHE_DB_NAME}: {exc}") from exc
-        move_aside(directory, tag, exc)
-        return DiskCacheManager(directory, tag=tag, settings=settings)
+        move_aside(directory, name, exc)
+        return DiskCacheManager(directory, tag=name, settings=settings)
     except OSError as exc:
         raise UnusableStorageError(f"cannot open cache in {directory}: {exc}") from exc
-
-
-def open_cache(root: Path, name: str, settings: CacheSettings) -> DiskCacheManager:
-    """The ``disk`` backend's opener: ``root/name`` prepared, then opened."""
-    return open_disk_cache(prepare_directory(root, name), tag=name, settings=settings)

@@ -38,7 +38,12 @@ from typing import Any
 import diskcache
 from diskcache.core import ENOVAL, UNKNOWN
 
-from glovebox.core.cache_v2.disk_layout import CACHE_DB_NAME, CORRUPT_MARKER
+from glovebox.core.cache_v2.disk_layout import (
+    CACHE_DB_NAME,
+    CORRUPT_MARKER,
+    RESERVE_BYTES,
+    RESERVE_NAME,
+)
 
 __all__ = [
     "CACHE_DB_NAME",
@@ -64,9 +69,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RESERVE_NAME = "space.reserve"
-# Enough for the write-ahead log of a delete or a clear once the disk is full.
-RESERVE_BYTES = 256 * 1024
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 

@@ -1,8 +1,9 @@
 """The shared backend (strategy ``redis``): one Redis server serving many machines.
 
-:class:`RedisCache` is the whole backend in one class. It composes a ``redis.Redis``
-client and its pool (scripts, SCAN, pipelines), a :class:`~glovebox.core.cache_v2.redis_wire.Wire`
-(the hot single-command path), the server's circuit breaker, a
+:class:`RedisCache` is the whole backend in one class. It composes this process's
+:class:`RedisConnection` (a ``redis.Redis`` client and its pool for scripts, SCAN and
+pipelines, a :class:`~glovebox.core.cache_v2.redis_wire.Wire` for the hot single-command
+path, the server's circuit breaker and the fork generation they belong to), a
 :class:`~glovebox.core.cache_v2.redis_codec.ValueCodec` (signed values), :class:`Counters`
 and the server-wide ``get_or_set`` lock (:class:`_ServerLock`, below).
 
@@ -88,6 +89,7 @@ __all__ = [
     "SECRET_ENV_VAR",
     "URL_ENV_VAR",
     "RedisCache",
+    "RedisConnection",
     "RedisUnavailableError",
     "open_cache",
     "settings_from_environment",
@@ -177,7 +179,118 @@ def _now_us() -> int:
     return int(time.time() * 1_000_000)
 
 
-Call = Callable[[str, str, Callable[[redis.Redis], Any]], Any]
+class RedisConnection:
+    """One process's connection to the Redis server of one cache.
+
+    Holds what belongs to the process that built it: the ``redis.Redis`` client and its
+    pool (scripts, SCAN, pipelines), the :class:`Wire` (single commands on the hot path),
+    the registered scripts, and the server's circuit breaker, with the fork generation
+    they were built in. Nothing connects until first use. A forked child never uses, or
+    closes, its parent's connection: its cache builds a new one (see :meth:`current`).
+
+    :meth:`call` runs an action through the breaker and turns failures into the cache's
+    errors (``RedisUnavailableError`` for an unreachable server, ``CacheError`` for an
+    error reply); counting them is the cache's business.
+    """
+
+    __slots__ = (
+        "breaker",
+        "client",
+        "delete_script",
+        "generation",
+        "release_script",
+        "server",
+        "settings",
+        "tag",
+        "touch_script",
+        "wire",
+    )
+
+    def __init__(self, settings: RedisSettings, *, tag: str, server: str) -> None:
+        self.settings = settings
+        self.tag = tag
+        self.server = server
+        self.generation = Forks.generation
+        try:
+            pool = redis.ConnectionPool.from_url(
+                settings.url,
+                socket_connect_timeout=settings.connect_timeout,
+                socket_timeout=settings.socket_timeout,
+                retry=Retry(NoBackoff(), 0),
+                health_check_interval=0,
+            )
+            # Values are bytes; a URL asking for decoded replies must not change that.
+            pool.connection_kwargs["decode_responses"] = False
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"cache {tag!r}: Redis url {server!r} is not usable: {settings.scrub(str(exc))}"
+            ) from None
+        self.client = redis.Redis(connection_pool=pool)
+        connection_class, connection_kwargs = pool.connection_class, dict(pool.connection_kwargs)
+        self.wire = Wire(lambda: connection_class(**connection_kwargs))
+        self.delete_script = self.client.register_script(DELETE_SCRIPT)
+        self.touch_script = self.client.register_script(TOUCH_SCRIPT)
+        self.release_script = self.client.register_script(RELEASE_SCRIPT)
+        self.breaker = _Breaker.for_server(server, settings.retry_interval)
+
+    @property
+    def current(self) -> bool:
+        """Built by this process (not inherited through ``fork()``)."""
+        return self.generation == Forks.generation
+
+    def close(self) -> None:
+        """Disconnect the wire and the pool (never called for an inherited connection)."""
+        self.wire.close()
+        self.client.connection_pool.disconnect()
+
+    def call(self, operation: str, key: str, action: Callable[[RedisConnection], Any]) -> Any:
+        """Run ``action`` with this connection through the breaker; raise ``CacheError``."""
+        breaker = self.breaker
+        if not breaker.allow():
+            raise self.unavailable(operation, key, None)
+        try:
+            result = action(self)
+        except _CONNECTION_ERRORS as exc:
+            raise self.unavailable(operation, key, exc) from None
+        except redis.RedisError as exc:
+            breaker.succeeded()  # the server answered
+            raise self.error(operation, key, exc) from None
+        breaker.succeeded()
+        return result
+
+    def unavailable(
+        self, operation: str, key: str, exc: BaseException | None
+    ) -> RedisUnavailableError:
+        """The error for a server that failed (``exc``: the breaker records an outage) or
+        that the breaker keeps out of use (``exc`` None)."""
+        if exc is not None:
+            self.breaker.failed(self.describe(exc))
+            cause = self.breaker.last_failure
+        else:
+            cause = (
+                f"not retried for up to {self.breaker.interval:g}s after: "
+                f"{self.breaker.last_failure}"
+            )
+        return RedisUnavailableError(
+            f"cache {self.tag!r}: could not {operation} key {key!r}: Redis server "
+            f"{self.server} is unreachable ({cause})"
+        )
+
+    def error(self, operation: str, key: str, exc: BaseException) -> CacheError:
+        """The error for a failure the server reported (it answered)."""
+        return CacheError(
+            f"cache {self.tag!r} on Redis {self.server}: could not {operation} key "
+            f"{key!r}: {self.describe(exc)}"
+        )
+
+    def describe(self, exc: BaseException) -> str:
+        return self.settings.scrub(f"{type(exc).__name__}: {exc}")[:500]
+
+
+Action = Callable[[RedisConnection], Any]
+"""What :meth:`RedisConnection.call` runs: a function of this process's connection."""
+
+Call = Callable[[str, str, Action], Any]
 """``RedisCache._call``: run an action on the server through the breaker, or raise."""
 
 
@@ -189,11 +302,8 @@ class _ServerLock:
     ``lock_timeout``, released by a script that deletes it only if the token is ours).
     """
 
-    def __init__(
-        self, call: Call, release: Any, prefix: bytes, tag: str, settings: RedisSettings
-    ) -> None:
+    def __init__(self, call: Call, prefix: bytes, tag: str, settings: RedisSettings) -> None:
         self._call = call
-        self._release = release
         self._prefix = prefix
         self._tag = tag
         self._settings = settings
@@ -213,7 +323,7 @@ class _ServerLock:
                         self._call(
                             "release lock",
                             key,
-                            lambda _: self._release(keys=[name], args=[token]),
+                            lambda link: link.release_script(keys=[name], args=[token]),
                         )
 
     def _acquire(self, key: str, name: bytes) -> str | None:
@@ -229,7 +339,7 @@ class _ServerLock:
         while True:
             try:
                 if self._call(
-                    "lock", key, lambda client: client.set(name, token, nx=True, px=lock_ms)
+                    "lock", key, lambda link: link.client.set(name, token, nx=True, px=lock_ms)
                 ):
                     return token
             except CacheError as exc:
@@ -313,41 +423,16 @@ class RedisCache(BaseCache):
     # -- lifecycle -----------------------------------------------------------------
 
     def _start(self) -> None:
-        """Build this process's connection pool (no connection is made until first use)."""
-        settings = self._settings
-        self._generation = Forks.generation
-        try:
-            pool = redis.ConnectionPool.from_url(
-                settings.url,
-                socket_connect_timeout=settings.connect_timeout,
-                socket_timeout=settings.socket_timeout,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=0,
-            )
-            # Values are bytes; a URL asking for decoded replies must not change that.
-            pool.connection_kwargs["decode_responses"] = False
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"cache {self._tag!r}: Redis url {self._server!r} is not usable: "
-                f"{settings.scrub(str(exc))}"
-            ) from None
-        self._client = redis.Redis(connection_pool=pool)
-        connection_class, connection_kwargs = pool.connection_class, dict(pool.connection_kwargs)
-        self._wire = Wire(lambda: connection_class(**connection_kwargs))
-        self._delete_script = self._client.register_script(DELETE_SCRIPT)
-        self._touch_script = self._client.register_script(TOUCH_SCRIPT)
-        release_script = self._client.register_script(RELEASE_SCRIPT)
-        self._breaker = _Breaker.for_server(self._server, settings.retry_interval)
+        """This process's connection (none is made until first use), counts and lock."""
+        self._link = RedisConnection(self._settings, tag=self._tag, server=self._server)
         self._counters = Counters()
-        self._server_lock = _ServerLock(
-            self._call, release_script, self._lock_prefix, self._tag, settings
-        )
+        self._server_lock = _ServerLock(self._call, self._lock_prefix, self._tag, self._settings)
 
     def _check_process(self) -> None:
-        if self._generation != Forks.generation:
+        if not self._link.current:
             # Inherited from the parent: its sockets are the parent's to use and close.
             if self._closed:
-                self._generation = Forks.generation
+                self._link.generation = Forks.generation
             else:
                 self._start()
         if self._closed:
@@ -355,64 +440,28 @@ class RedisCache(BaseCache):
 
     def close(self) -> None:
         """Flush pending counts and disconnect. Safe to call any number of times."""
-        if self._generation != Forks.generation:
-            self._generation = Forks.generation
+        if not self._link.current:
+            self._link.generation = Forks.generation
             self._closed = True  # the pool is the parent's: leave it alone
             return
         if self._closed:
             return
         self._flush_stats()
         self._closed = True
-        self._wire.close()
-        self._client.connection_pool.disconnect()
+        self._link.close()
 
     # -- calling the server ----------------------------------------------------------
 
-    def _call(self, operation: str, key: str, action: Callable[[redis.Redis], Any]) -> Any:
-        """Run ``action`` against the server through the breaker; raise ``CacheError``."""
+    def _call(self, operation: str, key: str, action: Action) -> Any:
+        """Run ``action`` on this process's connection; a failure is counted and raised."""
         self._check_process()
-        if not self._breaker.allow():
-            raise self._unavailable(operation, key, None)
         try:
-            result = action(self._client)
-        except _CONNECTION_ERRORS as exc:
-            raise self._unavailable(operation, key, exc) from None
-        except redis.RedisError as exc:
-            self._breaker.succeeded()  # the server answered
-            raise self._error(operation, key, exc) from None
-        self._breaker.succeeded()
-        return result
+            return self._link.call(operation, key, action)
+        except CacheError:
+            self._counters.add_error()
+            raise
 
-    def _unavailable(
-        self, operation: str, key: str, exc: BaseException | None
-    ) -> RedisUnavailableError:
-        self._counters.add_error()
-        if exc is not None:
-            self._breaker.failed(self._describe(exc))
-            cause = self._breaker.last_failure
-        else:
-            cause = (
-                f"not retried for up to {self._breaker.interval:g}s after: "
-                f"{self._breaker.last_failure}"
-            )
-        return RedisUnavailableError(
-            f"cache {self._tag!r}: could not {operation} key {key!r}: Redis server "
-            f"{self._server} is unreachable ({cause})"
-        )
-
-    def _error(self, operation: str, key: str, exc: BaseException) -> CacheError:
-        self._counters.add_error()
-        return CacheError(
-            f"cache {self._tag!r} on Redis {self._server}: could not {operation} key "
-            f"{key!r}: {self._describe(exc)}"
-        )
-
-    def _describe(self, exc: BaseException) -> str:
-        return self._settings.scrub(f"{type(exc).__name__}: {exc}")[:500]
-
-    def _read(
-        self, operation: str, key: str, action: Callable[[redis.Redis], Any], fallback: Any
-    ) -> Any:
+    def _read(self, operation: str, key: str, action: Action, fallback: Any) -> Any:
         """Like :meth:`_call`, but a failure is logged and answered with ``fallback``."""
         self._check_process()  # a closed cache raises, as on disk
         try:
@@ -464,8 +513,8 @@ class RedisCache(BaseCache):
         if not (hits or misses) or self._closed:
             return
 
-        def add(client: redis.Redis) -> None:
-            pipe = client.pipeline(transaction=False)
+        def add(link: RedisConnection) -> None:
+            pipe = link.client.pipeline(transaction=False)
             pipe.hincrby(self._stats_key, "hits", hits)
             pipe.hincrby(self._stats_key, "misses", misses)
             pipe.execute()
@@ -487,18 +536,21 @@ class RedisCache(BaseCache):
         if type(key) is not str or not key or len(key) > MAX_KEY_LENGTH:
             validate_key(key)
         name = self._name(key)
-        if self._generation == Forks.generation and not (self._closed or self._breaker.down):
+        link = self._link
+        if link.generation == Forks.generation and not (self._closed or link.breaker.down):
             # The hot path: one GET, no wrapper frames. Failures go the way of _call's.
             try:
-                blob: bytes | None = self._wire.call(b"GET", name)
+                blob: bytes | None = link.wire.call(b"GET", name)
             except _CONNECTION_ERRORS as exc:
-                self._unavailable("read", key, exc)
+                self._counters.add_error()
+                link.unavailable("read", key, exc)
                 blob = None
             except redis.RedisError as exc:
-                logger.warning("%s; treated as a miss", self._error("read", key, exc))
+                self._counters.add_error()
+                logger.warning("%s; treated as a miss", link.error("read", key, exc))
                 blob = None
         else:
-            blob = self._read("read", key, lambda _: self._wire.call(b"GET", name), None)
+            blob = self._read("read", key, lambda link: link.wire.call(b"GET", name), None)
         value = MISSING if blob is None else self._decode(key, name, blob)
         if self._counters.record_lookup(value is not MISSING):
             self._flush_stats()
@@ -506,7 +558,7 @@ class RedisCache(BaseCache):
 
     def _peek(self, key: str) -> Any:
         name = self._name(key)
-        blob = self._read("read", key, lambda _: self._wire.call(b"GET", name), None)
+        blob = self._read("read", key, lambda link: link.wire.call(b"GET", name), None)
         return MISSING if blob is None else self._decode(key, name, blob)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
@@ -518,7 +570,7 @@ class RedisCache(BaseCache):
         blobs: list[bytes | None] = self._read(
             "read (get_many)",
             key_list[0],
-            lambda _: self._wire.call(b"MGET", *names),
+            lambda link: link.wire.call(b"MGET", *names),
             [None] * len(names),
         )
         found: dict[str, Any] = {}
@@ -540,7 +592,7 @@ class RedisCache(BaseCache):
         """
         validate_key(key)
         name = self._name(key)
-        blob = self._read("exists", key, lambda _: self._wire.call(b"GET", name), None)
+        blob = self._read("exists", key, lambda link: link.wire.call(b"GET", name), None)
         return blob is not None and self._verify(key, name, blob)
 
     def _verify(self, key: str, name: bytes, blob: bytes) -> bool:
@@ -562,15 +614,15 @@ class RedisCache(BaseCache):
         page: tuple[int, list[bytes]] = self._call(
             operation,
             "*",
-            lambda client: client.scan(cursor=cursor, match=pattern, count=SCAN_BATCH),
+            lambda link: link.client.scan(cursor=cursor, match=pattern, count=SCAN_BATCH),
         )
         return page
 
     def _heads(self, operation: str, names: list[bytes]) -> list[tuple[bytes, int]]:
         """(header, stored length) of each name, in one round trip."""
 
-        def fetch(client: redis.Redis) -> list[Any]:
-            pipe = client.pipeline(transaction=False)
+        def fetch(link: RedisConnection) -> list[Any]:
+            pipe = link.client.pipeline(transaction=False)
             for name in names:
                 pipe.getrange(name, 0, DEADLINE_END - 1)
                 pipe.strlen(name)
@@ -615,8 +667,8 @@ class RedisCache(BaseCache):
         validate_key(key)
         name = self._name(key)
 
-        def fetch(client: redis.Redis) -> list[Any]:
-            pipe = client.pipeline(transaction=False)
+        def fetch(link: RedisConnection) -> list[Any]:
+            pipe = link.client.pipeline(transaction=False)
             pipe.get(name)
             pipe.pttl(name)
             return pipe.execute()
@@ -641,7 +693,9 @@ class RedisCache(BaseCache):
         hits = misses = entries = size = 0
         try:
             totals = self._call(
-                "read statistics", "*", lambda c: c.hmget(self._stats_key, ["hits", "misses"])
+                "read statistics",
+                "*",
+                lambda link: link.client.hmget(self._stats_key, ["hits", "misses"]),
             )
             hits, misses = (int(value or 0) for value in totals)
             live = self._live_entries("read statistics")
@@ -662,8 +716,8 @@ class RedisCache(BaseCache):
 
     def server_info(self) -> dict[str, Any]:
         """What ``cache show`` reports about the server: version and memory in use."""
-        info = self._call("read server info", "*", lambda client: client.info("server"))
-        memory = self._call("read server info", "*", lambda client: client.info("memory"))
+        info = self._call("read server info", "*", lambda link: link.client.info("server"))
+        memory = self._call("read server info", "*", lambda link: link.client.info("memory"))
         return {
             "server": self._server,
             "version": str(info.get("redis_version", "unknown")),
@@ -699,9 +753,9 @@ class RedisCache(BaseCache):
         name = self._name(key)
         stored = self._encode(key, name, value, lifetime, time.time())
         if px:
-            self._call("store", key, lambda _: self._wire.call(b"SET", name, stored, b"PX", px))
+            self._call("store", key, lambda link: link.wire.call(b"SET", name, stored, b"PX", px))
         else:
-            self._call("store", key, lambda _: self._wire.call(b"SET", name, stored))
+            self._call("store", key, lambda link: link.wire.call(b"SET", name, stored))
 
     def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store every item atomically in one round trip: all are written, or none.
@@ -722,7 +776,7 @@ class RedisCache(BaseCache):
             stored = self._encode(key, name, value, lifetime, now)
             commands.append((b"SET", name, stored, b"PX", px) if px else (b"SET", name, stored))
         self._call(
-            "store (set_many)", next(iter(items)), lambda _: self._wire.transaction(commands)
+            "store (set_many)", next(iter(items)), lambda link: link.wire.transaction(commands)
         )
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
@@ -733,7 +787,9 @@ class RedisCache(BaseCache):
         now = _now_us()
         deadline = 0 if lifetime is None else now + int(lifetime * 1_000_000)
         args: list[int | bytes | str] = [now, deadline_field(deadline), px]
-        return bool(self._call("touch", key, lambda _: self._touch_script(keys=[name], args=args)))
+        return bool(
+            self._call("touch", key, lambda link: link.touch_script(keys=[name], args=args))
+        )
 
     def delete(self, key: str) -> bool:
         validate_key(key)
@@ -747,7 +803,9 @@ class RedisCache(BaseCache):
         names = [self._name(key) for key in key_list]
         args: list[int | bytes | str] = [_now_us(), "live"]
         return int(
-            self._call("delete", key_list[0], lambda _: self._delete_script(keys=names, args=args))
+            self._call(
+                "delete", key_list[0], lambda link: link.delete_script(keys=names, args=args)
+            )
         )
 
     def clear(self) -> None:
@@ -774,11 +832,13 @@ class RedisCache(BaseCache):
         return removed
 
     def _unlink(self, names: list[bytes]) -> None:
-        self._call("clear", "*", lambda client: client.unlink(*names))
+        self._call("clear", "*", lambda link: link.client.unlink(*names))
 
     def _delete_expired(self, names: list[bytes], now: int) -> int:
         args: list[int | bytes | str] = [now, "expired"]
-        return int(self._call("cleanup", "*", lambda _: self._delete_script(keys=names, args=args)))
+        return int(
+            self._call("cleanup", "*", lambda link: link.delete_script(keys=names, args=args))
+        )
 
     def _store_computed(self, key: str, value: Any, ttl: float | None) -> None:
         """Store ``get_or_set``'s computed value; with the server unreachable, skip storing
