@@ -77,7 +77,7 @@ class GeneratingWest:
     def command_line(self, argv: Sequence[str], workspace: Path) -> list[str]:
         return list(argv)
 
-    def run(self, argv: Sequence[str], workspace: Path) -> str:
+    def run(self, argv: Sequence[str], workspace: Path, *, timeout: float | None = None) -> str:
         if argv[1] == "update":
             generate(workspace, self.files, self.total_bytes)
         return ""

@@ -68,3 +68,9 @@ class ApplicationContainer(containers.DeclarativeContainer):
         workspace_service=workspace_cache_service,
         adapter=west_adapter,
     )
+    firmware_service = providers.Factory(
+        builders.firmware_service,
+        user_config=user_config,
+        layout_service=layout_service,
+        west_service=zmk_west_service,
+    )

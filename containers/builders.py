@@ -26,12 +26,14 @@ if TYPE_CHECKING:
     from glovebox.compilation.zmk_west_service import ZmkWestService
     from glovebox.config import UserConfig
     from glovebox.core.cache_v2 import CacheManager
+    from glovebox.firmware import FirmwareService
     from glovebox.layout import LayoutService
     from glovebox.metrics import MetricsService
     from glovebox.moergo import Fetch, MoergoClient, UrllibFetcher
     from glovebox.remote.tier import RemoteTier
 
 __all__ = [
+    "firmware_service",
     "layout_service",
     "metrics_service",
     "moergo_client",
@@ -96,3 +98,19 @@ def remote_tier(user_config: UserConfig) -> RemoteTier | None:
     from glovebox.remote.tier import remote_tier_from_config
 
     return remote_tier_from_config(user_config)
+
+
+def firmware_service(
+    user_config: UserConfig, layout_service: LayoutService, west_service: ZmkWestService
+) -> FirmwareService:
+    """The firmware builds over the container's layout and compilation services."""
+    from glovebox.compilation.cache import compilation_settings
+    from glovebox.compilation.levels import compilation_size_limit
+    from glovebox.firmware.service import FirmwareService
+
+    return FirmwareService(
+        layout_service,
+        west_service,
+        compilation_settings(user_config),
+        size_limit_bytes=compilation_size_limit(user_config),
+    )

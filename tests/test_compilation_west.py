@@ -51,15 +51,16 @@ def make_service(paths: IsolatedConfig, **compilation: object) -> ZmkWestService
 def test_native_command_lines() -> None:
     commands = WestCommands()
     assert commands.init(ZMK_V03) == [
-        "west", "init", "-m", "https://github.com/zmkfirmware/zmk", "--mr", "v0.3.0", ".",
+        "west", "init", "-m", "https://github.com/zmkfirmware/zmk", "--mr", "v0.3.0",
+        "--mf", "app/west.yml", ".",
     ]  # fmt: skip
     assert commands.update() == ["west", "update", "--fetch-opt=--filter=tree:0"]
     assert commands.build(BOARD, "build", shield="corne_left", config_dir="/cfg") == [
-        "west", "build", "-p", "-s", "zmk/app", "-b", BOARD, "-d", "build",
+        "west", "build", "-s", "zmk/app", "-b", BOARD, "-d", "build",
         "--", "-DSHIELD=corne_left", "-DZMK_CONFIG=/cfg",
     ]  # fmt: skip
     assert commands.build(BOARD, "out") == [
-        "west", "build", "-p", "-s", "zmk/app", "-b", BOARD, "-d", "out",
+        "west", "build", "-s", "zmk/app", "-b", BOARD, "-d", "out",
     ]  # fmt: skip
     adapter = NativeWestAdapter()
     assert adapter.command_line(commands.update(), Path("/ws")) == commands.update()
@@ -70,9 +71,9 @@ def test_docker_command_line_mounts_the_workspace_and_runs_as_the_user(tmp_path:
     assert adapter.command_line(["west", "update"], tmp_path) == [
         "docker", "run", "--rm",
         "--user", "1000:100",
-        "--mount", f"type=bind,source={tmp_path.resolve()},target=/workspace",
-        "--workdir", "/workspace",
-        "--env", "HOME=/workspace/.home",
+        "--mount", f"type=bind,source={tmp_path.resolve()},target={tmp_path.resolve()}",
+        "--workdir", str(tmp_path.resolve()),
+        "--env", f"HOME={tmp_path.resolve()}/.home",
         "zmkfirmware/zmk-build-arm:3.5",
         "west", "update",
     ]  # fmt: skip
@@ -108,7 +109,7 @@ def test_first_build_downloads_and_caches_second_build_skips_west_update(
     assert subcommands(west_log) == ["init", "update", "build"]
     assert first.workspace.source == "west"
     assert [a.name for a in first.artifacts] == ["zmk.uf2"]
-    assert "corne_left" in first.artifacts[0].read_text()
+    assert b"corne_left" in first.artifacts[0].read_bytes()
     assert service.workspace_service.get_cached_workspace(ZMK_V03) is not None
 
     second = service.compile(ZMK_V03, tmp_path / "build2", board=BOARD)
@@ -222,3 +223,31 @@ def test_concurrent_builds_of_one_workspace_download_it_once(
 def test_bad_download_timeout_setting_is_a_config_error(isolated_config: IsolatedConfig) -> None:
     with pytest.raises(ConfigError, match=r"compilation\.workspace_download_timeout"):
         make_service(isolated_config, workspace_download_timeout=0)
+
+
+def test_refresh_updates_a_copy_of_the_cached_workspace_and_replaces_the_entry(
+    isolated_config: IsolatedConfig,
+    west_log: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAKE_WEST_REFS", str(tmp_path / "refs.json"))
+    service = make_service(isolated_config)
+    main = WorkspaceConfig(repository="zmkfirmware/zmk", branch="main")
+    first = service.prepare_workspace(main, tmp_path / "one")
+    old_entry = service.workspace_service.get_cached_workspace(main)
+    assert old_entry is not None
+    moved = fake_west.move_branch(tmp_path / "refs.json", "main")
+    refreshed = service.refresh_workspace(main, tmp_path / "two")
+    assert subcommands(west_log) == ["init", "update", "update"]
+    assert refreshed.commit == moved != first.commit
+    new_entry = service.workspace_service.get_cached_workspace(main)
+    assert new_entry is not None
+    assert new_entry.entry_id != old_entry.entry_id
+    assert (new_entry.path / ".glovebox" / "zmk-commit").read_text().strip() == moved
+    assert not list(tmp_path.glob(".two.update-*"))  # the scratch copy is gone
+
+    without_git = make_service(isolated_config, workspace_exclude_git=True)
+    again = without_git.refresh_workspace(main, tmp_path / "three")
+    assert subcommands(west_log)[3:] == ["init", "update"]  # west update needs .git: refetched
+    assert again.commit == moved

@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from glovebox.cli.cache import cache_app
+from glovebox.cli.firmware import firmware_app
 from glovebox.cli.formatting import OUTPUT, emit_error_json, error_line
 from glovebox.cli.layout import layout_app
 from glovebox.errors import GloveboxError
@@ -43,6 +44,8 @@ configures and wires the container and returns the function that shuts it down."
 INTERRUPTED_MESSAGES: dict[str, str] = {
     "cache workspace add": "interrupted: nothing was cached (the partial workspace was removed)",
     "cache workspace export": "interrupted: the archive was not written; the cache is unchanged",
+    "firmware compile": "interrupted: nothing was cached; the unfinished build directory "
+    "will be discarded",
 }
 """What Ctrl-C prints for commands where more than "interrupted" can be said (by command
 path below ``glovebox``); every other command prints ``interrupted``."""
@@ -245,6 +248,7 @@ app = typer.Typer(
 )
 app.add_typer(cache_app, name="cache")
 app.add_typer(layout_app, name="layout")
+app.add_typer(firmware_app, name="firmware")
 
 
 def configure_logging(debug: bool) -> None:

@@ -85,6 +85,7 @@ def _view_record(view: DomainView, found: Domains) -> dict[str, Any]:
         "errors": stats.errors,
         "unusable": view.unusable,
         "damaged": view.damaged,
+        **_levels_record(view, found),
     }
 
 
@@ -121,6 +122,30 @@ def _damage_notes(views: list[DomainView]) -> None:
                 f"note: the {view.tag!r} cache: {view.damaged}; reads answer misses and "
                 "its next write moves it aside"
             )
+
+
+def _levels_record(view: DomainView, found: Domains) -> dict[str, Any]:
+    """For the compilation domain, ``levels``: entries and bytes of each level."""
+    if view.tag != "compilation":
+        return {}
+    from glovebox.compilation.levels import compilation_levels
+
+    levels = compilation_levels(found.root)
+    return {"levels": {level.name: {"entries": level.entries, "bytes": level.bytes}
+                       for level in levels}}  # fmt: skip
+
+
+def _print_levels(found: Domains, views: list[DomainView]) -> None:
+    """One line with the compilation domain's levels, when it is shown."""
+    if not any(view.tag == "compilation" for view in views):
+        return
+    from glovebox.compilation.levels import compilation_levels
+
+    parts = [
+        f"{level.name} {level.entries} ({format_size(level.bytes)})"
+        for level in compilation_levels(found.root)
+    ]
+    say(f"compilation levels: {', '.join(parts)}")
 
 
 def _where(view: DomainView) -> str:
@@ -240,6 +265,7 @@ def stats(
     rows = [[v.tag, _backend_cell(v), *_number_cells(v), _where(v)] for v in views]
     title = f"Glovebox caches in {found.root}"
     print_table(title, columns, rows, paths=("path",), notes=_size_notes(views))
+    _print_levels(found, views)
     _print_servers(found, views)
     for view in views:
         if view.unusable is not None:
@@ -309,6 +335,7 @@ def show(json_: JsonOption = False) -> None:
     ]
     title = f"Glovebox caches in {found.root}\nconfiguration: {files}"
     print_table(title, columns, rows, paths=("path",), notes=_size_notes(views))
+    _print_levels(found, views)
     _print_servers(found, views)
     _say_remote(remote_record(user_config))
     _print_quarantine(_quarantine_records(found))

@@ -170,7 +170,8 @@ def clear(
             cache.clear()
             message = f"cleared {count(cleared, 'entry')} from {name!r}"
             if name == "compilation":
-                message += _clear_workspaces(found, cache)
+                levels = _clear_build_levels(found)
+                message += _clear_workspaces(found, cache) + levels
             say(message)
     if quarantine:
         _remove_quarantine(found)
@@ -185,6 +186,17 @@ def _remove_quarantine(found: Domains) -> None:
         raise fail(str(exc)) from exc
     freed = sum(q.disk_bytes for q in removed)
     say(f"removed {count(len(removed), 'quarantined folder')} ({format_size(freed)})")
+
+
+def _clear_build_levels(found: Domains) -> str:
+    """Remove stored firmware and build directories (those of running builds are left)."""
+    from glovebox.compilation.levels import clear_build_levels
+
+    firmware, builds, busy = clear_build_levels(found.root)
+    text = f"; also {count(firmware, 'firmware entry')} and {count(builds, 'build directory')}"
+    if busy:
+        text += f" ({count(len(busy), 'workspace tree')} in use by a running build were left)"
+    return text
 
 
 def _clear_workspaces(found: Domains, cache: CacheManager) -> str:

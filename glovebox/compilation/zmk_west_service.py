@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from glovebox.compilation.build_area import read_commit
 from glovebox.compilation.cache import (
     RestoreResult,
     RestoreStrategy,
@@ -38,13 +39,18 @@ __all__ = [
     "ZmkWestService",
     "build_zmk_west_service",
     "create_default_zmk_west_service",
+    "workspace_commit",
 ]
 
 logger = logging.getLogger(__name__)
 
 
+COMMIT_FILE = ".glovebox/zmk-commit"
+"""Where a workspace records the ZMK commit ``west update`` checked out (cached with it)."""
+
+
 class PreparedWorkspace(BaseModel):
-    """Where the workspace is and whether it came from the cache."""
+    """Where the workspace is, whether it came from the cache, and its ZMK commit."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -52,6 +58,18 @@ class PreparedWorkspace(BaseModel):
     source: Literal["cache", "west"]
     restore: RestoreResult | None
     seconds: float
+    commit: str | None = None
+
+
+def workspace_commit(workspace: Path) -> str | None:
+    """The ZMK commit of ``workspace``: as recorded when it was created, else zmk's HEAD."""
+    try:
+        recorded = (workspace / COMMIT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        recorded = ""
+    if recorded:
+        return recorded
+    return read_commit(workspace / "zmk")
 
 
 class BuildResult(BaseModel):
@@ -127,10 +145,72 @@ class ZmkWestService:
                     source="cache",
                     restore=restored,
                     seconds=time.perf_counter() - started,
+                    commit=workspace_commit(dest),
                 )
             restore = self._create(config, dest, strategy)
         return PreparedWorkspace(
-            path=dest, source="west", restore=restore, seconds=time.perf_counter() - started
+            path=dest,
+            source="west",
+            restore=restore,
+            seconds=time.perf_counter() - started,
+            commit=workspace_commit(dest),
+        )
+
+    def refresh_workspace(self, config: WorkspaceConfig, destination: Path) -> PreparedWorkspace:
+        """``west update`` the cached workspace for ``config``, re-cache it, restore it.
+
+        The cached entry is copied into a hidden sibling of ``destination`` (never updated
+        in place: a hardlinked restore shares its files with the cache), updated there, so
+        only what changed upstream is fetched, and stored as the new entry. Without a
+        cached entry (or when its ``.git`` directories were left out, which west needs)
+        this is a fresh ``west init`` + ``west update``.
+        """
+        started = time.perf_counter()
+        dest = Path(destination)
+        service = self.workspace_service
+        with service.hold(config, timeout=self.download_timeout):
+            if not service.enabled or service.settings.exclude_git:
+                service.delete_workspace(config)
+                return self.prepare_workspace(config, dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            scratch = dest.parent / f".{dest.name}.update-{secrets.token_hex(4)}"
+            try:
+                copied = service.restore_workspace(config, scratch, RestoreStrategy.COPY)
+                if copied is None:
+                    return self.prepare_workspace(config, dest)
+                self.adapter.run(
+                    self.adapter.commands.update(), scratch, timeout=self.download_timeout
+                )
+                _record_commit(scratch)
+                cached = self._cache_view().attempt(
+                    lambda: service.cache_workspace(scratch, config, move=True),
+                    lambda: None,
+                )
+                if cached is None:  # storing failed: the updated tree is the result
+                    if dest.exists():
+                        dest.rmdir()
+                    os.rename(scratch, dest)
+                    return PreparedWorkspace(
+                        path=dest,
+                        source="west",
+                        restore=None,
+                        seconds=time.perf_counter() - started,
+                        commit=workspace_commit(dest),
+                    )
+                restore = service.restore_workspace(config, dest, self.restore_strategy)
+                if restore is None:
+                    raise WorkspaceError(
+                        f"workspace {copied.key} vanished right after it was cached"
+                    )
+            finally:
+                if scratch.exists():
+                    shutil.rmtree(scratch)
+        return PreparedWorkspace(
+            path=dest,
+            source="west",
+            restore=restore,
+            seconds=time.perf_counter() - started,
+            commit=workspace_commit(dest),
         )
 
     def _cache_view(self) -> BestEffortCache:
@@ -145,8 +225,10 @@ class ZmkWestService:
         scratch.mkdir()
         try:
             commands = self.adapter.commands
-            self.adapter.run(commands.init(config), scratch)
-            self.adapter.run(commands.update(), scratch)
+            timeout = self.download_timeout
+            self.adapter.run(commands.init(config), scratch, timeout=timeout)
+            self.adapter.run(commands.update(), scratch, timeout=timeout)
+            _record_commit(scratch)
             cached = self._cache_view().attempt(
                 lambda: self.workspace_service.cache_workspace(scratch, config, move=True),
                 lambda: None,  # a failed publication hands the tree back to scratch
@@ -189,6 +271,21 @@ class ZmkWestService:
             p for pattern in ("*.uf2", "*.hex", "*.bin") for p in build_dir.rglob(pattern)
         )
         return BuildResult(workspace=prepared, build_dir=build_dir, artifacts=artifacts)
+
+
+def _record_commit(workspace: Path) -> None:
+    """Write the commit ``zmk`` is checked out at into the workspace (cached with it).
+
+    Its ``.git`` may be left out of the cache; firmware built from the workspace is keyed
+    by this commit.
+    """
+    commit = read_commit(workspace / "zmk")
+    recorded = workspace / COMMIT_FILE
+    if commit is None:
+        recorded.unlink(missing_ok=True)
+        return
+    recorded.parent.mkdir(exist_ok=True)
+    recorded.write_text(commit + "\n", encoding="utf-8")
 
 
 def build_zmk_west_service(

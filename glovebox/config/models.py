@@ -188,6 +188,10 @@ class CompilationSection(BaseModel):
     workspace_download_timeout: float = Field(default=3600, gt=0)
     west_runner: Literal["native", "docker"] = "native"
     docker_image: str = Field(default="zmkfirmware/zmk-build-arm:stable", min_length=1)
+    zmk_repository: str = Field(default="moergo-sc/zmk", min_length=1)
+    zmk_revision: str = Field(default="main", min_length=1)
+    board: str = Field(default="glove80", min_length=1)
+    build_timeout: float = Field(default=1800, gt=0)
 
 
 class GloveboxConfig(BaseModel):

@@ -13,7 +13,7 @@ from pathlib import Path
 from glovebox.layout.errors import LayoutError
 from glovebox.layout.service import CompiledLayout
 
-__all__ = ["expand_inputs", "write_atomically", "write_outputs"]
+__all__ = ["expand_inputs", "replace_all", "write_atomically", "write_outputs"]
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -80,7 +80,7 @@ def write_outputs(
         raise LayoutError(
             f"{output_dir}: cannot create output directory: {exc.strerror or exc}"
         ) from None
-    targets: list[tuple[Path, str]] = []
+    targets: list[tuple[Path, str | bytes]] = []
     written: list[tuple[Path, Path]] = []
     for source, result in compiled:
         keymap = output_dir / f"{source.stem}.keymap"
@@ -102,10 +102,19 @@ def _describe(exc: OSError) -> str:
     return f"{reason}; nothing was changed"
 
 
+def replace_all(directory: Path, targets: Sequence[tuple[Path, str | bytes]]) -> None:
+    """Write every ``(path, content)`` in ``directory`` all or nothing (text or bytes).
+
+    The staging, renaming and undoing of :func:`write_outputs`, for callers with other
+    files (firmware images): raises the ``OSError`` after putting back what was there.
+    """
+    _Replacement(directory, targets).run()
+
+
 class _Replacement:
     """Stage every file, then rename them all into place; undo everything on failure."""
 
-    def __init__(self, directory: Path, targets: Sequence[tuple[Path, str]]) -> None:
+    def __init__(self, directory: Path, targets: Sequence[tuple[Path, str | bytes]]) -> None:
         self._directory = directory
         self._targets = targets
         self._token = f"{os.getpid()}.{secrets.token_hex(4)}"
@@ -133,13 +142,19 @@ class _Replacement:
             with contextlib.suppress(OSError):
                 backup.unlink()
 
-    def _stage(self, target: Path, text: str) -> Path:
+    def _stage(self, target: Path, text: str | bytes) -> Path:
         staged = self._hidden(target, "tmp")
         try:
-            with staged.open("x", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+            if isinstance(text, bytes):
+                with staged.open("xb") as binary:
+                    binary.write(text)
+                    binary.flush()
+                    os.fsync(binary.fileno())
+            else:
+                with staged.open("x", encoding="utf-8", newline="\n") as handle:
+                    handle.write(text)
+                    handle.flush()
+                    os.fsync(handle.fileno())
         except BaseException:
             with contextlib.suppress(OSError):
                 staged.unlink()

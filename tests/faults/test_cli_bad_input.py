@@ -37,6 +37,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "branch": BAD_SELECTORS,
     "revision": BAD_SELECTORS,
     "older_than": ["", "30", "5x", "-1d", "0d", "d"],
+    "board": ["", "glove 80", "../x", "b" * 200],  # firmware compile
+    "runner": ["", "podman", "Native"],
 }
 # Parameters where any text is valid input (nothing to refuse).
 FREE_FORM = {"value", "pattern"}

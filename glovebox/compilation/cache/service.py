@@ -89,10 +89,30 @@ class ZmkWorkspaceCacheService:
             return root.parent.parent
         return root
 
+    @property
+    def build_root(self) -> Path | None:
+        """The compilation domain's own build area (``<cache_path>/compilation/builds``).
+
+        Firmware builds restore workspaces there; the domain's clearing and size limit
+        cover it, so the refusal below is for user-chosen destinations only.
+        """
+        root = self.root
+        if root.name == "workspace" and root.parent.name == "compilation":
+            return root.parent / "builds"
+        return None
+
     def _refuse_inside_cache(self, target: Path, what: str) -> None:
         """Refuse ``target`` if it lies in the cache (where nothing would ever clean it up)."""
         guarded = self.cache_root.resolve()
-        if _is_within(_resolve_new(target), guarded):
+        resolved = _resolve_new(target)
+        builds = self.build_root
+        if (
+            builds is not None
+            and resolved != builds.resolve()
+            and _is_within(resolved, builds.resolve())
+        ):
+            return
+        if _is_within(resolved, guarded):
             raise WorkspaceError(
                 f"cannot {what} {target}: it is inside the cache ({guarded}); "
                 "choose a location outside it"
