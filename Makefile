@@ -42,9 +42,19 @@ demo: $(STAMP)
 	head -n 30 $(DEMO_OUT)/glove80-example.keymap
 	grep -A 8 'layer_Base {' $(DEMO_OUT)/glove80-example.keymap
 	cat $(DEMO_OUT)/glove80-example.conf
-	@echo "--- 6. every domain: strategy, who decided it, backend, entries, hit rate"
+	@echo "--- 6. build firmware from that layout twice: the second is served from the firmware cache"
+	@echo "    (west cannot fetch ZMK without a network: tests/fake_west.py stands in for it here;"
+	@echo "     docs/firmware.md says how to run the real west or docker)"
+	rm -rf $(DEMO_OUT)/bin $(DEMO_OUT)/firmware
+	$(BIN)/python -c "import pathlib, tests.fake_west as w; w.install(pathlib.Path('$(DEMO_OUT)/bin'))"
+	PATH="$(CURDIR)/$(DEMO_OUT)/bin:$$PATH" FAKE_WEST_LOG="$(CURDIR)/$(DEMO_OUT)/west-calls.jsonl" \
+		$(BIN)/glovebox firmware compile docs/examples/glove80-example.json $(DEMO_OUT)/firmware
+	PATH="$(CURDIR)/$(DEMO_OUT)/bin:$$PATH" FAKE_WEST_LOG="$(CURDIR)/$(DEMO_OUT)/west-calls.jsonl" \
+		$(BIN)/glovebox firmware compile docs/examples/glove80-example.json $(DEMO_OUT)/firmware
+	ls -l $(DEMO_OUT)/firmware
+	@echo "--- 7. every domain: strategy, who decided it, backend, entries, hit rate"
 	$(BIN)/glovebox cache show
-	@echo "--- 7. the same with per-domain strategies from a YAML file"
+	@echo "--- 8. the same with per-domain strategies from a YAML file"
 	$(BIN)/glovebox --config config/examples/per-domain.yaml cache show
 
 bench: $(STAMP)
