@@ -217,13 +217,15 @@ def main() -> None:
         )
         layout = root / "startup.json"
         shutil.copyfile(EXAMPLE_LAYOUT, layout)
+        python = str(bin_dir / "python")
+        get = [gb, "cache", "get", KEY, "--tag", TAG]
         subjects = [
-            Subject("python script: import diskcache, get key", [str(bin_dir / "python"), str(script)]),
+            Subject("python script: import diskcache, get key", [python, str(script)]),
             Subject("glovebox --help", [gb, "--help"]),
-            Subject(f"glovebox cache get {KEY} --tag {TAG} (a hit)", [gb, "cache", "get", KEY, "--tag", TAG]),
+            Subject(f"glovebox cache get {KEY} --tag {TAG} (a hit)", get),
             warm(env, [gb, "layout", "compile", str(layout), str(root / "out")], "(from cache)"),
             warm(env, [gb, "firmware", "compile", str(layout), str(root / "fw")], "from cache"),
-        ]  # fmt: skip
+        ]
         for subject in subjects:  # warm the OS caches; not measured
             subject.run(env)
             subject.wall_ms.clear()
