@@ -23,6 +23,7 @@ from glovebox.cli.cache import cache_app
 from glovebox.cli.firmware import firmware_app
 from glovebox.cli.formatting import OUTPUT, emit_error_json, error_line
 from glovebox.cli.layout import layout_app
+from glovebox.cli.runtime import DIRECT_COMMANDS, container_ready
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
 
@@ -69,22 +70,25 @@ def ensure_started(ctx: typer.Context) -> None:
     """Configure and wire the container for this invocation (once).
 
     Every command runs this before its body; code that needs the container outside a
-    command (for example shell completion of cache tags) calls it too. A bad
+    command (for example shell completion of cache tags) calls it too. The commands in
+    :data:`~glovebox.cli.runtime.DIRECT_COMMANDS` get only the loaded configuration
+    (they build the container themselves if they need it; see glovebox.cli.runtime). A bad
     configuration ends the command with one line naming what was wrong (exit code 2).
     """
     session = ctx.meta.get(_SESSION)
     if not isinstance(session, _Session):
         return
     session.command = ctx.command_path.partition(" ")[2]
-    if session.started:
-        return
     try:
-        stop = session.startup(session.config_path)
+        if not session.started:
+            stop = session.startup(session.config_path)
+            session.started = True
+            ctx.find_root().call_on_close(stop)
+        if session.command not in DIRECT_COMMANDS:
+            container_ready()
     except GloveboxError as exc:
         error_line(str(exc))
         raise typer.Exit(2) from exc
-    session.started = True
-    ctx.find_root().call_on_close(stop)
 
 
 class _UsageArgument(TyperArgument):

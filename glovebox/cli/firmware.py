@@ -108,10 +108,17 @@ def _served(
     progress: _Progress,
 ) -> FirmwareResult | None:
     """The build from the firmware level alone (see glovebox.firmware.hit), or None."""
-    from glovebox.cli.injected import firmware_hit_context
+    from glovebox.cli.runtime import direct
     from glovebox.firmware.hit import served_from_cache
 
-    user_config, layout_service, persistent = firmware_hit_context()
+    runtime = direct()
+    if runtime is None:
+        from glovebox.cli.injected import firmware_hit_context
+
+        user_config, layout_service, persistent = firmware_hit_context()
+    else:  # started by the script: no container (see glovebox.cli.runtime)
+        user_config, layout_service = runtime.user_config, runtime.layout_service()
+        persistent = runtime.cache("compilation").persistent
     if not persistent:
         return None
     return served_from_cache(
