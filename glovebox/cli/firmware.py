@@ -187,7 +187,6 @@ def compile_command(
     """Build firmware for INPUT into OUTPUT_DIR; a repeat build is served from the cache."""
     import logging
 
-    from glovebox.cli.injected import firmware_service
     from glovebox.firmware import FirmwareError, FirmwareInputError
     from glovebox.layout.errors import LayoutError
 
@@ -201,6 +200,8 @@ def compile_command(
             result = _served(source, output_dir, conf=conf, board=board, repository=repository,
                              revision=revision, runner=runner, progress=progress)  # fmt: skip
         if result is None:
+            from glovebox.cli.injected import firmware_service
+
             result = firmware_service().compile(
                 source,
                 output_dir,
