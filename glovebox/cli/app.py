@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -227,8 +227,9 @@ class _LazyGroups(dict[str, Any]):
     (typer reads every parameter's type hints to do it). Names are known up front;
     iterating the values or items builds every group."""
 
-    def __init__(self) -> None:
+    def __init__(self, built: Mapping[str, Any]) -> None:
         super().__init__(dict.fromkeys(_GROUPS))
+        self.update(built)  # commands typer already built (none unless added to the app)
 
     def built(self, name: str) -> Any:
         """The group's command if it has been built (None if not, or unknown)."""
@@ -259,7 +260,7 @@ class _RootGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         _prepare(self)
-        self.commands = _LazyGroups()
+        self.commands = _LazyGroups(self.commands)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)
@@ -269,9 +270,9 @@ class _RootGroup(TyperGroup):
         # built yet stands in as a plain command with that help (same text, no build).
         groups = self.commands
         rows: list[tuple[str, str]] = []
-        width = formatter.width - 6 - max(len(name) for name in groups)
+        width = formatter.width - 6 - max((len(name) for name in groups), default=0)
         for name in groups:
-            command = groups.built(name) if isinstance(groups, _LazyGroups) else None
+            command = groups.built(name) if isinstance(groups, _LazyGroups) else groups[name]
             if command is None:
                 info_help = _GROUPS[name].info.help
                 command = (
