@@ -63,6 +63,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/layout.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/redis.py
+	$(BIN)/python benchmarks/firmware.py
+	$(BIN)/python benchmarks/remote.py
 
 # Fault campaign (minutes, root for the mount cases; not part of `make test`).
 faults: $(STAMP)

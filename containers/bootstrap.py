@@ -10,6 +10,7 @@ from dependency_injector import providers
 
 from containers.application import ApplicationContainer
 from glovebox.config.loader import load_user_config
+from glovebox.config.user_config import UserConfig
 
 __all__ = ["WIRED_MODULES", "WIRED_PACKAGES", "bootstrap", "shutdown"]
 
@@ -30,6 +31,7 @@ def bootstrap(
     packages: Iterable[str] = WIRED_PACKAGES,
     modules: Iterable[str] = WIRED_MODULES,
     snapshot: bool = False,
+    user_config: UserConfig | None = None,
 ) -> ApplicationContainer:
     """A container configured from the YAML layers and wired into ``packages``/``modules``.
 
@@ -37,8 +39,10 @@ def bootstrap(
     nothing has been opened or wired in that case. Pair with :func:`shutdown`.
     ``snapshot=True`` (with ``environ=None``) lets the configuration come from its
     validated snapshot, as the ``glovebox`` command does (:func:`load_user_config`).
+    ``user_config``: a configuration already loaded that way (the layers are not read again).
     """
-    user_config = load_user_config(config_path, environ=environ, snapshot=snapshot)
+    if user_config is None:
+        user_config = load_user_config(config_path, environ=environ, snapshot=snapshot)
     container = ApplicationContainer()
     container.config.from_dict(user_config.to_dict())
     # The loaded object keeps where each setting came from; the Configuration holds the

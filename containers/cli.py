@@ -34,11 +34,24 @@ __all__ = ["attach", "main", "startup"]
 
 
 def startup(config_path: Path | None) -> Callable[[], None]:
-    """Bootstrap from the layers (``--config`` first) and return the shutdown function."""
-    from containers.bootstrap import bootstrap, shutdown
+    """Load the configuration (``--config`` first) and return the shutdown function.
 
-    container = bootstrap(config_path, snapshot=True)
-    return lambda: shutdown(container)
+    The container is built from that configuration when a command first needs it
+    (:mod:`glovebox.cli.runtime`): the commands that serve from the cache open their
+    caches through the coordinator's factories and never build it.
+    """
+    from glovebox.cli.runtime import begin
+    from glovebox.config.loader import load_user_config
+
+    user_config = load_user_config(config_path, snapshot=True)
+
+    def build_container() -> Callable[[], None]:
+        from containers.bootstrap import bootstrap, shutdown
+
+        container = bootstrap(user_config=user_config)
+        return lambda: shutdown(container)
+
+    return begin(user_config, build_container).close
 
 
 def attach(container: ApplicationContainer) -> Startup:

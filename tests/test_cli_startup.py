@@ -72,6 +72,47 @@ GET_FORBIDDEN = (
 REMOTE_CLIENT = ("obstore", "zstandard", "glovebox.remote.tier", "glovebox.remote.tree_stream")
 
 
+# Never loaded by the commands that serve from the cache (cache get, layout compile,
+# firmware compile): they start without the container (glovebox.cli.runtime), so neither
+# dependency-injector (which pulls in asyncio, pydantic and yaml) nor the container's
+# modules are imported; with a warm configuration snapshot, neither is yaml.
+CONTAINER_FREE = (
+    "dependency_injector",
+    "asyncio",
+    "pydantic",
+    "pydantic_core",
+    "yaml",
+    "glovebox.config.layers",
+    "glovebox.config.yaml_reader",
+    "containers.application",
+    "containers.bootstrap",
+    "containers.builders",
+    "containers.providers",
+    "glovebox.cli.injected",
+    "glovebox.api",
+)
+# The container and what builds it.
+CONTAINER = (
+    "dependency_injector",
+    "containers.application",
+    "containers.bootstrap",
+    "glovebox.cli.injected",
+    "glovebox.api",
+)
+# Never needed to serve an already built firmware: the compilation stack's workspace
+# service and west adapters, the full firmware service, the layout compiler, rich.
+FIRMWARE_HIT_FORBIDDEN = (
+    "rich",
+    "filelock",
+    "glovebox.compilation.cache",
+    "glovebox.compilation.west_adapter",
+    "glovebox.compilation.zmk_west_service",
+    "glovebox.firmware.service",
+    "glovebox.layout.compiler",
+    "glovebox.remote",
+    "obstore",
+)
+
 # Never needed to serve an already compiled layout: its input model, the compiler, rich.
 COMPILE_HIT_FORBIDDEN = (
     "rich",
@@ -117,9 +158,14 @@ def glovebox(home: Path, *args: str, input: str | None = None) -> subprocess.Com
 
 def modules_after(home: Path, *args: str) -> tuple[list[str], str]:
     """The modules loaded by running ``glovebox ARGS`` in a fresh interpreter, and stdout."""
+    # Django is made unimportable, as in a venv with the runtime dependencies only: with
+    # the development extras, `import diskcache` imports Django's cache framework (and
+    # asyncio with it), which no user's `glovebox` loads. The caches the command opened
+    # must all be closed when it returns.
     code = textwrap.dedent(
         """
         import io, json, sys, contextlib
+        sys.modules["django"] = None
         from containers.cli import main
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -127,7 +173,11 @@ def modules_after(home: Path, *args: str) -> tuple[list[str], str]:
                 main(sys.argv[1:])
             except SystemExit:
                 pass
-        print(json.dumps({"modules": sorted(sys.modules), "out": out.getvalue()}))
+        modules = sorted(sys.modules)
+        if "glovebox.core.cache_v2" in modules:
+            from glovebox.core.cache_v2 import get_cache_instance_count
+            assert get_cache_instance_count() == 0, "a cache was left open"
+        print(json.dumps({"modules": modules, "out": out.getvalue()}))
         """
     )
     data = json.loads(python_in(home, code, *args).splitlines()[-1])
@@ -183,7 +233,16 @@ def test_cache_get_reads_without_compilation_stack_or_rich(home: Path) -> None:
     modules, out = modules_after(home, "cache", "get", "greeting")
     assert out == "hello\n"
     assert loaded(modules, GET_FORBIDDEN) == []
-    # The container still builds the cache: the value came through dependency-injector.
+    # The cache came from the coordinator's factory; the container was never built.
+    assert loaded(modules, CONTAINER_FREE) == []
+    assert "glovebox.cli.runtime" in modules
+
+
+def test_a_command_that_is_not_served_from_the_cache_builds_the_container(home: Path) -> None:
+    assert glovebox(home, "cache", "set", "greeting", "hello").returncode == 0
+    modules, out = modules_after(home, "cache", "stats", "--json")
+    assert json.loads(out)["command"] == "cache stats"
+    assert "containers.application" in modules
     assert "dependency_injector.wiring" in modules
 
 
@@ -260,7 +319,46 @@ def test_a_cached_layout_compile_loads_no_compiler_or_rich(home: Path) -> None:
     modules, printed = modules_after(home, "layout", "compile", str(layout), str(out))
     assert printed == f"{layout} -> {out / 'mine.keymap'}, {out / 'mine.conf'} (from cache)\n"
     assert loaded(modules, COMPILE_HIT_FORBIDDEN) == []
-    assert "dependency_injector.wiring" in modules
+    assert loaded(modules, CONTAINER_FREE) == []
+
+
+def test_layout_compile_without_the_cache_builds_no_container_either(home: Path) -> None:
+    layout = home / "mine.json"
+    layout.write_bytes((REPO_ROOT / "docs/examples/glove80-example.json").read_bytes())
+    out = home / "out"
+    modules, printed = modules_after(home, "layout", "compile", "--no-cache", str(layout), str(out))
+    assert printed.endswith("(compiled)\n")
+    # A compile validates the layout with its (pydantic) model; the container is not built.
+    assert loaded(modules, CONTAINER) == []
+    assert not (home / ".cache" / "glovebox" / "layout").exists()
+
+
+def test_a_cached_firmware_compile_loads_no_container_or_compilation_stack(
+    home: Path, west_log: Path
+) -> None:
+    layout = home / "mine.json"
+    layout.write_bytes((REPO_ROOT / "docs/examples/glove80-example.json").read_bytes())
+    out = home / "out"
+    first = glovebox(home, "firmware", "compile", str(layout), str(out))
+    assert first.returncode == 0, first.stderr
+    builds = west_log.read_text(encoding="utf-8")
+    modules, printed = modules_after(home, "firmware", "compile", str(layout), str(out))
+    assert "firmware: from cache" in printed
+    assert west_log.read_text(encoding="utf-8") == builds  # west did not run again
+    assert loaded(modules, FIRMWARE_HIT_FORBIDDEN) == []
+    assert loaded(modules, CONTAINER_FREE) == []
+
+
+def test_a_firmware_compile_the_cache_cannot_serve_builds_the_container(
+    home: Path, west_log: Path
+) -> None:
+    layout = home / "mine.json"
+    layout.write_bytes((REPO_ROOT / "docs/examples/glove80-example.json").read_bytes())
+    modules, printed = modules_after(home, "firmware", "compile", str(layout), str(home / "out"))
+    assert "wrote " in printed
+    assert "build" in west_log.read_text(encoding="utf-8")
+    assert "containers.application" in modules
+    assert "glovebox.firmware.service" in modules
 
 
 def test_importing_the_cache_engine_loads_no_pydantic_models(home: Path) -> None:

@@ -10,7 +10,7 @@ from containers import ApplicationContainer
 from containers.cli import attach
 from glovebox.api import process_layout_file
 from glovebox.core.cache_v2 import DisabledCache, DiskCacheManager, MemoryCache
-from tests.helpers import invoke
+from tests.helpers import REPO_ROOT, invoke
 from tests.layout_helpers import write_layout
 
 LAYOUT = {"keyboard": "glove80", "title": "t", "layers": [["&kp A", "&kp B"]]}
@@ -79,4 +79,23 @@ def test_overriding_the_service_replaces_it_for_injected_callers(
     with container.layout_service.override(memory_service):
         process_layout_file(layout_file)
         assert len(memory_service.cache.keys()) == 1
+    assert container.layout_cache().keys() == []
+
+
+def test_an_override_reaches_the_commands_that_otherwise_start_without_the_container(
+    container: ApplicationContainer, tmp_path: Path
+) -> None:
+    # Started by the script, `layout compile` opens the layout cache itself
+    # (glovebox.cli.runtime); through attach() it takes the container's, overrides applied.
+    from glovebox.layout import LayoutService
+
+    layout = tmp_path / "mine.json"
+    layout.write_bytes((REPO_ROOT / "docs/examples/glove80-example.json").read_bytes())
+    memory_service = LayoutService(MemoryCache("layout"))
+    hook = attach(container)
+    with container.layout_service.override(memory_service):
+        compiled = invoke("layout", "compile", str(layout), str(tmp_path / "out"), obj=hook)
+        assert compiled.exit_code == 0, compiled.stderr
+        assert compiled.stdout.strip().endswith("(compiled)")
+        assert memory_service.cache.keys() != []  # the result went to the override
     assert container.layout_cache().keys() == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +23,7 @@ from glovebox.cli.cache import cache_app
 from glovebox.cli.firmware import firmware_app
 from glovebox.cli.formatting import OUTPUT, emit_error_json, error_line
 from glovebox.cli.layout import layout_app
+from glovebox.cli.runtime import DIRECT_COMMANDS, container_ready
 from glovebox.errors import GloveboxError
 from glovebox.text import quote
 
@@ -69,22 +70,25 @@ def ensure_started(ctx: typer.Context) -> None:
     """Configure and wire the container for this invocation (once).
 
     Every command runs this before its body; code that needs the container outside a
-    command (for example shell completion of cache tags) calls it too. A bad
+    command (for example shell completion of cache tags) calls it too. The commands in
+    :data:`~glovebox.cli.runtime.DIRECT_COMMANDS` get only the loaded configuration
+    (they build the container themselves if they need it; see glovebox.cli.runtime). A bad
     configuration ends the command with one line naming what was wrong (exit code 2).
     """
     session = ctx.meta.get(_SESSION)
     if not isinstance(session, _Session):
         return
     session.command = ctx.command_path.partition(" ")[2]
-    if session.started:
-        return
     try:
-        stop = session.startup(session.config_path)
+        if not session.started:
+            stop = session.startup(session.config_path)
+            session.started = True
+            ctx.find_root().call_on_close(stop)
+        if session.command not in DIRECT_COMMANDS:
+            container_ready()
     except GloveboxError as exc:
         error_line(str(exc))
         raise typer.Exit(2) from exc
-    session.started = True
-    ctx.find_root().call_on_close(stop)
 
 
 class _UsageArgument(TyperArgument):
@@ -191,24 +195,96 @@ def _starting(invoke: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return run
 
 
+def _prepare(root: TyperGroup) -> None:
+    """Plain help, truthful metavars, direct coercion and lazy start for ``root`` and
+    every command below it."""
+    for _, command in _commands(root):
+        # Plain help: no ``<bool>`` type tags on flags, and no rich import for --help.
+        command.rich_markup_mode = None
+        for param in command.params:
+            if isinstance(param, TyperArgument):
+                param.metavar = param.metavar or _metavar(param)
+                param.__class__ = _UsageArgument
+            elif isinstance(param, TyperOption) and not param.is_flag:
+                param.metavar = param.metavar or _metavar(param)
+            _coerce_directly(param)
+        command.get_help_option = _direct_help_option(command.get_help_option)
+        if isinstance(command, TyperCommand):
+            command.invoke = _starting(command.invoke)  # type: ignore[method-assign,assignment]
+
+
+_GROUPS: dict[str, typer.Typer] = {
+    "cache": cache_app,
+    "layout": layout_app,
+    "firmware": firmware_app,
+}
+"""The command groups below ``glovebox``, built into click commands on first use."""
+
+
+class _LazyGroups(dict[str, Any]):
+    """The root's subcommands: typer turns a group into click commands when it is asked
+    for, so running ``glovebox firmware compile`` never converts the ``cache`` commands
+    (typer reads every parameter's type hints to do it). Names are known up front;
+    iterating the values or items builds every group."""
+
+    def __init__(self, built: Mapping[str, Any]) -> None:
+        super().__init__(dict.fromkeys(_GROUPS))
+        self.update(built)  # commands typer already built (none unless added to the app)
+
+    def built(self, name: str) -> Any:
+        """The group's command if it has been built (None if not, or unknown)."""
+        return super().get(name)
+
+    def __getitem__(self, name: str) -> Any:
+        command = super().__getitem__(name)
+        if command is None:
+            command = typer.main.get_group(_GROUPS[name])
+            command.name = name
+            _prepare(command)
+            super().__setitem__(name, command)
+        return command
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default  # noqa: SIM401 - [] builds it
+
+    def values(self) -> Any:
+        return [self[name] for name in self]
+
+    def items(self) -> Any:
+        return [(name, self[name]) for name in self]
+
+
 class _RootGroup(TyperGroup):
     """The ``glovebox`` group: plain help, truthful metavars, lazy start, Ctrl-C as 130."""
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        for _, command in _commands(self):
-            # Plain help: no ``<bool>`` type tags on flags, and no rich import for --help.
-            command.rich_markup_mode = None
-            for param in command.params:
-                if isinstance(param, TyperArgument):
-                    param.metavar = param.metavar or _metavar(param)
-                    param.__class__ = _UsageArgument
-                elif isinstance(param, TyperOption) and not param.is_flag:
-                    param.metavar = param.metavar or _metavar(param)
-                _coerce_directly(param)
-            command.get_help_option = _direct_help_option(command.get_help_option)
-            if isinstance(command, TyperCommand):
-                command.invoke = _starting(command.invoke)  # type: ignore[method-assign,assignment]
+        _prepare(self)
+        self.commands = _LazyGroups(self.commands)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # The root's help names each group with the first line of its help; a group not
+        # built yet stands in as a plain command with that help (same text, no build).
+        groups = self.commands
+        rows: list[tuple[str, str]] = []
+        width = formatter.width - 6 - max((len(name) for name in groups), default=0)
+        for name in groups:
+            command = groups.built(name) if isinstance(groups, _LazyGroups) else groups[name]
+            if command is None:
+                info_help = _GROUPS[name].info.help
+                command = (
+                    TyperCommand(name, help=info_help, rich_markup_mode=None)
+                    if isinstance(info_help, str)
+                    else groups[name]
+                )
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # typer appends the shell-completion options after __init__.
@@ -246,9 +322,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(cache_app, name="cache")
-app.add_typer(layout_app, name="layout")
-app.add_typer(firmware_app, name="firmware")
+# The groups are not added with app.add_typer: _RootGroup builds each on first use.
 
 
 def configure_logging(debug: bool) -> None:

@@ -180,7 +180,14 @@ class Domains:
 
 
 def domains() -> Domains:
-    """The domains of the container the CLI was started with (overrides included)."""
+    """The domains of the container the CLI was started with (overrides included), or,
+    for a command started without the container (glovebox.cli.runtime), the same caches
+    from the coordinator's factory."""
+    from glovebox.cli.runtime import direct
+
+    runtime = direct()
+    if runtime is not None:
+        return Domains(runtime.caches())
     from glovebox.cli.injected import domain_caches
 
     return Domains(domain_caches())

@@ -108,10 +108,17 @@ def _served(
     progress: _Progress,
 ) -> FirmwareResult | None:
     """The build from the firmware level alone (see glovebox.firmware.hit), or None."""
-    from glovebox.cli.injected import firmware_hit_context
+    from glovebox.cli.runtime import direct
     from glovebox.firmware.hit import served_from_cache
 
-    user_config, layout_service, persistent = firmware_hit_context()
+    runtime = direct()
+    if runtime is None:
+        from glovebox.cli.injected import firmware_hit_context
+
+        user_config, layout_service, persistent = firmware_hit_context()
+    else:  # started by the script: no container (see glovebox.cli.runtime)
+        user_config, layout_service = runtime.user_config, runtime.layout_service()
+        persistent = runtime.cache("compilation").persistent
     if not persistent:
         return None
     return served_from_cache(
@@ -180,7 +187,6 @@ def compile_command(
     """Build firmware for INPUT into OUTPUT_DIR; a repeat build is served from the cache."""
     import logging
 
-    from glovebox.cli.injected import firmware_service
     from glovebox.firmware import FirmwareError, FirmwareInputError
     from glovebox.layout.errors import LayoutError
 
@@ -194,6 +200,8 @@ def compile_command(
             result = _served(source, output_dir, conf=conf, board=board, repository=repository,
                              revision=revision, runner=runner, progress=progress)  # fmt: skip
         if result is None:
+            from glovebox.cli.injected import firmware_service
+
             result = firmware_service().compile(
                 source,
                 output_dir,

@@ -1,8 +1,9 @@
 """What the CLI commands take from the container (``@inject`` edges, wired at start-up).
 
 Kept apart from the command modules so that building the command tree (for ``--help``)
-does not import dependency-injector; a command imports this module when it runs, after
-the container has been wired.
+does not import dependency-injector; a command imports this module when it runs. Each
+public function first makes sure the container is built and wired (a command that
+started without it, see glovebox.cli.runtime, builds it here), then asks it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dependency_injector.wiring import Provide, inject
+
+from glovebox.cli.runtime import container_ready
 
 if TYPE_CHECKING:
     from glovebox.cache_lookup import TaggedCaches
@@ -23,13 +26,13 @@ __all__ = ["domain_caches", "firmware_hit_context", "firmware_service", "workspa
 
 
 @inject
-def domain_caches(caches: TaggedCaches = Provide["domain_caches"]) -> TaggedCaches:
+def _domain_caches(caches: TaggedCaches = Provide["domain_caches"]) -> TaggedCaches:
     """The container's caches by tag (injected: overrides of a domain's cache apply)."""
     return caches
 
 
 @inject
-def workspace_cache_service(
+def _workspace_cache_service(
     service: ZmkWorkspaceCacheService = Provide["workspace_cache_service"],
 ) -> ZmkWorkspaceCacheService:
     """The container's workspace service (over its, possibly overridden, compilation cache)."""
@@ -37,13 +40,13 @@ def workspace_cache_service(
 
 
 @inject
-def firmware_service(service: FirmwareService = Provide["firmware_service"]) -> FirmwareService:
+def _firmware_service(service: FirmwareService = Provide["firmware_service"]) -> FirmwareService:
     """The container's firmware service (layout, workspace and west from the container)."""
     return service
 
 
 @inject
-def firmware_hit_context(
+def _firmware_hit_context(
     user_config: UserConfig = Provide["user_config"],
     layout_service: LayoutService = Provide["layout_service"],
     compilation_cache: CacheManager = Provide["compilation_cache"],
@@ -51,3 +54,28 @@ def firmware_hit_context(
     """What serving from the firmware level needs: settings, the layout service, and
     whether the compilation domain caches (persistently) at all."""
     return user_config, layout_service, compilation_cache.persistent
+
+
+def domain_caches() -> TaggedCaches:
+    """The container's caches by tag (injected: overrides of a domain's cache apply)."""
+    container_ready()
+    return _domain_caches()
+
+
+def workspace_cache_service() -> ZmkWorkspaceCacheService:
+    """The container's workspace service (over its, possibly overridden, compilation cache)."""
+    container_ready()
+    return _workspace_cache_service()
+
+
+def firmware_service() -> FirmwareService:
+    """The container's firmware service (layout, workspace and west from the container)."""
+    container_ready()
+    return _firmware_service()
+
+
+def firmware_hit_context() -> tuple[UserConfig, LayoutService, bool]:
+    """What serving from the firmware level needs: settings, the layout service, and
+    whether the compilation domain caches (persistently) at all."""
+    container_ready()
+    return _firmware_hit_context()

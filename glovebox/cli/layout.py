@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -11,6 +12,9 @@ from typer.core import TyperGroup
 from glovebox.cli.console import LazyConsole
 from glovebox.cli.formatting import emit_json, error_line, fail
 from glovebox.errors import GloveboxError
+
+if TYPE_CHECKING:
+    from glovebox.layout import CompiledLayout
 
 __all__ = ["layout_app"]
 
@@ -34,6 +38,24 @@ layout_app = typer.Typer(
 )
 
 
+def _compiler(*, use_cache: bool) -> Callable[[Path], CompiledLayout]:
+    """How ``layout compile`` compiles one file: started by the script, through a layout
+    service over the coordinator's layout cache (no container, see glovebox.cli.runtime);
+    otherwise through the container's layout service."""
+    from glovebox.cli.runtime import direct
+
+    runtime = direct()
+    if runtime is None:
+        from glovebox.api import compile_layout_file
+
+        return lambda path: compile_layout_file(path, use_cache=use_cache)
+    if not use_cache:
+        from glovebox.layout import compile_layout
+
+        return lambda path: compile_layout(path, use_cache=False)
+    return runtime.layout_service().compile
+
+
 @layout_app.command("compile")
 def compile_command(
     inputs: Annotated[
@@ -50,8 +72,9 @@ def compile_command(
     ] = False,
 ) -> None:
     """Compile layouts to OUTPUT_DIR/<name>.keymap and .conf; all or nothing."""
-    from glovebox.api import compile_layout_file
     from glovebox.layout.files import expand_inputs, write_outputs
+
+    compile_layout_file = _compiler(use_cache=not no_cache)
 
     try:
         files = expand_inputs(inputs)
@@ -61,7 +84,7 @@ def compile_command(
     failures = 0
     for path in files:
         try:
-            compiled.append((path, compile_layout_file(path, use_cache=not no_cache)))
+            compiled.append((path, compile_layout_file(path)))
         except GloveboxError as exc:
             failures += 1
             error_line(str(exc))

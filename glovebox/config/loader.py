@@ -19,12 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glovebox.config.layers import (
-    ConfigLayer,
-    environment_layer,
-    merge_layers,
-    read_yaml_layer,
-)
 from glovebox.config.sources import default_config_file, find_user_config_file
 from glovebox.config.user_config import UserConfig
 from glovebox.errors import ConfigError
@@ -33,6 +27,7 @@ from glovebox.text import quote
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
+    from glovebox.config.layers import ConfigLayer
     from glovebox.config.models import GloveboxConfig
 
 __all__ = ["load_user_config", "user_config_from_mapping"]
@@ -150,6 +145,9 @@ def _load(
     config_path: Path | str | None, environ: Mapping[str, str] | None
 ) -> tuple[UserConfig, dict[str, Any]]:
     """The validated configuration and the merged data it was validated from."""
+    # The layers (and yaml) are imported here: a warm snapshot never reads them.
+    from glovebox.config.layers import ConfigLayer, environment_layer, merge_layers, read_yaml_layer
+
     env = os.environ if environ is None else environ
     layers = [read_yaml_layer(default_config_file())]
     user_file = find_user_config_file(config_path, env)
@@ -175,6 +173,8 @@ def user_config_from_mapping(
     No user file and no ``GLOVEBOX__*`` variables are read: ``data`` is the only layer on
     top of ``config/default.yaml``.
     """
+    from glovebox.config.layers import ConfigLayer, merge_layers, read_yaml_layer
+
     defaults = read_yaml_layer(default_config_file())
     layer = ConfigLayer(label, dict(data or {}))
     _validate(layer.data, layer)

@@ -44,12 +44,12 @@ import platformdirs
 
 import glovebox
 from glovebox.config.sources import (
+    MAX_FILE_BYTES,
     default_config_file,
     find_user_config_file,
     result_code_files,
     variables_read,
 )
-from glovebox.config.yaml_reader import MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from glovebox.config.models import GloveboxConfig

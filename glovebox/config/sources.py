@@ -20,6 +20,7 @@ from glovebox.errors import ConfigError
 __all__ = [
     "CONFIG_ENV_VAR",
     "ENV_SETTING_PREFIX",
+    "MAX_FILE_BYTES",
     "REDIS_ENV_SETTINGS",
     "REMOTE_ENV_SETTINGS",
     "RESULT_CODE_FILES",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 CONFIG_ENV_VAR = "GLOVEBOX_CONFIG"
+
+MAX_FILE_BYTES = 1024 * 1024
+"""Largest configuration file read (glovebox.config.yaml_reader refuses larger ones)."""
 
 # GLOVEBOX__CACHE__TIMEOUT=10 sets cache.timeout. The double underscore keeps these names
 # apart from GLOVEBOX_CACHE_<TAG>, which the engine reads as per-tag strategy switches.

@@ -27,6 +27,8 @@ import yaml
 from yaml.error import Mark
 from yaml.nodes import Node, ScalarNode
 
+from glovebox.config.sources import MAX_FILE_BYTES
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
@@ -39,7 +41,6 @@ __all__ = [
 
 MAX_DEPTH = 64
 MAX_NODES = 10_000
-MAX_FILE_BYTES = 1024 * 1024
 MAX_NUMBER_LENGTH = 100
 
 
