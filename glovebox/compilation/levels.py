@@ -143,6 +143,7 @@ def _candidates(
     ]
     area = build_area(cache_path)
     tops = [p for p in area.root.iterdir() if p.is_dir()] if area.root.is_dir() else []
+    tops = [top for top in tops if any(child.is_dir() for child in top.iterdir())]  # not reset
     found += [
         _Candidate(
             f"build tree {top.name}",
