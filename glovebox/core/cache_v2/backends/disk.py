@@ -700,7 +700,7 @@ class DiskCacheManager(BaseCache):
         """
         db = self._connection()
         try:
-            if db.volume() > self._size_limit:
+            if _volume(db) > self._size_limit:
                 db.retry_while_locked(lambda: self._evict(db, written))
         except Exception as exc:
             self._record_error(
@@ -719,7 +719,7 @@ class DiskCacheManager(BaseCache):
         evicted = 0
         with db._transact(retry=False) as (sql, cleanup):
             for _round in range(8):  # each round frees what the estimate says is over
-                over = int(db.volume()) - self._size_limit
+                over = _volume(db) - self._size_limit
                 if over <= 0:
                     break
                 victims: list[tuple[int, str | None]] = []
@@ -754,6 +754,16 @@ class DiskCacheManager(BaseCache):
     def _compute_lock(self, key: str) -> AbstractContextManager[None]:
         self._adopt_after_fork()  # a forked child must not hold the parent's locks
         return self._key_locks.hold(key)
+
+
+def _volume(db: DiskStore) -> int:
+    """diskcache's ``volume()`` (database pages plus value bytes) in one statement."""
+    ((volume,),) = db._sql(
+        "SELECT page_count * ? + (SELECT value FROM Settings WHERE key = 'size')"
+        " FROM pragma_page_count()",
+        (db._page_size,),
+    ).fetchall()
+    return int(volume)
 
 
 def _stored_evictions(db: DiskStore) -> int:
