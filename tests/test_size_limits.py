@@ -30,7 +30,7 @@ from glovebox.core.cache_v2 import CacheSettings, DiskCacheManager, disk_usage
 from glovebox.core.cache_v2.disk_layout import RESERVE_BYTES
 from glovebox.testing import IsolatedConfig
 from tests.helpers import REPO_ROOT, child_env, glovebox_ok
-from tests.workspace_helpers import make_workspace
+from tests.workspace_helpers import make_workspace, service_for
 
 LIMIT_GB = 0.0005
 LIMIT = int(LIMIT_GB * 1024**3)  # 524,288 bytes: "524.3 KiB"
@@ -274,3 +274,29 @@ def test_a_limit_below_what_cannot_go_removes_everything_else_and_stops(
     removed = trim_to_limit(cache_path, limit, workspaces=service.store, keep=keys[2])
     service.cache.close()
     assert sorted(removed) == sorted(f"workspace {key}" for key in keys[:2])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("cache", "workspace", "cleanup"), ("cache", "cleanup", "--tag", "compilation"),
+     ("cache", "prune", "--tag", "compilation", "--yes")],
+)  # fmt: skip
+def test_cleanup_commands_bring_the_workspace_cache_within_the_limit(
+    isolated_config: IsolatedConfig, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    service = service_for(isolated_config)
+    keys = [_store(service, tmp_path, index) for index in range(3)]
+    service.cache.close()
+    domain = isolated_config.cache_path / "compilation"
+    limit = disk_usage(domain) - disk_usage(domain / "workspace" / keys[1]) // 2
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        f"cache:\n  domains:\n    compilation:\n      max_size_gb: {limit / 1024**3!r}\n"
+    )
+    glovebox_ok("--config", str(config), *command)
+    assert disk_usage(domain) <= limit
+    left = {p.name for p in (domain / "workspace").iterdir() if not p.name.startswith(".")}
+    assert left == {keys[1], keys[2]}  # the least recently used went
+    out = glovebox_ok("--config", str(config), "cache", "stats", "--tag", "compilation", "--json")
+    (stats,) = json.loads(out.stdout)["domains"]
+    assert stats["evictions"] == 1
