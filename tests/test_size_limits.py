@@ -300,3 +300,12 @@ def test_cleanup_commands_bring_the_workspace_cache_within_the_limit(
     out = glovebox_ok("--config", str(config), "cache", "stats", "--tag", "compilation", "--json")
     (stats,) = json.loads(out.stdout)["domains"]
     assert stats["evictions"] == 1
+
+
+def test_a_workspace_this_thread_holds_is_never_evicted(tmp_path: Path) -> None:
+    cache_path, keys, _ = _three_workspaces(tmp_path)
+    service = _service(cache_path)
+    with service.hold(_config(1)):  # held across a build, as the firmware service does
+        removed = trim_to_limit(cache_path, 1, workspaces=service.store, keep=keys[2])
+    service.cache.close()
+    assert removed == [f"workspace {keys[0]}"]

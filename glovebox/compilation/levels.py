@@ -160,7 +160,7 @@ def _candidates(
                 f"workspace {key}",
                 workspaces.last_used(key),
                 workspaces.entry_dir(key),
-                partial(workspaces.lock, key, blocking=False),
+                partial(workspaces.lock_if_free, key),
                 partial(workspaces.remove, key),
             )
             for key in workspaces.entry_keys()

@@ -204,6 +204,20 @@ class WorkspaceStore:
             held.pop(key, None)
             lock.release()
 
+    @contextmanager
+    def lock_if_free(self, key: str) -> Iterator[bool]:
+        """Hold ``key``'s lock only if nobody holds it, this thread included (never waits).
+
+        For removing an entry nobody is using: :meth:`lock` is re-entrant, so a thread that
+        holds ``key`` across a build would otherwise be handed it again.
+        """
+        held: dict[str, int] = self._held.__dict__.setdefault("counts", {})
+        if held.get(key):
+            yield False
+            return
+        with self.lock(key, blocking=False) as acquired:
+            yield acquired
+
     # Staging and publication -------------------------------------------------------------
 
     @contextmanager
