@@ -49,7 +49,11 @@ from glovebox.compilation.cache import (  # noqa: E402
     ZmkWorkspaceCacheService,
     workspace_key,
 )
-from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager  # noqa: E402
+from glovebox.core.cache_v2 import (  # noqa: E402
+    CacheSettings,
+    create_diskcache_manager,
+    disk_usage,
+)
 from glovebox.errors import GloveboxError, WorkspaceError  # noqa: E402
 from tests.other_user import NobodyCannotRun, reachable_for_nobody  # noqa: E402
 
@@ -82,6 +86,7 @@ class Figures:
     load_shape: str = ""
     load_seconds: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
+    sizes: list[tuple[str, str]] = field(default_factory=list)  # size-limit cases' figures
 
     def add(self, category: str, name: str, ok: bool, detail: str) -> None:
         self.outcomes.append(Outcome(category, name, ok, _one_line(detail)))
@@ -1439,6 +1444,193 @@ def workspace_bad_inputs(fig: Figures, base: Path) -> None:
         service.cache.close()
 
 
+# Size limits ------------------------------------------------------------------------------
+
+SIZE_WRITER = """
+import sys
+from pathlib import Path
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
+root, name, limit = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+sys.stdin.readline()  # all writers start together
+cache = create_diskcache_manager(
+    root, "shared", settings=CacheSettings(max_size_gb=limit / 1024**3, timeout=30)
+)
+for index in range(10):
+    cache.set(f"{name}-{index}", bytes([index]) * 50_000)
+cache.close()
+"""
+
+SIZE_RESTORER = """
+import sys
+from pathlib import Path
+from glovebox.compilation.cache import (
+    WorkspaceCacheSettings, WorkspaceConfig, ZmkWorkspaceCacheService,
+)
+from glovebox.core.cache_v2 import CacheSettings, create_diskcache_manager
+cache = create_diskcache_manager(sys.argv[1], "compilation", settings=CacheSettings(timeout=30))
+service = ZmkWorkspaceCacheService(cache, Path(sys.argv[2]), WorkspaceCacheSettings(30, 1, False))
+
+def progress(report):
+    print("restoring", flush=True)
+    sys.stdin.readline()  # the restore stays in progress until the parent says so
+
+config = WorkspaceConfig(repository="zmkfirmware/zmk", revision=sys.argv[3])
+service.restore_workspace(config, Path(sys.argv[4]), progress=progress)
+"""
+
+_KIB = 1024
+
+
+def _kib(size: int) -> str:
+    return f"{size / _KIB:.0f} KiB"
+
+
+def _size_row(fig: Figures, name: str, value: str) -> None:
+    fig.sizes.append((name, value))
+
+
+def size_limit_cli_writes(fig: Figures, base: Path) -> None:
+    """15 ``glovebox cache set`` calls of 100 KB each under a 0.0005 GB layout limit."""
+    area = base / "size-cli"
+    env = isolated_env(area)
+    config = area / "small.yaml"
+    config.write_text("cache:\n  domains:\n    layout:\n      max_size_gb: 0.0005\n")
+    failed = []
+    for index in range(15):
+        with subprocess.Popen(
+            [str(GLOVEBOX), "--config", str(config), "cache", "set", f"k{index}", "-",
+             "--tag", "layout"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env,
+        ) as proc:  # fmt: skip
+            _, err = proc.communicate("v" * 100_000, timeout=CHILD_TIMEOUT)
+            if proc.returncode != 0:
+                failed.append(_one_line(err))
+    code, out, err, _ = run(
+        [str(GLOVEBOX), "--config", str(config), "cache", "stats", "--tag", "layout", "--json"],
+        env,
+    )
+    if code != 0:
+        fig.add("fault", "size limit: 15 CLI writes", False, f"cache stats failed: {err}")
+        return
+    (domain,) = json.loads(out)["domains"]
+    limit, stored = domain["size_limit_bytes"], domain["entries_bytes"]
+    held, evictions, entries = domain["disk_bytes"], domain["evictions"], domain["entries"]
+    _size_row(fig, "15 CLI writes: limit", _kib(limit))
+    _size_row(fig, "15 CLI writes: stored / du", f"{_kib(stored)} / {_kib(held)}")
+    _size_row(fig, "15 CLI writes: entries, evictions", f"{entries}, {evictions}")
+    fig.add(
+        "fault",
+        "size limit: 15 CLI writes of 100 KB",
+        not failed and stored <= limit and evictions == 15 - entries,
+        f"stored {_kib(stored)} of {_kib(limit)} (du {_kib(held)}, 256 KiB of it the space "
+        f"reserve), {entries} entries, {evictions} evictions"
+        + (f"; {len(failed)} writes failed: {failed[0]}" if failed else ""),
+    )
+
+
+def size_limit_concurrent_writers(fig: Figures, base: Path, processes: int = 8) -> None:
+    """Eight processes writing 10 x 50 KB at once under one 600 KB limit."""
+    root, limit = base / "size-writers", 600_000
+    env = isolated_env(base / "size-writers-env")
+    create_diskcache_manager(root, "shared").close()
+    procs = [
+        subprocess.Popen(
+            python(SIZE_WRITER, str(root), f"w{n}", str(limit)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for n in range(processes)
+    ]
+    errors = []
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        _, err = proc.communicate(timeout=CHILD_TIMEOUT)
+        if proc.returncode != 0:
+            errors.append(_one_line(err))
+    cache = create_diskcache_manager(root, "shared")
+    stats = cache.get_stats()
+    cache.close()
+    writes = processes * 10
+    _size_row(fig, f"{processes} writer processes: limit", _kib(limit))
+    _size_row(fig, f"{processes} writer processes: stored", _kib(stats.size_bytes))
+    _size_row(
+        fig, f"{processes} writer processes: held, evicted", f"{stats.entries}, {stats.evictions}"
+    )
+    fig.add(
+        "fault",
+        f"size limit: {processes} concurrent writer processes",
+        not errors and stats.size_bytes <= limit and stats.entries + stats.evictions == writes,
+        f"{writes} writes: stored {_kib(stats.size_bytes)} of {_kib(limit)}, "
+        f"{stats.entries} held, {stats.evictions} evicted"
+        + (f"; {len(errors)} writers failed: {errors[0]}" if errors else ""),
+    )
+
+
+def _size_service(area: Path, limit: int | None) -> ZmkWorkspaceCacheService:
+    settings = CacheSettings(timeout=30)
+    if limit is not None:
+        settings = CacheSettings(timeout=30, max_size_gb=limit / 1024**3)
+    cache = create_diskcache_manager(area / "cache", "compilation", settings=settings)
+    workspace = WorkspaceCacheSettings(30, 1, False)
+    return ZmkWorkspaceCacheService(cache, area / "cache" / "compilation" / "workspace", workspace)
+
+
+def size_limit_workspaces(fig: Figures, base: Path) -> None:
+    """Workspaces evicted least recently used first; one being restored is never evicted."""
+    area = base / "size-ws"
+    configs = [
+        WorkspaceConfig(repository="zmkfirmware/zmk", revision=f"v0.{n}.0") for n in range(4)
+    ]
+    roomy = _size_service(area, None)
+    keys = [
+        roomy.cache_workspace(make_tree(area / f"src{n}", 200), configs[n]).entry.key  # type: ignore[union-attr]
+        for n in range(3)
+    ]
+    roomy.restore_workspace(configs[0], area / "used")  # 0 used last: 1 is the oldest use
+    roomy.cache.close()
+    domain = area / "cache" / "compilation"
+    limit = disk_usage(domain) + disk_usage(domain / "workspace" / keys[1]) // 2
+    restorer = subprocess.Popen(
+        python(SIZE_RESTORER, str(area / "cache"), str(domain / "workspace"), "v0.1.0",
+               str(area / "restoring")),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=isolated_env(area / "env"),
+    )  # fmt: skip
+    assert restorer.stdout is not None
+    assert restorer.stdin is not None
+    try:
+        restorer.stdout.readline()  # the restore of 1 is in progress: its lock is held
+        tight = _size_service(area, limit)
+        newest = tight.cache_workspace(make_tree(area / "src3", 200), configs[3])
+        stored = {entry.key for entry in tight.list_workspaces()}
+        evictions = tight.cache.get_stats().evictions
+        tight.cache.close()
+    finally:
+        restorer.stdin.write("\n" * 1000)
+        _, restore_err = restorer.communicate(timeout=CHILD_TIMEOUT)
+    held = disk_usage(domain)
+    expected = {keys[0], keys[1], newest.entry.key if newest else ""}
+    _size_row(fig, "workspaces: limit", _kib(limit))
+    _size_row(fig, "workspaces: held after the 4th", _kib(held))
+    _size_row(fig, "workspaces: evictions", str(evictions))
+    fig.add(
+        "fault",
+        "size limit: workspace cache, least recently used first, a restore in progress kept",
+        stored == expected and held <= limit and restorer.returncode == 0,
+        f"4 workspaces under {_kib(limit)}: held {_kib(held)}, {evictions} evicted "
+        f"(the oldest use, {keys[1][-8:]}, was being restored and stayed: "
+        f"{keys[1] in stored}; {keys[2][-8:]} went: {keys[2] not in stored})"
+        + (f"; the restore failed: {_one_line(restore_err)}" if restorer.returncode else ""),
+    )
+
+
 # Report ----------------------------------------------------------------------------------
 
 
@@ -1471,6 +1663,12 @@ def summary(fig: Figures) -> None:
         print(f"{len(failed)} case(s) not survived or not refused cleanly:")
         for o in failed:
             print(f"  - {o.category}: {o.name}: {o.detail}")
+    if fig.sizes:
+        print()
+        print(f"{'size limits':<44}{'value':>30}")
+        print("-" * 74)
+        for name, value in fig.sizes:
+            print(f"{name:<44}{value:>30}")
     print()
     print(f"load={fig.load_shape.replace(' ', '')}")
     print(f"writes_acknowledged={fig.writes_acknowledged}")
@@ -1515,6 +1713,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("workspace damage", lambda: workspace_damage(fig, base)),
             ("damage contained", lambda: damage_contained(fig, base)),
             ("forged values", lambda: forged_values(fig, base)),
+            ("size limit, CLI writes", lambda: size_limit_cli_writes(fig, base)),
+            ("size limit, writer processes", lambda: size_limit_concurrent_writers(fig, base)),
+            ("size limit, workspaces", lambda: size_limit_workspaces(fig, base)),
             ("Redis second machine", lambda: redis_second_machine(fig, base)),
             ("API bad input", lambda: api_bad_inputs(fig, base)),
             ("workspace bad input", lambda: workspace_bad_inputs(fig, base)),

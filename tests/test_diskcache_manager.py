@@ -13,7 +13,6 @@ import diskcache
 import pytest
 
 from glovebox.core.cache_v2 import CacheSettings, DiskCacheManager, counters
-from glovebox.core.cache_v2.backends import disk as dm
 from glovebox.errors import CacheError
 from tests.helpers import REPO_ROOT, run_python
 
@@ -143,11 +142,14 @@ def test_metadata_size_of_large_values_comes_from_the_stored_file(cache: DiskCac
 
 def test_cleanup_culls_to_the_size_limit_and_counts_evictions(tmp_path: Path) -> None:
     limit_gb = 200_000 / 1024**3
+    roomy = DiskCacheManager(tmp_path / "small", tag="small")
+    for i in range(40):
+        roomy.set(f"k{i}", b"x" * 20_000)
+    roomy.close()
+    # The limit was lowered since: cleanup brings the cache within it.
     cache = DiskCacheManager(
         tmp_path / "small", tag="small", settings=CacheSettings(max_size_gb=limit_gb)
     )
-    for i in range(40):
-        cache.set(f"k{i}", b"x" * 20_000)
     removed = cache.cleanup()
     stats = cache.get_stats()
     cache.close()
@@ -157,10 +159,7 @@ def test_cleanup_culls_to_the_size_limit_and_counts_evictions(tmp_path: Path) ->
     assert stats.size_bytes <= 200_000
 
 
-def test_writes_enforce_the_size_limit_without_cleanup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 10)
+def test_writes_enforce_the_size_limit_without_cleanup(tmp_path: Path) -> None:
     cache = DiskCacheManager(
         tmp_path / "small", tag="small", settings=CacheSettings(max_size_gb=500_000 / 1024**3)
     )
@@ -237,7 +236,6 @@ def test_recovered_failures_say_what_failed_and_what_was_answered(
         # An I/O error: a malformed database would be moved aside instead (tests/faults).
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(dm, "SIZE_CHECK_EVERY_WRITES", 1)
     monkeypatch.setattr(diskcache.Cache, "_sql", property(lambda self: broken))
     monkeypatch.setattr(diskcache.Cache, "__contains__", broken)
     for name in ("get", "lookup", "reset", "volume"):
@@ -249,7 +247,7 @@ def test_recovered_failures_say_what_failed_and_what_was_answered(
         assert cache.get_metadata("k") is None
         stats = cache.get_stats()
         monkeypatch.setattr(cache._cache, "set", lambda *args, **kwargs: None)
-        cache.set("another", 2)  # the periodic size check runs and fails
+        cache.set("another", 2)  # the size check after every write runs and fails
     lines = [record.getMessage() for record in caplog.records]
     cause = "failed (OperationalError: disk I/O error); "
     expected = [
@@ -259,7 +257,7 @@ def test_recovered_failures_say_what_failed_and_what_was_answered(
         f"reading metadata of key 'k' {cause}answered as no metadata",
         f"saving hit/miss counts {cause}kept in memory for the next attempt",
         f"reading statistics {cause}reported zero entries, size and stored hits/misses",
-        f"culling to the size limit {cause}retried after 1 more writes",
+        f"evicting to the size limit {cause}tried again after the next write",
     ]
     assert len(lines) == len(expected)
     for line, ending in zip(lines, expected, strict=True):

@@ -25,7 +25,7 @@ from glovebox.cli.formatting import count, emit_json, fail, format_size, parse_a
 # them (see glovebox/cli/app.py); glovebox.cli.domains pulls in the engine.
 if TYPE_CHECKING:
     from glovebox.cli.domains import Domains
-    from glovebox.compilation.cache import CleanupResult
+    from glovebox.compilation.cache import CleanupResult, ZmkWorkspaceCacheService
     from glovebox.core.cache_v2 import CacheManager
 
 __all__ = ["cleanup", "clear", "delete", "prune", "remove", "set_"]
@@ -97,10 +97,14 @@ def _confirm(question: str, yes: bool, declined: str, *, json_: bool = False) ->
         raise typer.Exit(1)
 
 
-def _workspace_cleanup(found: Domains, cache: CacheManager) -> CleanupResult:
+def _workspace_service(found: Domains, cache: CacheManager) -> ZmkWorkspaceCacheService:
     from glovebox.compilation.cache import create_zmk_workspace_cache_service
 
-    return create_zmk_workspace_cache_service(found.user_config, cache).cleanup()
+    return create_zmk_workspace_cache_service(found.user_config, cache)
+
+
+def _workspace_cleanup(found: Domains, cache: CacheManager) -> CleanupResult:
+    return _workspace_service(found, cache).cleanup()
 
 
 def clear(
@@ -259,6 +263,9 @@ def cleanup(tag: AllTagsOption = None, json_: JsonOption = False) -> None:
     for name in tags:
         with found.stored(name) as cache:
             removed[name] = 0 if cache is None else cache.cleanup()
+            if cache is not None and name == "compilation" and cache.persistent:
+                # The domain's limit covers its workspaces, firmware and build trees too.
+                removed[name] += len(_workspace_service(found, cache).trim_to_limit())
     if json_:
         results = [{"tag": name, "removed": number} for name, number in removed.items()]
         emit_json("cache cleanup", {"domains": results})

@@ -375,5 +375,6 @@ def cleanup(json_: JsonOption = False) -> None:
     say(
         f"removed {result.removed_count}: {len(result.expired_or_orphaned)} expired or orphaned, "
         f"{len(result.stale_metadata)} stale metadata, {len(result.modified)} modified, "
-        f"{len(result.leftovers)} interrupted; {len(result.skipped_busy)} busy (skipped)"
+        f"{len(result.leftovers)} interrupted, {len(result.evicted)} evicted for size; "
+        f"{len(result.skipped_busy)} busy (skipped)"
     )

@@ -226,6 +226,17 @@ class BuildArea:
         discarded = None if reason in (None, "new") else reason
         return BuildSlot(path=path, reused=reason is None, discarded=discarded)
 
+    def last_used(self, workspace_key: str) -> float:
+        """When ``workspace_key``'s tree was last used: its record was written or a build
+        recorded a state (epoch seconds; 0 when nothing is recorded)."""
+        top = self.root / workspace_key
+        stamps = [top / _RECORD, *top.glob(f"{_TREE}/build/*/slot-*/{_STATE}")]
+        return max((_mtime(path) for path in stamps), default=0.0)
+
+    def try_hold(self, workspace_key: str) -> contextlib.AbstractContextManager[bool]:
+        """The tree's lock if no build holds it right now (yields whether it was free)."""
+        return try_file_lock(self.root / workspace_key / _TREE_LOCK)
+
     def build_dirs(self) -> Iterator[Path]:
         """Every build directory present (trusted or not)."""
         if not self.root.is_dir():
@@ -247,6 +258,13 @@ class BuildArea:
             except WorkspaceError:  # in use by a build: left alone
                 busy.append(top.name)
         return removed, busy
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

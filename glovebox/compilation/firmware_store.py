@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from glovebox.compilation.locks import file_lock
+from glovebox.compilation.locks import file_lock, try_file_lock
 
 __all__ = ["FIRMWARE_KEY_VERSION", "FirmwareEntry", "FirmwareStore", "firmware_key"]
 
@@ -104,9 +104,23 @@ class FirmwareStore:
                 if hashlib.sha256(data).hexdigest() != recorded[board]["sha256"]:
                     return None
                 images[board] = path
-            return FirmwareEntry(key, images, str(record["created_at"]), dict(record["meta"]))
+            entry = FirmwareEntry(key, images, str(record["created_at"]), dict(record["meta"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        with contextlib.suppress(OSError):  # the last use, for eviction by size
+            os.utime(directory / _ENTRY_FILE)
+        return entry
+
+    def last_used(self, key: str) -> float:
+        """When ``key`` was last stored or served (epoch seconds; 0 when unknown)."""
+        try:
+            return (self.root / key / _ENTRY_FILE).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def try_hold(self, key: str) -> contextlib.AbstractContextManager[bool]:
+        """``key``'s build lock if no build of it runs right now (yields whether it was free)."""
+        return try_file_lock(self.root / _LOCKS / f"{key}.lock")
 
     def put(self, key: str, images: Mapping[str, bytes], meta: Mapping[str, Any]) -> FirmwareEntry:
         """Store ``images`` (board -> bytes) as ``key``; an existing complete entry wins."""

@@ -2,23 +2,30 @@
 
 ``firmware`` (finished images), ``workspaces`` (cached west workspaces) and ``builds``
 (live workspace trees and build directories) all live under ``<cache_path>/compilation``,
-so the domain's disk usage and size limit cover all three. The cache commands call
-:func:`compilation_levels` to show them and :func:`clear_build_levels` when the domain is
-cleared (the workspace level is cleared by the workspace service).
+so the domain's disk usage and size limit cover all three: :func:`trim_to_limit` removes
+from all three, least recently used first, after each write that may cross the limit.
+The cache commands call :func:`compilation_levels` to show them and
+:func:`clear_build_levels` when the domain is cleared (the workspace level is cleared by
+the workspace service).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glovebox.compilation.build_area import BuildArea
 from glovebox.compilation.firmware_store import FirmwareStore
-from glovebox.compilation.locks import try_file_lock
 from glovebox.core.cache_v2 import default_cache_root, disk_usage
+
+if TYPE_CHECKING:
+    from glovebox.compilation.cache.store import WorkspaceStore
 
 __all__ = [
     "BUILDS_DIR",
@@ -108,47 +115,96 @@ def compilation_size_limit(user_config: Any) -> int:
     return user_config_settings(user_config, "compilation").size_limit_bytes
 
 
-def _age(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """Something the size limit may remove: what it is, when it was last used, how to hold it."""
+
+    label: str
+    last_used: float
+    path: Path
+    hold: Callable[[], AbstractContextManager[bool]]
+    remove: Callable[[], object]
+
+
+def _candidates(
+    cache_path: Path | None, keep: str | None, workspaces: WorkspaceStore | None
+) -> list[_Candidate]:
+    store = firmware_store(cache_path)
+    found = [
+        _Candidate(
+            f"firmware {entry.name}",
+            store.last_used(entry.name),
+            entry,
+            partial(store.try_hold, entry.name),
+            partial(shutil.rmtree, entry, ignore_errors=True),
+        )
+        for entry in store.entries()
+        if entry.name != keep
+    ]
+    area = build_area(cache_path)
+    tops = [p for p in area.root.iterdir() if p.is_dir()] if area.root.is_dir() else []
+    tops = [top for top in tops if any(child.is_dir() for child in top.iterdir())]  # not reset
+    found += [
+        _Candidate(
+            f"build tree {top.name}",
+            area.last_used(top.name),
+            top,
+            partial(area.try_hold, top.name),
+            partial(area.reset, top.name),
+        )
+        for top in tops
+    ]
+    if workspaces is not None:
+        found += [
+            _Candidate(
+                f"workspace {key}",
+                workspaces.last_used(key),
+                workspaces.entry_dir(key),
+                partial(workspaces.lock_if_free, key),
+                partial(workspaces.remove, key),
+            )
+            for key in workspaces.entry_keys()
+            if key != keep
+        ]
+    return sorted(found, key=lambda candidate: candidate.last_used)
 
 
 def trim_to_limit(
-    cache_path: Path | None, limit_bytes: int, *, keep: str | None = None
+    cache_path: Path | None,
+    limit_bytes: int,
+    *,
+    keep: str | None = None,
+    workspaces: WorkspaceStore | None = None,
 ) -> list[str]:
-    """Bring the domain's directory within ``limit_bytes``; returns what was removed.
+    """Bring the compilation domain's directory within ``limit_bytes``; returns what went.
 
-    Stored firmware goes first (oldest first, never ``keep``), then build trees no build
-    is using (oldest first: a tree in use is locked and skipped). Cached workspaces are
-    left to their TTL and ``cache workspace cleanup``: one is what the next build needs.
+    Stored firmware, build trees and (given their ``workspaces`` store) cached workspaces
+    are removed least recently used first until the directory is within the limit:
+    firmware by its last store or hit, a build tree by its last build, a workspace by its
+    last restore or publication. ``keep`` (the firmware or workspace just stored) is never
+    removed, nor is anything a live process holds: a firmware being built, a tree a build
+    uses, a workspace being restored or stored (their locks are tried, never waited for).
+    The directory is measured only when a write may have crossed the limit: callers run
+    this after storing firmware or a workspace, and ``workspace cleanup``/``prune``.
+    Removals are added to the compilation cache's evictions when ``workspaces`` is given.
     """
     root = compilation_root(cache_path)
     used = disk_usage(root)
     removed: list[str] = []
     if used <= limit_bytes:
         return removed
-    store = firmware_store(cache_path)
-    for entry in sorted(store.entries(), key=lambda p: _age(p / "entry.json")):
-        if entry.name == keep:
-            continue
-        size = disk_usage(entry)
-        shutil.rmtree(entry, ignore_errors=True)
-        used -= size
-        removed.append(f"firmware {entry.name}")
-        if used <= limit_bytes:
-            return removed
-    area = build_area(cache_path)
-    tops = [p for p in area.root.iterdir() if p.is_dir()] if area.root.is_dir() else []
-    for top in sorted(tops, key=lambda p: _age(p / "workspace.json")):
-        with try_file_lock(top / "tree.lock") as idle:
-            if not idle:
+    for candidate in _candidates(cache_path, keep, workspaces):
+        with candidate.hold() as free:
+            if not free:
                 continue
-            size = disk_usage(top)
-            area.reset(top.name)
-            used -= size - disk_usage(top)
-            removed.append(f"build tree {top.name}")
+            size = disk_usage(candidate.path)
+            candidate.remove()
+            used -= max(0, size - disk_usage(candidate.path))
+        removed.append(candidate.label)
         if used <= limit_bytes:
             break
+    if removed and workspaces is not None:
+        add_evictions = getattr(workspaces.cache, "add_evictions", None)
+        if callable(add_evictions):
+            add_evictions(len(removed))
     return removed

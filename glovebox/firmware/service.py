@@ -379,7 +379,12 @@ class FirmwareService:
             return LevelReport("built (not stored)", 0.0, str(exc))
         if self.size_limit_bytes is not None:
             try:
-                removed = trim_to_limit(self.domain.parent, self.size_limit_bytes, keep=key)
+                removed = trim_to_limit(
+                    self.domain.parent,
+                    self.size_limit_bytes,
+                    keep=key,
+                    workspaces=self.west_service.workspace_service.store,
+                )
             except OSError as exc:
                 logger.warning("could not bring the compilation cache within its limit: %s", exc)
             else:

@@ -281,11 +281,17 @@ class CleanupResult(BaseModel):
     skipped_busy: list[str] = Field(
         default_factory=list, description="keys locked by another operation, left alone"
     )
+    evicted: list[str] = Field(
+        default_factory=list,
+        description="workspaces, firmware and build trees removed (least recently used "
+        "first) to bring the compilation domain within its size limit",
+    )
 
     @property
     def removed_count(self) -> int:
         return (
-            len(self.expired_or_orphaned)
+            len(self.evicted)
+            + len(self.expired_or_orphaned)
             + len(self.stale_metadata)
             + len(self.modified)
             + len(self.leftovers)

@@ -47,7 +47,7 @@ from glovebox.compilation.cache.tree import (
     try_rename,
 )
 from glovebox.core.cache_v2 import WORKSPACE_DIR, CacheManager
-from glovebox.errors import WorkspaceError
+from glovebox.errors import GloveboxError, WorkspaceError
 
 __all__ = ["ZmkWorkspaceCacheService"]
 
@@ -181,6 +181,7 @@ class ZmkWorkspaceCacheService:
                 )
         if move and not moved:
             shutil.rmtree(source)  # move semantics across filesystems: copy, then delete
+        self.trim_to_limit(keep=new.entry.key)
         return CacheWorkspaceResult(
             entry=new.entry,
             method="move" if moved else "copy",
@@ -219,6 +220,7 @@ class ZmkWorkspaceCacheService:
             os.rename(extract_archive(path, extracted, progress=progress), new.tree)
             self.store.purge(extracted)
             remove_excluded(new.tree, exclude_git=self.settings.exclude_git)
+        self.trim_to_limit(keep=new.entry.key)
         return CacheWorkspaceResult(
             entry=new.entry,
             method="archive",
@@ -379,6 +381,7 @@ class ZmkWorkspaceCacheService:
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
+            self.store.mark_used(key)
         return RestoreResult(
             key=key,
             destination=dest,
@@ -409,12 +412,40 @@ class ZmkWorkspaceCacheService:
 
         Removes entry directories without live (unexpired, matching) metadata, metadata
         without a directory, entries modified through a hardlink, and staging/trash
-        directories whose key is not locked (their process is gone). Keys locked by a
-        running operation are skipped and reported. A disabled service removes nothing.
+        directories whose key is not locked (their process is gone), then brings the
+        compilation domain within its size limit (``evicted``). Keys locked by a running
+        operation are skipped and reported. A disabled service removes nothing.
         """
         if not self.enabled:
             return CleanupResult()
-        return collect_garbage(self.store)
+        result = collect_garbage(self.store)
+        evicted = self.trim_to_limit()
+        return result.model_copy(update={"evicted": evicted}) if evicted else result
+
+    def trim_to_limit(self, *, keep: str | None = None) -> list[str]:
+        """Bring the compilation domain within its size limit, least recently used first
+        (see :func:`glovebox.compilation.levels.trim_to_limit`); returns what was removed.
+
+        Only for the usual layout (``<cache_path>/compilation/workspace``) of a cache with a
+        size limit; never raises for what it could not remove (a WARNING says it).
+        """
+        from glovebox.compilation.levels import trim_to_limit
+
+        settings = getattr(self.cache, "settings", None)
+        limit = getattr(settings, "size_limit_bytes", None)
+        root = self.root
+        if not isinstance(limit, int) or root.name != WORKSPACE_DIR:
+            return []
+        if root.parent.name != "compilation":
+            return []
+        try:
+            removed = trim_to_limit(root.parent.parent, limit, keep=keep, workspaces=self.store)
+        except (OSError, GloveboxError) as exc:
+            logger.warning("could not bring the compilation cache within its limit: %s", exc)
+            return []
+        for what in removed:
+            logger.info("over the compilation size limit: removed %s", what)
+        return removed
 
 
 def _resolve_new(path: Path) -> Path:

@@ -7,6 +7,7 @@ Layout under ``<cache root>/compilation/workspace/``::
         entry.json          entry id, config, counts (written before publication)
         manifest            dirs, symlinks, files with size/mode/mtime (see tree.py)
         hardlinked          present once the entry was handed out by hardlink
+        used                touched at each restore: its time is the entry's last use
     .stage-<key>-<nonce>/   an entry being built (never read as cached)
     .trash-<key>-<nonce>/   a replaced or deleted entry being removed
     .locks/<key>.lock       the key's lock (threads and processes)
@@ -26,6 +27,7 @@ as are staging and trash directories left by a killed process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -73,6 +75,7 @@ TREE_DIR = "tree"
 ENTRY_FILE = "entry.json"
 MANIFEST_FILE = "manifest"
 HARDLINKED_FILE = "hardlinked"
+USED_FILE = "used"
 STAGE_PREFIX = ".stage-"
 TRASH_PREFIX = ".trash-"
 LOCKS_DIR = ".locks"
@@ -200,6 +203,20 @@ class WorkspaceStore:
         finally:
             held.pop(key, None)
             lock.release()
+
+    @contextmanager
+    def lock_if_free(self, key: str) -> Iterator[bool]:
+        """Hold ``key``'s lock only if nobody holds it, this thread included (never waits).
+
+        For removing an entry nobody is using: :meth:`lock` is re-entrant, so a thread that
+        holds ``key`` across a build would otherwise be handed it again.
+        """
+        held: dict[str, int] = self._held.__dict__.setdefault("counts", {})
+        if held.get(key):
+            yield False
+            return
+        with self.lock(key, blocking=False) as acquired:
+            yield acquired
 
     # Staging and publication -------------------------------------------------------------
 
@@ -389,6 +406,20 @@ class WorkspaceStore:
 
     def mark_hardlinked(self, key: str) -> None:
         (self.entry_dir(key) / HARDLINKED_FILE).touch()
+
+    def mark_used(self, key: str) -> None:
+        """Record that ``key``'s entry was just used (best effort: a read-only cache stays so)."""
+        with contextlib.suppress(OSError):
+            (self.entry_dir(key) / USED_FILE).touch()
+
+    def last_used(self, key: str) -> float:
+        """When ``key``'s entry was last restored, else published (epoch seconds; 0 if unknown)."""
+        entry_dir = self.entry_dir(key)
+        stamps = []
+        for name in (USED_FILE, ENTRY_FILE):
+            with contextlib.suppress(OSError):
+                stamps.append((entry_dir / name).stat().st_mtime)
+        return max(stamps, default=0.0)
 
     def is_hardlinked(self, key: str) -> bool:
         return (self.entry_dir(key) / HARDLINKED_FILE).exists()

@@ -99,6 +99,7 @@ class Counters:
         *,
         stored_hits: int,
         stored_misses: int,
+        stored_evictions: int = 0,
         entries: int,
         size_bytes: int,
     ) -> CacheStats:
@@ -117,6 +118,6 @@ class Counters:
             misses=stored_misses + counts.pending_misses,
             entries=entries,
             size_bytes=size_bytes,
-            evictions=counts.evictions,
+            evictions=stored_evictions + counts.evictions,
             errors=counts.errors,
         )

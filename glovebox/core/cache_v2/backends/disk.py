@@ -12,8 +12,13 @@ and :class:`KeyLocks` (the ``get_or_set`` lock files).
 Guarantees
 - Reads never raise for storage reasons: a failing read is logged, counted as an error
   and answered as a miss. Writes that fail raise ``CacheError`` naming key, tag and cause.
-- Size is enforced by :meth:`DiskCacheManager.cleanup` and by a periodic check on the
-  write path (inline culling is switched off so that evictions can be counted).
+- Size is enforced after every write, whichever process writes: diskcache's cheap
+  ``volume()`` (SQLite pages plus the value files' recorded sizes) is compared with the
+  limit and, when it is over, the least recently stored entries (never one this write
+  stored) are deleted until it is within (:meth:`DiskCacheManager._evict_over_limit`).
+  Evictions are added to the database's own ``glovebox_evictions`` setting, so
+  ``cache stats`` reports them over every process and run. diskcache's inline culling
+  stays off: its ``cull`` deletes ten entries at a time, far past the limit.
 - Hit/miss totals are kept in the database's own ``hits``/``misses`` settings, so they add
   up over every process and run. They are counted in memory and added in one short
   transaction per batch; diskcache's built-in statistics would turn every read into a
@@ -49,7 +54,10 @@ Use of diskcache internals
   ``iterkeys`` includes expired ones), ``get_metadata`` (store time and stored size) and
   the live-entry count of ``get_stats`` (``len()`` counts expired entries). Every write
   goes through diskcache's public API (its file handling for large values and its
-  size/count triggers stay its own). The ``diskcache>=5.6,<6`` pin in ``pyproject.toml``
+  size/count triggers stay its own), except eviction for size: it runs in diskcache's
+  ``_transact`` (so removed value files are deleted after the commit, as diskcache's own
+  ``cull`` does) and keeps its count in a ``Settings`` row of its own.
+  The ``diskcache>=5.6,<6`` pin in ``pyproject.toml``
   protects these queries; the backend contract suite exercises each of them.
 """
 
@@ -117,7 +125,7 @@ T = TypeVar("T")
 # One logger name to filter for all that the disk backend reports (kept from its old module).
 logger = logging.getLogger("glovebox.core.cache_v2.diskcache_manager")
 
-SIZE_CHECK_EVERY_WRITES = 256
+EVICTIONS_SETTING = "glovebox_evictions"
 
 _LIVE = "(expire_time IS NULL OR expire_time > ?)"
 
@@ -157,7 +165,6 @@ class DiskCacheManager(BaseCache):
         self._damage: BaseException | None = None
         self._cache: DiskStore | DamagedStore = self._open()
         self._counters = Counters()
-        self._writes_since_size_check = 0
 
     @property
     def damaged(self) -> str | None:
@@ -235,7 +242,6 @@ class DiskCacheManager(BaseCache):
 
     def _reset_counters(self) -> None:
         self._counters = Counters()
-        self._writes_since_size_check = 0
 
     def _connection(self) -> diskcache.Cache:
         """This process's open diskcache handle; raises ``CacheError`` once closed."""
@@ -562,20 +568,33 @@ class DiskCacheManager(BaseCache):
                 f"SELECT COUNT(*) FROM Cache WHERE {_LIVE}", (time.time(),)
             ).fetchall()
             size = int(db.volume())
+            evictions = _stored_evictions(db)
         except Exception as exc:
             self._record_error(
                 "reading statistics", "reported zero entries, size and stored hits/misses", exc
             )
-            hits = misses = entries = size = 0
+            hits = misses = entries = size = evictions = 0
         return self._counters.stats(
             self.backend,
             self._tag,
             self._directory,
             stored_hits=hits,
             stored_misses=misses,
+            stored_evictions=evictions,
             entries=entries,
             size_bytes=size,
         )
+
+    def add_evictions(self, count: int) -> None:
+        """Add ``count`` to the stored evictions (removals for size made outside the
+        database, e.g. the compilation domain's workspaces); never raises."""
+        if count <= 0:
+            return
+        db = self._connection()
+        try:
+            db.retry_while_locked(lambda: _add_stored_evictions(db, count))
+        except Exception as exc:
+            self._record_error("counting evictions", "the count was not saved", exc)
 
     def reset_stats(self) -> None:
         """Set the stored hit/miss totals (and this process's pending counts) to zero."""
@@ -598,7 +617,7 @@ class DiskCacheManager(BaseCache):
         key = validate_key(key)
         expire = self._ttl(ttl)
         self._write("store", key, lambda db: db.set(key, value, expire=expire))
-        self._after_writes(1)
+        self._after_writes((key,))
 
     def set_many(self, items: Mapping[str, Any], ttl: float | None = None) -> None:
         """Store every item in one transaction: all are written, or none."""
@@ -615,7 +634,7 @@ class DiskCacheManager(BaseCache):
                     db.set(key, value, expire=expire)
 
         self._write("store (set_many)", lambda: current, store)
-        self._after_writes(len(items))
+        self._after_writes(checked)
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give a live entry a new expiry (``None``: the default TTL). False if absent."""
@@ -656,17 +675,16 @@ class DiskCacheManager(BaseCache):
         (self._directory / REPLACED_NAME).unlink(missing_ok=True)
 
     def cleanup(self) -> int:
-        """Remove expired entries, then cull to the size limit. Returns how many went."""
+        """Remove expired entries, then evict to the size limit. Returns how many went."""
 
         def clean(db: DiskStore) -> tuple[int, int]:
             # diskcache expires strictly before ``now``; an entry expiring exactly now is
             # already invisible to reads, so it must go too.
             expired = int(db.expire(math.nextafter(time.time(), math.inf)))
-            return expired, int(db.cull())
+            return expired, self._evict(db, ())
 
-        expired, culled = self._write("cleanup", "*", clean, frees_space=True)
-        self._counters.add_evictions(culled)
-        return expired + culled
+        expired, evicted = self._write("cleanup", "*", clean, frees_space=True)
+        return expired + evicted
 
     # -- helpers -------------------------------------------------------------------
 
@@ -674,26 +692,91 @@ class DiskCacheManager(BaseCache):
         checked = validate_ttl(ttl)
         return self._default_ttl if checked is None else checked
 
-    def _after_writes(self, count: int) -> None:
-        self._writes_since_size_check += count
-        if self._writes_since_size_check < SIZE_CHECK_EVERY_WRITES:
-            return
-        self._writes_since_size_check = 0
+    def _after_writes(self, written: Iterable[str]) -> None:
+        """Bring the cache back within its size limit after a write (see :meth:`_evict`).
+
+        One cheap ``volume()`` read when within the limit. A failure is logged and
+        counted; the next write (or ``cleanup``) tries again.
+        """
         db = self._connection()
         try:
-            if db.volume() > self._size_limit:
-                culled = int(db.retry_while_locked(db.cull))
-                self._counters.add_evictions(culled)
+            if _volume(db) > self._size_limit:
+                db.retry_while_locked(lambda: self._evict(db, written))
         except Exception as exc:
             self._record_error(
-                "culling to the size limit",
-                f"retried after {SIZE_CHECK_EVERY_WRITES} more writes",
-                exc,
+                "evicting to the size limit", "tried again after the next write", exc
             )
+
+    def _evict(self, db: DiskStore, written: Iterable[str]) -> int:
+        """Delete least recently stored entries until ``volume()`` is within the limit.
+
+        Runs in one write transaction, so concurrent writers evict one after another and
+        each sees the others' entries. The keys in ``written`` (what the caller has just
+        stored) are never evicted: a single entry larger than the limit stays until the
+        next write. Returns the number evicted, also added to the stored evictions.
+        """
+        kept = {db._disk.put(key) for key in written}
+        evicted = 0
+        with db._transact(retry=False) as (sql, cleanup):
+            for _round in range(8):  # each round frees what the estimate says is over
+                over = _volume(db) - self._size_limit
+                if over <= 0:
+                    break
+                victims: list[tuple[int, str | None]] = []
+                freed = 0
+                rows = sql(
+                    "SELECT rowid, key, raw, filename, size, length(value) FROM Cache"
+                    " ORDER BY store_time"
+                )
+                for rowid, db_key, raw, filename, size, inline in rows:
+                    if (db_key, raw) in kept:
+                        continue
+                    victims.append((rowid, filename))
+                    freed += (size if filename else inline or 0) or 1
+                    if freed >= over:
+                        break
+                rows.close()
+                if not victims:
+                    break
+                for start in range(0, len(victims), 500):
+                    chunk = victims[start : start + 500]
+                    sql(
+                        f"DELETE FROM Cache WHERE rowid IN ({','.join('?' * len(chunk))})",
+                        [rowid for rowid, _ in chunk],
+                    )
+                for _, filename in victims:
+                    cleanup(filename)
+                evicted += len(victims)
+            if evicted:
+                _add_stored_evictions(db, evicted)
+        return evicted
 
     def _compute_lock(self, key: str) -> AbstractContextManager[None]:
         self._adopt_after_fork()  # a forked child must not hold the parent's locks
         return self._key_locks.hold(key)
+
+
+def _volume(db: DiskStore) -> int:
+    """diskcache's ``volume()`` (database pages plus value bytes) in one statement."""
+    ((volume,),) = db._sql(
+        "SELECT page_count * ? + (SELECT value FROM Settings WHERE key = 'size')"
+        " FROM pragma_page_count()",
+        (db._page_size,),
+    ).fetchall()
+    return int(volume)
+
+
+def _stored_evictions(db: DiskStore) -> int:
+    rows = db._sql("SELECT value FROM Settings WHERE key = ?", (EVICTIONS_SETTING,)).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _add_stored_evictions(db: DiskStore, count: int) -> None:
+    db._sql(
+        "INSERT INTO Settings (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+        (EVICTIONS_SETTING, count),
+    )
 
 
 def _check_private(path: Path) -> None:

@@ -387,9 +387,17 @@ class _PrivateCheckedFiles:
     def filename(self, key: Any = UNKNOWN, value: Any = UNKNOWN) -> tuple[str, str]:
         filename, full_path = super().filename(key, value)  # type: ignore[misc]
         base = Path(self._directory)
-        for part in Path(filename).parents[:-1][::-1]:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(base / part, DIR_MODE)
+        # Another process removing its last value file there may remove an empty parent
+        # between the two mkdirs (diskcache's ``remove`` prunes empty directories): retry.
+        for attempt in range(10):
+            try:
+                for part in Path(filename).parents[:-1][::-1]:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(base / part, DIR_MODE)
+                break
+            except FileNotFoundError:
+                if attempt == 9:
+                    raise
         return filename, full_path
 
     def store(self, value: Any, read: bool, key: Any = UNKNOWN) -> tuple[Any, ...]:
