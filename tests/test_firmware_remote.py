@@ -8,8 +8,10 @@ SeaweedFS server through the ``GLOVEBOX_CACHE_REMOTE_*`` variables, as a CI job 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from glovebox.layout import compile_layout
 from glovebox.testing import IsolatedConfig
 from glovebox.testing.plugin import isolate_environment
 from tests import fake_west
-from tests.helpers import REPO_ROOT, run_glovebox
+from tests.helpers import CHILD_TIMEOUT, REPO_ROOT, run_glovebox
 from tests.remote_fixtures import REMOTE_SECRET, RemoteBucket
 
 EXAMPLE = REPO_ROOT / "docs" / "examples" / "glove80-example.json"
@@ -227,3 +229,49 @@ def test_no_cache_neither_reads_nor_writes_the_remote_tier(
     assert document["levels"]["firmware"]["source"] == "not cached"
     assert b.west() == ["init", "update", "build", "build"]  # no workspace from the bucket
     assert remote_bucket.listing() == before
+
+
+_MODULES_AFTER = """
+import io, json, sys, contextlib
+from containers.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        main(sys.argv[1:])
+    except SystemExit:
+        pass
+print(json.dumps({"modules": sorted(sys.modules), "out": out.getvalue()}))
+"""
+
+
+def modules_after(machine: Machine, *args: str) -> tuple[set[str], str]:
+    """The modules a fresh interpreter loaded running ``glovebox ARGS`` as ``machine``."""
+    env = {**os.environ, **machine.env, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", _MODULES_AFTER, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        check=True,
+    )
+    data = json.loads(result.stdout.splitlines()[-1])
+    return set(data["modules"]), str(data["out"])
+
+
+def test_local_hits_never_load_the_remote_client(
+    machines: Path, remote_bucket: RemoteBucket
+) -> None:
+    a = Machine(machines / "a", remote_bucket)
+    b = Machine(machines / "b", remote_bucket)
+    a.compile(EXAMPLE, machines / "a-out")
+    b.compile(EXAMPLE, machines / "b-out")  # from the remote tier, backfilled
+    command = ("firmware", "compile", str(EXAMPLE), str(machines / "again"))
+    # A holds the workspace: the fast hit path, without even the tier's module.
+    modules, out = modules_after(a, *command)
+    assert "firmware: from cache (" in out
+    assert modules.isdisjoint({"obstore", "zstandard", "glovebox.remote.tier"})
+    # B holds only the firmware: served locally by the full service, no S3 client.
+    modules, out = modules_after(b, *command)
+    assert "firmware: from cache (" in out
+    assert modules.isdisjoint({"obstore", "zstandard"})
