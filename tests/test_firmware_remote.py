@@ -275,3 +275,14 @@ def test_local_hits_never_load_the_remote_client(
     modules, out = modules_after(b, *command)
     assert "firmware: from cache (" in out
     assert modules.isdisjoint({"obstore", "zstandard"})
+
+
+def test_update_asks_west_even_when_the_store_has_the_workspace(
+    machines: Path, remote_bucket: RemoteBucket
+) -> None:
+    a = Machine(machines / "a", remote_bucket)
+    b = Machine(machines / "b", remote_bucket)
+    a.compile(EXAMPLE, machines / "a-out")
+    document, _ = b.compile(EXAMPLE, machines / "b-out", "--update")
+    assert b.west() == ["init", "update", "build", "build"]
+    assert document["levels"]["workspace"]["source"] == "updated"

@@ -129,7 +129,9 @@ class ZmkWestService:
         self.download_timeout = download_timeout
         self.remote = remote
 
-    def prepare_workspace(self, config: WorkspaceConfig, destination: Path) -> PreparedWorkspace:
+    def prepare_workspace(
+        self, config: WorkspaceConfig, destination: Path, *, use_remote: bool = True
+    ) -> PreparedWorkspace:
         """A complete west workspace for ``config`` at ``destination`` (new or empty).
 
         A hit restores the cached workspace and runs no west command. A local miss asks
@@ -138,6 +140,7 @@ class ZmkWestService:
         runs ``west init`` and ``west update`` in a hidden sibling of ``destination``,
         caches the result by moving it, then restores it (or, with caching disabled,
         renames it), and publishes it to the remote tier in ``read-write`` mode.
+        ``use_remote=False`` skips the remote lookup (a refresh wants west's answer).
         """
         started = time.perf_counter()
         dest = Path(destination)
@@ -159,7 +162,7 @@ class ZmkWestService:
                     seconds=time.perf_counter() - started,
                     commit=workspace_commit(dest),
                 )
-            fetched = self._from_remote(config, dest, strategy)
+            fetched = self._from_remote(config, dest, strategy) if use_remote else None
             if fetched is not None:
                 return PreparedWorkspace(
                     path=dest,
@@ -193,13 +196,13 @@ class ZmkWestService:
         with service.hold(config, timeout=self.download_timeout):
             if not service.enabled or service.settings.exclude_git:
                 service.delete_workspace(config)
-                return self.prepare_workspace(config, dest)
+                return self.prepare_workspace(config, dest, use_remote=False)
             dest.parent.mkdir(parents=True, exist_ok=True)
             scratch = dest.parent / f".{dest.name}.update-{secrets.token_hex(4)}"
             try:
                 copied = service.restore_workspace(config, scratch, RestoreStrategy.COPY)
                 if copied is None:
-                    return self.prepare_workspace(config, dest)
+                    return self.prepare_workspace(config, dest, use_remote=False)
                 self.adapter.run(
                     self.adapter.commands.update(), scratch, timeout=self.download_timeout
                 )
