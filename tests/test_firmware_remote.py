@@ -286,3 +286,24 @@ def test_update_asks_west_even_when_the_store_has_the_workspace(
     document, _ = b.compile(EXAMPLE, machines / "b-out", "--update")
     assert b.west() == ["init", "update", "build", "build"]
     assert document["levels"]["workspace"]["source"] == "updated"
+
+
+def test_after_remote_hits_later_runs_read_nothing_remote(
+    machines: Path, remote_bucket: RemoteBucket
+) -> None:
+    a = Machine(machines / "a", remote_bucket)
+    b = Machine(machines / "b", remote_bucket)
+    second = changed_layout(machines, "second", "W")
+    a.compile(EXAMPLE, machines / "a-out")
+    a.compile(second, machines / "a-out")
+    for layout in (EXAMPLE, second):
+        served, _ = b.compile(layout, machines / "b-out")
+        assert served["levels"]["firmware"]["source"] == "remote cache"
+    # The store is gone now: B still serves both from its own cache, without a warning.
+    offline = Machine(machines / "b", remote_bucket)
+    offline.env["GLOVEBOX_CACHE_REMOTE_ENDPOINT"] = f"http://127.0.0.1:{_closed_port()}"
+    for layout in (EXAMPLE, second):
+        document, stderr = offline.compile(layout, machines / "b-out")
+        assert document["levels"]["firmware"]["source"] == "cache"
+        assert "WARNING" not in stderr
+    assert b.west() == []

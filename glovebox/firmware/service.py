@@ -126,7 +126,7 @@ class _Job:
     emit: PhaseCallback
     request: dict[str, Any]
     remote: bool = False  # whether the remote tier is asked and published to
-    remote_head: RemoteHead | None = None  # the head the result was served by, if any
+    remote_head: RemoteHead | None = None  # a remote head's commit used without a tree
     head_checked: bool = False  # the remote tier was asked for the head of wkey
     head_missing: bool = False  # ... and had none (or an expired one)
 
@@ -322,7 +322,11 @@ class FirmwareService:
             return None
         from glovebox.compilation.remote_levels import RemoteHead
 
-        return None if RemoteHead(commit, expires).expired else commit
+        head = RemoteHead(commit, expires)
+        if head.expired:
+            return None
+        job.remote_head = head  # remembered again after this run
+        return commit
 
     def _from_recorded_tree(self, job: _Job) -> FirmwareResult | None:
         """The firmware level alone, keyed by the recorded commit of a current tree."""
@@ -364,7 +368,8 @@ class FirmwareService:
         fetched = self.remote.fetch_firmware(key, job.boards)
         if fetched is None:
             return None
-        job.remote_head = head
+        if head is not None:
+            job.remote_head = head
         meta = {**fetched.meta, "commit": commit, "from": "remote"}
         try:
             self.store.put(key, fetched.images, meta)
