@@ -12,7 +12,14 @@ both sides alike, the fastest round of each side:
 - ``publish_tree`` vs ``tar | zstd -3`` of the tree followed by the raw PUT of its output
   (the floor: what the shell tools and the same client do);
 - ``fetch_tree`` vs the raw GET followed by ``zstd -d | tar -x`` (the same floor, back);
-- the compression ratio (tree bytes / object bytes).
+- the compression ratio (tree bytes / object bytes);
+- ``glovebox firmware compile`` on a machine with an empty local cache, served from the
+  remote tier (firmware hit; and, for another keymap, the workspace from the remote tier
+  plus the builds), vs a cold build on such a machine without a remote tier. West is the
+  test suite's fake west: the download and compile steps are SIMULATED with its delays
+  (``--download`` and ``--build`` seconds, ``benchmarks/firmware.py``'s environment), so
+  these ratios show what the remote tier skips, not what a real ZMK build costs (a real
+  first download takes 5-10 minutes).
 
 ``--content mixed`` (the default) fills each file with 40% random bytes and 60% text, which
 compresses about as well as a west workspace's sources and git packs; ``--content
@@ -23,7 +30,8 @@ On loopback the transfer itself costs almost nothing, so the raw PUT/GET ratios 
 archiving and extraction of 20,000 files against bare byte copying; on a real network
 the transfer dominates and they approach 1. The floor ratios compare like with like.
 
-Run: ``python benchmarks/remote.py [--files N] [--megabytes N] [--rounds N]``.
+Run: ``python benchmarks/remote.py [--files N] [--megabytes N] [--rounds N]
+[--download S] [--build S] [--only trees|builds]``.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ import obstore
 from obstore.store import S3Store
 
 from benchmarks._timing import interleaved, print_ratios, seconds
+from benchmarks.firmware import EXAMPLE, environment
+from benchmarks.firmware import run as run_glovebox
 from benchmarks.workspace import generate
 from glovebox.remote.settings import RemoteSettings
 from glovebox.remote.tier import RemoteTier
@@ -76,12 +86,73 @@ def tree_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def builds_from_remote(
+    server: SeaweedServer, base: Path, rounds: int, download: float, build: float
+) -> dict[str, float]:
+    """Fresh machines served by the remote tier vs fresh machines building cold."""
+    server.create_bucket("builds")
+    remote = {
+        "GLOVEBOX_CACHE_REMOTE_URL": "s3://builds/ci",
+        "GLOVEBOX_CACHE_REMOTE_ENDPOINT": server.endpoint,
+        "GLOVEBOX_CACHE_SECRET": "benchmark-signing-secret",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+    publisher = {**environment(base / "publisher", download, build), **remote}
+    run_glovebox(publisher, "firmware", "compile", str(EXAMPLE), str(base / "publisher-out"))
+    counter = iter(range(1_000_000))
+
+    def fresh(with_remote: bool) -> dict[str, str]:
+        env = environment(base / f"machine-{next(counter)}", download, build)
+        return {**env, **remote} if with_remote else env
+
+    def keymap(env: dict[str, str]) -> Path:
+        """A keymap no machine built before (so its firmware is in no cache)."""
+        path = Path(env["HOME"]).parent / "other.keymap"
+        key = f"Q{next(counter)}"
+        path.write_text(f"/ {{ keymap {{ base {{ bindings = <&kp {key}>; }}; }}; }};\n")
+        return path
+
+    def cold() -> float:
+        env = fresh(False)
+        return run_glovebox(env, "firmware", "compile", str(EXAMPLE), env["HOME"] + "-out")
+
+    def served() -> float:
+        env = fresh(True)
+        return run_glovebox(env, "firmware", "compile", str(EXAMPLE), env["HOME"] + "-out")
+
+    def cold_keymap() -> float:
+        env = fresh(False)
+        return run_glovebox(env, "firmware", "compile", str(keymap(env)), env["HOME"] + "-out")
+
+    def workspace_served() -> float:
+        env = fresh(True)
+        return run_glovebox(env, "firmware", "compile", str(keymap(env)), env["HOME"] + "-out")
+
+    print(
+        f"builds on a fresh machine (fake west: SIMULATED download {download:g} s, "
+        f"compile {build:g} s per half)"
+    )
+    ratios = {}
+    for name, subject, baseline in (
+        ("firmware_from_remote_vs_cold_build", served, cold),
+        ("workspace_from_remote_vs_cold_build", workspace_served, cold_keymap),
+    ):
+        mine, theirs = (min(f) for f in interleaved(subject, baseline, rounds))
+        ratios[name] = mine / theirs
+        print(f"  {name:<38} {mine:6.2f} s vs cold {theirs:6.2f} s  ratio {mine / theirs:5.2f}")
+    return ratios
+
+
 def main() -> None:  # noqa: PLR0915 - one scenario, its steps in order
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--megabytes", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--content", choices=("mixed", "redundant"), default="mixed")
+    parser.add_argument("--download", type=float, default=3.0, help="simulated download, s")
+    parser.add_argument("--build", type=float, default=0.5, help="simulated compile, s")
+    parser.add_argument("--only", choices=("trees", "builds"), default=None)
     args = parser.parse_args()
     if shutil.which("zstd") is None or shutil.which("tar") is None:
         raise SystemExit("the floor needs the tar and zstd commands on PATH")
@@ -93,6 +164,14 @@ def main() -> None:  # noqa: PLR0915 - one scenario, its steps in order
         SeaweedServer(base=Path(scratch)).start() as server,
     ):
         base = Path(scratch)
+        builds: dict[str, float] = {}
+        if args.only != "trees":
+            builds = builds_from_remote(
+                server, base / "builds", args.rounds, args.download, args.build
+            )
+            if args.only == "builds":
+                print_ratios(builds)
+                return
         server.create_bucket(BUCKET)
         tree = base / "tree"
         make = generate_mixed if args.content == "mixed" else generate
@@ -191,6 +270,7 @@ def main() -> None:  # noqa: PLR0915 - one scenario, its steps in order
                 "fetch_tree vs GET + zstd -d|tar -x", fetch, floor_fetch
             ),
             "compression_ratio": size / object_bytes,
+            **builds,
         }
         print(f"object: {object_bytes / 1e6:.1f} MB for {size / 1e6:.0f} MB of files")
         print_ratios(ratios)

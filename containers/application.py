@@ -67,10 +67,12 @@ class ApplicationContainer(containers.DeclarativeContainer):
         user_config=user_config,
         workspace_service=workspace_cache_service,
         adapter=west_adapter,
+        remote=remote_tier,
     )
     firmware_service = providers.Factory(
         builders.firmware_service,
         user_config=user_config,
         layout_service=layout_service,
         west_service=zmk_west_service,
+        remote=remote_tier,
     )

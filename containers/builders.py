@@ -87,11 +87,15 @@ def workspace_cache_service(
 
 
 def zmk_west_service(
-    user_config: UserConfig, workspace_service: ZmkWorkspaceCacheService, adapter: WestAdapter
+    user_config: UserConfig,
+    workspace_service: ZmkWorkspaceCacheService,
+    adapter: WestAdapter,
+    remote: RemoteTier | None = None,
 ) -> ZmkWestService:
+    """The compilation service; ``remote`` is the container's remote tier (or None)."""
     from glovebox.compilation.zmk_west_service import build_zmk_west_service
 
-    return build_zmk_west_service(user_config, workspace_service, adapter)
+    return build_zmk_west_service(user_config, workspace_service, adapter, remote)
 
 
 def remote_tier(user_config: UserConfig) -> RemoteTier | None:
@@ -101,9 +105,13 @@ def remote_tier(user_config: UserConfig) -> RemoteTier | None:
 
 
 def firmware_service(
-    user_config: UserConfig, layout_service: LayoutService, west_service: ZmkWestService
+    user_config: UserConfig,
+    layout_service: LayoutService,
+    west_service: ZmkWestService,
+    remote: RemoteTier | None = None,
 ) -> FirmwareService:
-    """The firmware builds over the container's layout and compilation services."""
+    """The firmware builds over the container's layout and compilation services and its
+    remote tier (which ``west_service`` was given too)."""
     from glovebox.compilation.cache import compilation_settings
     from glovebox.compilation.levels import compilation_size_limit
     from glovebox.firmware.service import FirmwareService
@@ -113,4 +121,5 @@ def firmware_service(
         west_service,
         compilation_settings(user_config),
         size_limit_bytes=compilation_size_limit(user_config),
+        remote=remote,
     )

@@ -8,7 +8,9 @@ Two kinds of examples are found in the markdown, whoever added them:
   below. Each must exit 0, or the code named by a trailing ``# exit N`` comment. A block
   that cannot run here (it needs a Redis server, a real ``west``, network) is preceded by
   an HTML comment saying why, ``<!-- not run: needs a Redis server -->``; its commands
-  are still checked as synopses.
+  are still checked as synopses. A block preceded by ``<!-- with an S3 server: ... -->``
+  runs with the remote tier pointed at a fresh bucket of the test SeaweedFS server
+  (``GLOVEBOX_CACHE_REMOTE_*``, ``GLOVEBOX_CACHE_SECRET`` and ``AWS_*`` set).
 * ``glovebox ...`` in inline code (prose and tables) is a **synopsis**, with placeholders
   (``KEY``, ``FILE``, ``<version>``, ``...``): its command path must exist and every
   option it names must be an option of that command or a global one. ``a / b`` and
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MARKDOWN = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>\S.*?)\s*-->")
+WITH_S3 = re.compile(r"<!--\s*with an S3 server:")
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[\w-]*)\s*$")
 INLINE = re.compile(r"`(glovebox(?: [^`]+)?)`")
 
@@ -53,6 +56,7 @@ class Block:
     line: int
     commands: tuple[str, ...]
     not_run: str | None
+    with_s3: bool = False
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
@@ -90,7 +94,8 @@ def blocks_and_spans(path: Path) -> tuple[list[Block], list[str]]:
         before = next((line for line in reversed(lines[:start]) if line.strip()), "")
         marker = NOT_RUN.search(before)
         name = str(path.relative_to(ROOT))
-        blocks.append(Block(name, start + 1, commands, marker and marker.group("reason")))
+        reason = marker and marker.group("reason")
+        blocks.append(Block(name, start + 1, commands, reason, bool(WITH_S3.search(before))))
     spans = [" ".join(text.split()) for text in INLINE.findall("\n".join(prose))]
     return blocks, spans
 
@@ -202,8 +207,20 @@ def _expected_code(line: str) -> int:
 
 @pytest.mark.parametrize("block", [b for b in ALL_BLOCKS if not b.not_run], ids=str)
 def test_every_example_block_runs(
-    block: Block, isolated_config: IsolatedConfig, tmp_path: Path
+    block: Block,
+    isolated_config: IsolatedConfig,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if block.with_s3:
+        from tests.remote_fixtures import REMOTE_SECRET
+
+        bucket = request.getfixturevalue("remote_bucket")  # sets the AWS_* keys too
+        monkeypatch.setenv("GLOVEBOX_CACHE_REMOTE_URL", bucket.url)
+        monkeypatch.setenv("GLOVEBOX_CACHE_REMOTE_ENDPOINT", bucket.server.endpoint)
+        monkeypatch.setenv("GLOVEBOX_CACHE_REMOTE_REGION", "us-east-1")
+        monkeypatch.setenv("GLOVEBOX_CACHE_SECRET", REMOTE_SECRET.decode())
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(ROOT / "docs" / "examples" / "glove80-example.json", work / "my-layout.json")
@@ -222,6 +239,10 @@ def test_every_example_block_runs(
         assert result.returncode == _expected_code(line), (
             f"{block}: {line}\n{result.stdout}\n{result.stderr}"
         )
+
+
+def test_some_blocks_run_against_the_s3_server() -> None:
+    assert any(block.with_s3 and not block.not_run for block in ALL_BLOCKS)
 
 
 def test_blocks_that_are_not_run_say_why() -> None:

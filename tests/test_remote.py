@@ -267,7 +267,7 @@ def _add_file(tf: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) ->
 
 @pytest.mark.parametrize(
     "member",
-    ["../escaped.txt", "device", "link-out"],
+    ["../escaped.txt", "device", "link-out", "link-chain-out", "file-under-link-out"],
 )
 def test_a_signed_archive_breaking_the_archive_rules_extracts_nothing(
     remote_bucket: RemoteBucket, tmp_path: Path, caplog: pytest.LogCaptureFixture, member: str
@@ -284,6 +284,18 @@ def test_a_signed_archive_breaking_the_archive_rules_extracts_nothing(
             info.type = tarfile.SYMTYPE
             info.linkname = "../../outside"
             tf.addfile(info)
+        elif member == "link-chain-out":  # each link alone stays inside; together out
+            for name, target in (("./here", "."), ("./here/up", "..")):
+                info = tarfile.TarInfo(name)
+                info.type = tarfile.SYMTYPE
+                info.linkname = target
+                tf.addfile(info)
+        elif member == "file-under-link-out":  # a file written through ./here/..
+            info = tarfile.TarInfo("./here")
+            info.type = tarfile.SYMTYPE
+            info.linkname = "."
+            tf.addfile(info)
+            _add_file(tf, "./here/../escaped.txt", b"escaped")
         else:
             _add_file(tf, member, b"escaped")
 
@@ -298,6 +310,30 @@ def test_a_signed_archive_breaking_the_archive_rules_extracts_nothing(
     assert list(work.iterdir()) == []
     assert not (tmp_path / "escaped.txt").exists()
     assert any("refused" in w for w in warnings_of(caplog))
+
+
+def test_a_file_beneath_an_extracted_link_lands_where_the_link_points(
+    remote_bucket: RemoteBucket, tmp_path: Path
+) -> None:
+    def members(tf: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo("./sub")
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        tf.addfile(info)
+        link = tarfile.TarInfo("./lib")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "sub"
+        tf.addfile(link)
+        _add_file(tf, "./lib/f.txt", b"through the link")
+
+    obstore.put(
+        remote_bucket.raw(),
+        "ci/workspace/linked.tar.zst",
+        _signed_tree_object("ci/workspace/linked.tar.zst", members),
+    )
+    assert remote_bucket.tier().fetch_tree("workspace/linked", tmp_path / "dest")
+    assert (tmp_path / "dest" / "lib").is_symlink()
+    assert (tmp_path / "dest" / "sub" / "f.txt").read_bytes() == b"through the link"
 
 
 def test_an_absolute_member_lands_inside_the_destination(

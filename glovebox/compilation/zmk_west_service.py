@@ -15,7 +15,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,10 +27,15 @@ from glovebox.compilation.cache import (
     ZmkWorkspaceCacheService,
     compilation_settings,
     create_compilation_cache_service,
+    workspace_key,
 )
 from glovebox.compilation.west_adapter import WestAdapter, create_west_adapter
 from glovebox.core.cache_v2 import BestEffortCache
 from glovebox.errors import WorkspaceError
+
+if TYPE_CHECKING:
+    from glovebox.compilation.remote_levels import RemoteLevels
+    from glovebox.remote.tier import RemoteTier
 
 __all__ = [
     "BuildResult",
@@ -55,7 +60,7 @@ class PreparedWorkspace(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     path: Path
-    source: Literal["cache", "west"]
+    source: Literal["cache", "remote", "west"]
     restore: RestoreResult | None
     seconds: float
     commit: str | None = None
@@ -104,7 +109,9 @@ class ZmkWestService:
 
     ``restore_strategy`` and ``download_timeout`` (seconds a build waits for a concurrent
     build downloading the same workspace) are ``compilation.workspace_restore_strategy``
-    and ``compilation.workspace_download_timeout``, already validated.
+    and ``compilation.workspace_download_timeout``, already validated. ``remote``, when
+    given, is looked up after the local cache and before west, and a workspace fetched
+    with west is published to it (docs/remote.md).
     """
 
     def __init__(
@@ -114,18 +121,26 @@ class ZmkWestService:
         *,
         restore_strategy: RestoreStrategy,
         download_timeout: float,
+        remote: RemoteLevels | None = None,
     ) -> None:
         self.adapter = adapter
         self.workspace_service = workspace_service
         self.restore_strategy = restore_strategy
         self.download_timeout = download_timeout
+        self.remote = remote
 
-    def prepare_workspace(self, config: WorkspaceConfig, destination: Path) -> PreparedWorkspace:
+    def prepare_workspace(
+        self, config: WorkspaceConfig, destination: Path, *, use_remote: bool = True
+    ) -> PreparedWorkspace:
         """A complete west workspace for ``config`` at ``destination`` (new or empty).
 
-        A hit restores the cached workspace and runs no west command. A miss runs
-        ``west init`` and ``west update`` in a hidden sibling of ``destination``, caches
-        the result by moving it, then restores it (or, with caching disabled, renames it).
+        A hit restores the cached workspace and runs no west command. A local miss asks
+        the remote tier (if any) for the workspace at the commit its head names: a hit is
+        stored in the local cache (backfill) and restored from there. A miss everywhere
+        runs ``west init`` and ``west update`` in a hidden sibling of ``destination``,
+        caches the result by moving it, then restores it (or, with caching disabled,
+        renames it), and publishes it to the remote tier in ``read-write`` mode.
+        ``use_remote=False`` skips the remote lookup (a refresh wants west's answer).
         """
         started = time.perf_counter()
         dest = Path(destination)
@@ -147,7 +162,17 @@ class ZmkWestService:
                     seconds=time.perf_counter() - started,
                     commit=workspace_commit(dest),
                 )
+            fetched = self._from_remote(config, dest, strategy) if use_remote else None
+            if fetched is not None:
+                return PreparedWorkspace(
+                    path=dest,
+                    source="remote",
+                    restore=fetched[0],
+                    seconds=time.perf_counter() - started,
+                    commit=fetched[1],
+                )
             restore = self._create(config, dest, strategy)
+            self._publish(config)
         return PreparedWorkspace(
             path=dest,
             source="west",
@@ -171,13 +196,13 @@ class ZmkWestService:
         with service.hold(config, timeout=self.download_timeout):
             if not service.enabled or service.settings.exclude_git:
                 service.delete_workspace(config)
-                return self.prepare_workspace(config, dest)
+                return self.prepare_workspace(config, dest, use_remote=False)
             dest.parent.mkdir(parents=True, exist_ok=True)
             scratch = dest.parent / f".{dest.name}.update-{secrets.token_hex(4)}"
             try:
                 copied = service.restore_workspace(config, scratch, RestoreStrategy.COPY)
                 if copied is None:
-                    return self.prepare_workspace(config, dest)
+                    return self.prepare_workspace(config, dest, use_remote=False)
                 self.adapter.run(
                     self.adapter.commands.update(), scratch, timeout=self.download_timeout
                 )
@@ -202,6 +227,7 @@ class ZmkWestService:
                     raise WorkspaceError(
                         f"workspace {copied.key} vanished right after it was cached"
                     )
+                self._publish(config)
             finally:
                 if scratch.exists():
                     shutil.rmtree(scratch)
@@ -211,6 +237,74 @@ class ZmkWestService:
             restore=restore,
             seconds=time.perf_counter() - started,
             commit=workspace_commit(dest),
+        )
+
+    def _from_remote(
+        self, config: WorkspaceConfig, dest: Path, strategy: RestoreStrategy
+    ) -> tuple[RestoreResult | None, str] | None:
+        """The workspace from the remote tier at ``dest`` (and in the local cache); the
+        restore and the commit, or None on a miss. Called with the key's hold."""
+        remote, service = self.remote, self.workspace_service
+        if remote is None or not service.enabled:
+            return None
+        key = workspace_key(config)
+        head = remote.head(key)
+        if head is None:
+            return None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        scratch = dest.parent / f".{dest.name}.remote-{secrets.token_hex(4)}"
+        try:
+            if not remote.fetch_workspace(key, head.commit, scratch):
+                return None
+            if workspace_commit(scratch) != head.commit:
+                logger.warning(
+                    "remote cache: workspace %s does not hold commit %s as its head says; "
+                    "treated as a miss",
+                    key,
+                    head.commit,
+                )
+                return None
+            cached = self._cache_view().attempt(
+                lambda: service.cache_workspace(scratch, config, move=True),
+                lambda: None,
+            )
+            if cached is None:  # the local cache failed: the fetched tree is the result
+                if dest.exists():
+                    dest.rmdir()
+                os.rename(scratch, dest)
+                return None, head.commit
+            restore = service.restore_workspace(config, dest, strategy)
+            if restore is None:
+                raise WorkspaceError(f"workspace {key} vanished right after it was cached")
+            logger.info("workspace %s fetched from the remote cache (%s)", key, head.commit)
+            return restore, head.commit
+        finally:
+            if scratch.exists():
+                shutil.rmtree(scratch)
+
+    def _publish(self, config: WorkspaceConfig) -> None:
+        """Publish the cached entry for ``config``: its tree, then its head (read-write)."""
+        remote, service = self.remote, self.workspace_service
+        if remote is None or not remote.writable or not service.enabled:
+            return
+        key = workspace_key(config)
+        entry = service.get_workspace_by_key(key)
+        commit = None if entry is None else workspace_commit(entry.path)
+        if entry is None or commit is None:
+            return
+        remote.publish_workspace(key, commit, entry.path)
+        expires = entry.expires_at.isoformat() if entry.expires_at is not None else None
+        remote.publish_head(key, commit, expires)
+
+    def without_remote(self) -> ZmkWestService:
+        """This service without the remote tier (``--no-cache``)."""
+        if self.remote is None:
+            return self
+        return ZmkWestService(
+            self.adapter,
+            self.workspace_service,
+            restore_strategy=self.restore_strategy,
+            download_timeout=self.download_timeout,
         )
 
     def _cache_view(self) -> BestEffortCache:
@@ -292,26 +386,30 @@ def build_zmk_west_service(
     user_config: Any,
     workspace_service: ZmkWorkspaceCacheService,
     adapter: WestAdapter | None = None,
+    remote: RemoteTier | None = None,
 ) -> ZmkWestService:
     """The compilation service over ``workspace_service``, configured from ``user_config``.
 
     The one place the service is assembled: :func:`create_default_zmk_west_service` and
     the container both call it. Without ``adapter``, the one ``compilation.west_runner``
-    names is used.
+    names is used; ``remote`` is the remote tier (None: local caches only).
     """
+    from glovebox.compilation.remote_levels import remote_levels
+
     settings = compilation_settings(user_config)
     return ZmkWestService(
         adapter or create_west_adapter(settings),
         workspace_service,
         restore_strategy=settings.workspace_restore_strategy,
         download_timeout=settings.workspace_download_timeout,
+        remote=remote_levels(remote, workspace_service.root.parent),
     )
 
 
 def create_default_zmk_west_service(
-    user_config: Any, adapter: WestAdapter | None = None
+    user_config: Any, adapter: WestAdapter | None = None, remote: RemoteTier | None = None
 ) -> ZmkWestService:
     """The compilation service wired from ``user_config`` alone (no container needed):
     the shared "compilation" cache, its workspace service and the service over them."""
     _, workspace_service = create_compilation_cache_service(user_config)
-    return build_zmk_west_service(user_config, workspace_service, adapter)
+    return build_zmk_west_service(user_config, workspace_service, adapter, remote)

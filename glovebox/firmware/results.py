@@ -82,7 +82,7 @@ class FirmwareResult:
 
     @property
     def from_cache(self) -> bool:
-        return self.firmware.source in ("cache", "cache after wait")
+        return self.firmware.source in ("cache", "cache after wait", "remote cache")
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,11 @@ Levels, fastest first (see docs/firmware.md):
    incrementally; one that is not known good for this entry, board and toolchain is
    wiped first.
 
+With a remote tier (docs/remote.md), a local miss of the firmware or workspace level
+asks the remote tier before building: a remote hit is stored locally and served. The
+workspace's published head gives the commit, so a machine without the workspace can
+compute the firmware key. What is built is published in ``read-write`` mode.
+
 Identical builds running at once build once: the second waits on the firmware key's
 lock and is served from the firmware level. Nothing is stored before every board built.
 """
@@ -26,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -58,6 +63,10 @@ from glovebox.firmware.results import (
     write_firmware,
 )
 from glovebox.layout.service import GENERATOR_VERSION, LayoutService
+
+if TYPE_CHECKING:
+    from glovebox.compilation.remote_levels import RemoteHead
+    from glovebox.remote.tier import RemoteTier
 
 __all__ = [
     "SPLIT_BOARDS",
@@ -116,6 +125,10 @@ class _Job:
     started: float
     emit: PhaseCallback
     request: dict[str, Any]
+    remote: bool = False  # whether the remote tier is asked and published to
+    remote_head: RemoteHead | None = None  # a remote head's commit used without a tree
+    head_checked: bool = False  # the remote tier was asked for the head of wkey
+    head_missing: bool = False  # ... and had none (or an expired one)
 
     @property
     def wkey(self) -> str:
@@ -166,7 +179,8 @@ class FirmwareService:
 
     ``layout_service`` compiles layout JSON; ``settings`` is the validated
     ``compilation`` section. The firmware and build levels live beside the workspace
-    cache, under the compilation domain's directory.
+    cache, under the compilation domain's directory. ``remote`` is the remote tier
+    (None: local levels only); ``west_service`` should carry the same one.
     """
 
     def __init__(
@@ -175,7 +189,10 @@ class FirmwareService:
         west_service: ZmkWestService,
         settings: CompilationSection,
         size_limit_bytes: int | None = None,
+        remote: RemoteTier | None = None,
     ) -> None:
+        from glovebox.compilation.remote_levels import remote_levels
+
         self.layout_service = layout_service
         self.west_service = west_service
         self.settings = settings
@@ -184,6 +201,7 @@ class FirmwareService:
         self.domain = domain
         self.store = FirmwareStore(domain / FIRMWARE_DIR)
         self.area = BuildArea(domain / BUILDS_DIR)
+        self.remote = remote_levels(remote, domain)
 
     # Inputs ------------------------------------------------------------------------------
 
@@ -203,9 +221,9 @@ class FirmwareService:
             )
         return _read_input(source, "keymap"), b"" if conf is None else _read_input(conf, "--conf")
 
-    def _west(self, runner: str | None) -> ZmkWestService:
+    def _west(self, runner: str | None, *, remote: bool) -> ZmkWestService:
         if runner is None or runner == self.settings.west_runner:
-            return self.west_service
+            return self.west_service if remote else self.west_service.without_remote()
         if runner not in ("native", "docker"):
             raise FirmwareInputError(f"--runner {runner!r}: expected native or docker")
         adapter = create_west_adapter(self.settings.model_copy(update={"west_runner": runner}))
@@ -215,6 +233,7 @@ class FirmwareService:
             base.workspace_service,
             restore_strategy=base.restore_strategy,
             download_timeout=base.download_timeout,
+            remote=base.remote if remote else None,
         )
 
     # The job ----------------------------------------------------------------------------
@@ -246,7 +265,7 @@ class FirmwareService:
             self.settings.zmk_repository if repository is None else repository,
             self.settings.zmk_revision if revision is None else revision,
         )
-        west = self._west(runner)
+        west = self._west(runner, remote=use_cache)
         check_output_dir(output_dir)
         keymap, conf_bytes = self._sources(source, conf, use_cache)
         chosen_runner, image = _toolchain(west.adapter)
@@ -270,29 +289,96 @@ class FirmwareService:
             emit=on_phase or (lambda phase: None),
             request=request,
         )
+        job.remote = job.caching and self.remote is not None
         result = None
         if job.caching and not update:
             result = self._from_recorded_tree(job)
+            if result is None and job.remote:
+                result = self._from_remote(job)
         if result is None:
             result = self._through_the_levels(job, update=update)
         if job.caching:
-            answer = {"workspace_key": job.wkey, "repository": job.config.repository}
+            answer: dict[str, Any] = {
+                "workspace_key": job.wkey,
+                "repository": job.config.repository,
+            }
+            if job.remote_head is not None:  # no tree here: the remote head's commit
+                answer["commit"] = job.remote_head.commit
+                answer["expires_at"] = job.remote_head.expires_at
             self.store.remember_request(job.request, answer)
         return result
 
+    def _recorded_commit(self, job: _Job) -> str | None:
+        """The commit of this request's workspace: the current tree's, else (no tree
+        here) the remote head's that served it before, while unexpired."""
+        record = self.area.record(job.wkey)
+        if record is not None:
+            return None if record.expired else record.commit
+        answer = self.store.recall_request(job.request)
+        if answer is None or answer.get("workspace_key") != job.wkey:
+            return None
+        commit, expires = answer.get("commit"), answer.get("expires_at")
+        if not isinstance(commit, str) or not isinstance(expires, str | None):
+            return None
+        from glovebox.compilation.remote_levels import RemoteHead
+
+        head = RemoteHead(commit, expires)
+        if head.expired:
+            return None
+        job.remote_head = head  # remembered again after this run
+        return commit
+
     def _from_recorded_tree(self, job: _Job) -> FirmwareResult | None:
         """The firmware level alone, keyed by the recorded commit of a current tree."""
-        record = self.area.record(job.wkey)
-        if record is None or record.expired:
+        commit = self._recorded_commit(job)
+        if commit is None:
             return None
-        key = job.key_for(record.commit)
+        key = job.key_for(commit)
         entry = self.store.get(key, job.boards)
         if entry is None:
             return None
         report = LevelReport("cache", time.perf_counter() - job.started)
         job.emit(Phase("firmware", False, f"firmware: from cache ({_secs(report)})"))
         images = [(b, entry.images[b].read_bytes()) for b in job.boards]
-        return job.finish(images, key=key, commit=record.commit, firmware=report)
+        return job.finish(images, key=key, commit=commit, firmware=report)
+
+    def _from_remote(self, job: _Job) -> FirmwareResult | None:
+        """The firmware level through the remote tier, keyed by the current local tree's
+        commit or, without one, by the commit the workspace's published head names (a
+        local entry for that key is served first). A remote entry is stored locally
+        (backfill) and served. None on any miss."""
+        assert self.remote is not None
+        head = None
+        commit = self._recorded_commit(job)
+        if commit is None:
+            job.head_checked = True
+            head = self.remote.head(job.wkey)
+            if head is None:
+                job.head_missing = True
+                return None
+            commit = head.commit
+            entry = self.store.get(job.key_for(commit), job.boards)
+            if entry is not None:
+                job.remote_head = head
+                report = LevelReport("cache", time.perf_counter() - job.started)
+                job.emit(Phase("firmware", False, f"firmware: from cache ({_secs(report)})"))
+                images = [(b, entry.images[b].read_bytes()) for b in job.boards]
+                return job.finish(images, key=entry.key, commit=commit, firmware=report)
+        key = job.key_for(commit)
+        fetched = self.remote.fetch_firmware(key, job.boards)
+        if fetched is None:
+            return None
+        if head is not None:
+            job.remote_head = head
+        meta = {**fetched.meta, "commit": commit, "from": "remote"}
+        try:
+            self.store.put(key, fetched.images, meta)
+        except OSError as exc:  # served anyway: a local cache that fails costs a miss later
+            logger.warning("firmware %s from the remote cache could not be stored: %s", key, exc)
+        report = LevelReport("remote cache", time.perf_counter() - job.started)
+        job.emit(Phase("firmware", False, f"firmware: from remote cache ({_secs(report)})"))
+        images = [(b, fetched.images[b]) for b in job.boards]
+        return job.finish(images, key=key, commit=commit, firmware=report)
 
     def _through_the_levels(self, job: _Job, *, update: bool) -> FirmwareResult:
         wait = self.west_service.download_timeout
@@ -377,6 +463,14 @@ class FirmwareService:
         except OSError as exc:  # a cache that fails costs a miss, never the job
             logger.warning("firmware %s was built but could not be stored: %s", key, exc)
             return LevelReport("built (not stored)", 0.0, str(exc))
+        if job.remote and self.remote is not None and self.remote.writable:
+            # The firmware first, then (if the store has none, or an expired one) the head
+            # naming its commit, so that a machine without this workspace finds it.
+            self.remote.publish_firmware(key, dict(images), meta)
+            if not job.head_checked:
+                job.head_missing = self.remote.head(job.wkey) is None
+            if job.head_missing:
+                self.remote.publish_head(job.wkey, record.commit, record.expires_at)
         if self.size_limit_bytes is not None:
             try:
                 removed = trim_to_limit(
@@ -426,7 +520,9 @@ class FirmwareService:
             ),
         )
         self.area.write_record(record)
-        if prepared.source == "cache" and prepared.restore is not None:
+        if prepared.source == "remote":
+            report = LevelReport("remote cache", time.perf_counter() - started)
+        elif prepared.source == "cache" and prepared.restore is not None:
             used = prepared.restore.used.value
             report = LevelReport("restored", time.perf_counter() - started, used)
         elif update:
@@ -494,6 +590,8 @@ def _secs(report: LevelReport) -> str:
 
 
 def _describe(report: LevelReport) -> str:
+    if report.source == "remote cache":
+        return f"from remote cache ({report.seconds:.1f} s)"
     if report.detail:
         return f"{report.source} ({report.detail}, {report.seconds:.1f} s)"
     return f"{report.source} ({report.seconds:.1f} s)"
@@ -532,10 +630,13 @@ def create_default_firmware_service(user_config: Any) -> FirmwareService:
     from glovebox.compilation.levels import compilation_size_limit
     from glovebox.compilation.zmk_west_service import create_default_zmk_west_service
     from glovebox.core.cache_v2 import create_cache_from_user_config
+    from glovebox.remote.tier import remote_tier_from_config
 
+    remote = remote_tier_from_config(user_config)
     return FirmwareService(
         LayoutService(create_cache_from_user_config(user_config, tag="layout")),
-        create_default_zmk_west_service(user_config),
+        create_default_zmk_west_service(user_config, remote=remote),
         compilation_settings(user_config),
         size_limit_bytes=compilation_size_limit(user_config),
+        remote=remote,
     )

@@ -473,7 +473,9 @@ class RemoteTier:
                 raise problem from None
             return False
 
-    def _publish(self, key: str, kind: bytes, chunks: Iterator[bytes]) -> bool:
+    def _publish(
+        self, key: str, kind: bytes, chunks: Iterator[bytes], *, replace: bool = False
+    ) -> bool:
         import obstore
         from obstore.exceptions import AlreadyExistsError, PreconditionError
 
@@ -498,14 +500,14 @@ class RemoteTier:
             yield sealer.trailer()
 
         try:
-            if self._exists(name):
+            if not replace and self._exists(name):
                 logger.debug("remote cache: %s already published", name)
                 return True
             obstore.put(
                 self._client(),
                 name,
                 sealed(),
-                mode="create",
+                mode="overwrite" if replace else "create",
                 chunk_size=_PART_SIZE,
                 max_concurrency=4,
             )
@@ -533,15 +535,20 @@ class RemoteTier:
         logger.debug("remote cache: published %s", name)
         return True
 
-    def publish_blob(self, key: str, path: Path) -> bool:
-        """Publish the file ``path`` as the blob ``key``; see the module docstring."""
+    def publish_blob(self, key: str, path: Path, *, replace: bool = False) -> bool:
+        """Publish the file ``path`` as the blob ``key``; see the module docstring.
+
+        ``replace=True`` overwrites an existing object (a plain PUT, still atomic: readers
+        see the old object or the new one): for small pointers that change, never for
+        content addressed by its key.
+        """
 
         def chunks() -> Iterator[bytes]:
             with open(path, "rb") as source:
                 while chunk := source.read(_DOWNLOAD_CHUNK):
                     yield chunk
 
-        return self._publish(key, BLOB, chunks())
+        return self._publish(key, BLOB, chunks(), replace=replace)
 
     def publish_tree(self, key: str, src: Path) -> bool:
         """Publish the directory ``src`` as the tree ``key`` (streamed, never whole in memory)."""

@@ -8,6 +8,12 @@ files, directories and symlinks are packed; setuid, setgid and sticky bits are d
 Unpacking applies the workspace cache's archive rules
 (:data:`glovebox.compilation.cache.archive.extraction_filter`): no absolute paths, no
 ``..``, no links out of the tree, no devices or fifos, no setuid/setgid/sticky bits.
+Those rules resolve every member's path on disk (``realpath``), which costs more than
+writing the file. :class:`_TreeFilter` gives the same answers with less work: into a
+fresh, empty directory, a file or directory member whose path has no ``..``, no
+leading ``/`` and passes through no symlink extracted before lands exactly at
+``target/name``, so only those checks are needed; every other member (symlinks, hard
+links, specials, anything beneath an extracted symlink) goes through the full rules.
 """
 
 from __future__ import annotations
@@ -171,6 +177,52 @@ class _Limited:
         return data
 
 
+class _TreeFilter:
+    """``extraction_filter``'s answers for one extraction into an empty ``target``.
+
+    Regular files and directories whose path is plain (no ``..``, not absolute, no
+    extracted symlink on the way or at the path itself) get the result the full rules
+    would give (the member with owners dropped and its permission bits kept, minus
+    setuid/setgid/sticky) without resolving the path on disk. Everything else, and every
+    symlink (whose name is remembered), goes through the full rules.
+    """
+
+    def __init__(self) -> None:
+        from glovebox.compilation.cache.archive import extraction_filter
+
+        self._full = extraction_filter
+        self._links: set[str] = set()
+
+    def _plain(self, name: str) -> bool:
+        if name.startswith("/") or "\0" in name:
+            return False
+        path = ""
+        for part in name.split("/"):
+            if part in ("", "."):
+                continue
+            if part == "..":
+                return False
+            path = f"{path}/{part}" if path else part
+            if path in self._links:
+                return False
+        return True
+
+    def __call__(self, member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        if (member.isreg() or member.isdir()) and self._plain(member.name):
+            return member.replace(
+                mode=member.mode & 0o777 & ~_SPECIAL_BITS,
+                uid=None,  # type: ignore[arg-type]  # None: not changed on extraction
+                gid=None,  # type: ignore[arg-type]
+                uname=None,  # type: ignore[arg-type]
+                gname=None,  # type: ignore[arg-type]
+                deep=False,
+            )
+        safe = self._full(member, dest)
+        if safe is not None and not (safe.isreg() or safe.isdir()):
+            self._links.add("/".join(p for p in safe.name.split("/") if p not in ("", ".")))
+        return safe
+
+
 def extract_tree(payload: BinaryIO, length: int, target: Path) -> None:
     """Unpack the first ``length`` bytes of ``payload`` (a tree stream) into ``target``.
 
@@ -178,11 +230,11 @@ def extract_tree(payload: BinaryIO, length: int, target: Path) -> None:
     ``FilterError`` for a member the archive rules refuse), ``zstandard.ZstdError`` or
     ``OSError``; the caller removes ``target`` on any error.
     """
-    from glovebox.compilation.cache.archive import extraction_filter
-
+    if any(target.iterdir()):
+        raise FileExistsError(f"{target} is not empty; trees are extracted into new directories")
     decompressor = zstandard.ZstdDecompressor()
     with (
         decompressor.stream_reader(_Limited(payload, length), read_size=CHUNK_SIZE) as plain,  # type: ignore[arg-type]
         tarfile.open(fileobj=plain, mode="r|") as tf,
     ):
-        tf.extractall(target, filter=extraction_filter, numeric_owner=True)
+        tf.extractall(target, filter=_TreeFilter(), numeric_owner=True)
