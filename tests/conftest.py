@@ -20,8 +20,8 @@ import pytest
 from containers import ApplicationContainer, bootstrap, shutdown
 from glovebox.compilation.cache import CacheWorkspaceResult, ZmkWorkspaceCacheService
 from glovebox.testing import IsolatedConfig
+from glovebox.testing.contract import FakeClock
 from tests import fake_west
-from tests.helpers import FakeClock
 from tests.workspace_helpers import cache_sample, service_for
 
 pytest_plugins = ["tests.redis_fixtures", "tests.remote_fixtures"]

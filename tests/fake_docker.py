@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 
@@ -22,13 +21,9 @@ DEFAULT_IMAGES = "zmkfirmware/zmk-build-arm:stable"
 
 def install(bin_dir: Path) -> Path:
     """Put an executable ``docker`` running this module into ``bin_dir``."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    docker = bin_dir / "docker"
-    docker.write_text(
-        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
-    )
-    docker.chmod(docker.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return docker
+    from tests.fake_west import install_script  # not at the top: this file also runs alone
+
+    return install_script(bin_dir, "docker", SCRIPT)
 
 
 def calls(log: Path) -> list[list[str]]:

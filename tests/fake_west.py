@@ -41,13 +41,19 @@ UF2_BLOCK = 512
 
 def install(bin_dir: Path) -> Path:
     """Put an executable ``west`` running this module into ``bin_dir``."""
+    return install_script(bin_dir, "west", SCRIPT)
+
+
+def install_script(bin_dir: Path, name: str, script: Path) -> Path:
+    """Put an executable ``name`` into ``bin_dir`` that runs the module ``script`` as
+    ``__main__`` with this interpreter; returns it."""
     bin_dir.mkdir(parents=True, exist_ok=True)
-    west = bin_dir / "west"
-    west.write_text(
-        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+    program = bin_dir / name
+    program.write_text(
+        f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(script)!r}, run_name='__main__')\n"
     )
-    west.chmod(west.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return west
+    program.chmod(program.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return program
 
 
 def calls(log: Path) -> list[list[str]]:

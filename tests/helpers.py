@@ -1,4 +1,4 @@
-"""Helpers shared by the test modules: subprocesses, threads, the CLI, a fake clock."""
+"""Helpers shared by the test modules: subprocesses, threads, the CLI."""
 
 from __future__ import annotations
 
@@ -149,16 +149,3 @@ def invoke(*args: str, obj: object = startup, input: str | None = None) -> CliRe
     """Run ``glovebox ARGS`` through typer's runner (``obj``: what builds the container)."""
     result = CliRunner().invoke(app, list(args), obj=obj, input=input)
     return CliResult(result.exit_code, result.stdout, result.stderr)
-
-
-class FakeClock:
-    """A controllable ``time.time`` (the backends and diskcache read it for expiry)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds

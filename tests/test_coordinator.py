@@ -33,7 +33,8 @@ from glovebox.core.cache_v2 import (
 )
 from glovebox.errors import ConfigError
 from glovebox.testing import IsolatedConfig
-from tests.helpers import FakeClock, run_threads
+from glovebox.testing.contract import FakeClock
+from tests.helpers import run_threads
 
 COORDINATION_LOGGER = "glovebox.core.cache_v2"
 

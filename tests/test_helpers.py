@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from tests.helpers import FakeClock, invoke, run_threads
+from glovebox.testing.contract import FakeClock
+from tests.helpers import invoke, run_threads
 
 
 def test_run_threads_calls_the_target_once_per_item_concurrently() -> None:

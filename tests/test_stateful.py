@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from glovebox.core.cache_v2 import CacheManager, DiskCacheManager, MemoryCache
 from glovebox.core.cache_v2.redis_cache import RedisCache
-from tests.helpers import FakeClock
+from glovebox.testing.contract import FakeClock
 from tests.redis_fixtures import new_redis_settings
 
 keys = st.sampled_from(["a", "b", "c", "layout:1", "ключ", "x" * 50])

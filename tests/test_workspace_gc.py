@@ -12,7 +12,7 @@ from glovebox.compilation.cache import (
     WorkspaceConfig,
     ZmkWorkspaceCacheService,
 )
-from tests.helpers import FakeClock
+from glovebox.testing.contract import FakeClock
 from tests.workspace_helpers import ZMK_MAIN, ZMK_V03, make_workspace
 
 

@@ -18,7 +18,6 @@ from glovebox.cli.cache_common import (
     check_key,
     disabled_note,
 )
-from glovebox.cli.completion import complete_tags
 from glovebox.cli.formatting import count, emit_json, fail, format_size, parse_age, say
 
 # Start-up: the engine, the configuration and rich are imported by the commands that use
@@ -108,15 +107,7 @@ def _workspace_cleanup(found: Domains, cache: CacheManager) -> CleanupResult:
 
 
 def clear(
-    tag: Annotated[
-        str | None,
-        typer.Option(
-            "--tag",
-            "-t",
-            help="Only this domain (default: every domain).",
-            autocompletion=complete_tags,
-        ),
-    ] = None,
+    tag: AllTagsOption = None,
     all_: Annotated[
         bool, typer.Option("--all", "-a", help="Every domain (the default without --tag).")
     ] = False,

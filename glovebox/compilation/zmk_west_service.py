@@ -77,6 +77,24 @@ def workspace_commit(workspace: Path) -> str | None:
     return read_commit(workspace / "zmk")
 
 
+def _prepared(
+    dest: Path,
+    source: Literal["cache", "remote", "west"],
+    restore: RestoreResult | None,
+    started: float,
+    commit: str | None = None,
+) -> PreparedWorkspace:
+    """The workspace at ``dest``, timed from ``started`` (a ``time.perf_counter`` value);
+    ``commit`` when already known, else read from ``dest``."""
+    return PreparedWorkspace(
+        path=dest,
+        source=source,
+        restore=restore,
+        seconds=time.perf_counter() - started,
+        commit=workspace_commit(dest) if commit is None else commit,
+    )
+
+
 class BuildResult(BaseModel):
     """A finished firmware build."""
 
@@ -155,31 +173,13 @@ class ZmkWestService:
             )
             if restored is not None:
                 logger.info("workspace %s restored from cache (%s)", restored.key, restored.used)
-                return PreparedWorkspace(
-                    path=dest,
-                    source="cache",
-                    restore=restored,
-                    seconds=time.perf_counter() - started,
-                    commit=workspace_commit(dest),
-                )
+                return _prepared(dest, "cache", restored, started)
             fetched = self._from_remote(config, dest, strategy) if use_remote else None
             if fetched is not None:
-                return PreparedWorkspace(
-                    path=dest,
-                    source="remote",
-                    restore=fetched[0],
-                    seconds=time.perf_counter() - started,
-                    commit=fetched[1],
-                )
+                return _prepared(dest, "remote", fetched[0], started, fetched[1])
             restore = self._create(config, dest, strategy)
             self._publish(config)
-        return PreparedWorkspace(
-            path=dest,
-            source="west",
-            restore=restore,
-            seconds=time.perf_counter() - started,
-            commit=workspace_commit(dest),
-        )
+        return _prepared(dest, "west", restore, started)
 
     def refresh_workspace(self, config: WorkspaceConfig, destination: Path) -> PreparedWorkspace:
         """``west update`` the cached workspace for ``config``, re-cache it, restore it.
@@ -215,13 +215,7 @@ class ZmkWestService:
                     if dest.exists():
                         dest.rmdir()
                     os.rename(scratch, dest)
-                    return PreparedWorkspace(
-                        path=dest,
-                        source="west",
-                        restore=None,
-                        seconds=time.perf_counter() - started,
-                        commit=workspace_commit(dest),
-                    )
+                    return _prepared(dest, "west", None, started)
                 restore = service.restore_workspace(config, dest, self.restore_strategy)
                 if restore is None:
                     raise WorkspaceError(
@@ -231,13 +225,7 @@ class ZmkWestService:
             finally:
                 if scratch.exists():
                     shutil.rmtree(scratch)
-        return PreparedWorkspace(
-            path=dest,
-            source="west",
-            restore=restore,
-            seconds=time.perf_counter() - started,
-            commit=workspace_commit(dest),
-        )
+        return _prepared(dest, "west", restore, started)
 
     def _from_remote(
         self, config: WorkspaceConfig, dest: Path, strategy: RestoreStrategy

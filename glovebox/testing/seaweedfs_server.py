@@ -21,10 +21,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from glovebox._closing import ClosedOnExit
+
+if TYPE_CHECKING:
+    from _typeshed import StrOrBytesPath
 
 __all__ = [
     "ACCESS_KEY",
@@ -162,7 +166,18 @@ class SeaweedServer(ClosedOnExit):
             "-s3.port.lance=0",
             *(f"-{name}={port}" for name, port in self._ports.items()),
         ]
-        log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child, closed below
+        self._spawn(args, "wb")
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, args: StrOrBytesPath | Sequence[StrOrBytesPath], log_mode: str) -> None:
+        """Run ``args`` as the server process in its own session, its output going to the
+        log (opened with ``log_mode``: ``"wb"`` to start it afresh, ``"ab"`` to add to it)."""
+        log = open(self.log_path, log_mode)  # noqa: SIM115 - handed to the child, closed below
         try:
             self._process = subprocess.Popen(
                 args,
@@ -174,12 +189,6 @@ class SeaweedServer(ClosedOnExit):
             )
         finally:
             log.close()
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -262,18 +271,7 @@ class SeaweedServer(ClosedOnExit):
         process = self._process
         if process is None:
             raise SeaweedServerError("the server was never started")
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
-        try:
-            self._process = subprocess.Popen(
-                process.args,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self._dir,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        self._spawn(process.args, "ab")
         self._wait_ready()
 
     def stop(self) -> None:

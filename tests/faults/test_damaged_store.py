@@ -22,6 +22,7 @@ from glovebox.core.cache_v2.backends.disk import open_cache
 from glovebox.core.cache_v2.diskcache_manager import DiskCacheManager
 from glovebox.core.cache_v2.models import CacheSettings
 from glovebox.errors import CacheError
+from tests.faults.mounts import small_tmpfs
 from tests.helpers import REPO_ROOT
 
 SETTINGS = CacheSettings(timeout=2)
@@ -166,20 +167,8 @@ def test_value_file_cut_short_is_a_logged_miss_and_the_entry_is_dropped(
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs, unmounted afterwards."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): needs root")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def fill(cache: DiskCacheManager, value: object) -> CacheError:
