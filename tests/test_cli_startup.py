@@ -100,7 +100,8 @@ CONTAINER = (
     "glovebox.api",
 )
 # Never needed to serve an already built firmware: the compilation stack's workspace
-# service and west adapters, the full firmware service, the layout compiler, rich.
+# service and west adapters, the full firmware service, the layout compiler, rich, the
+# cache engine's administration (usage, listings, quarantine), the layout summary.
 FIRMWARE_HIT_FORBIDDEN = (
     "rich",
     "filelock",
@@ -111,9 +112,12 @@ FIRMWARE_HIT_FORBIDDEN = (
     "glovebox.layout.compiler",
     "glovebox.remote",
     "obstore",
+    "glovebox.core.cache_v2.admin",
+    "glovebox.layout.summary",
 )
 
-# Never needed to serve an already compiled layout: its input model, the compiler, rich.
+# Never needed to serve an already compiled layout: its input model, the compiler, rich,
+# the cache engine's administration, the layout summary (``layout show``).
 COMPILE_HIT_FORBIDDEN = (
     "rich",
     "pydantic.main",
@@ -126,6 +130,8 @@ COMPILE_HIT_FORBIDDEN = (
     "glovebox.compilation.cache",
     "pydantic.type_adapter",
     "typer._adapters",
+    "glovebox.core.cache_v2.admin",
+    "glovebox.layout.summary",
 )
 # The cache engine itself: no pydantic models (the Redis settings load with a server).
 ENGINE_FORBIDDEN = ("pydantic.main", "filelock", "glovebox.core.cache_v2.redis_settings")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from glovebox.compilation.build_area import BuildArea
 from glovebox.compilation.firmware_store import FirmwareStore
-from glovebox.core.cache_v2 import default_cache_root, disk_usage
+from glovebox.core.cache_v2 import default_cache_root
 
 if TYPE_CHECKING:
     from glovebox.compilation.cache.store import WorkspaceStore
@@ -80,6 +80,7 @@ def compilation_levels(cache_path: Path | None) -> list[LevelUsage]:
     workspace entry directories, and build directories.
     """
     from glovebox.compilation.cache.models import is_valid_key
+    from glovebox.core.cache_v2 import disk_usage  # the administration: not on a hit
 
     root = compilation_root(cache_path)
     firmware = firmware_store(cache_path)
@@ -188,6 +189,8 @@ def trim_to_limit(
     this after storing firmware or a workspace, and ``workspace cleanup``/``prune``.
     Removals are added to the compilation cache's evictions when ``workspaces`` is given.
     """
+    from glovebox.core.cache_v2 import disk_usage  # the administration: not on a hit
+
     root = compilation_root(cache_path)
     used = disk_usage(root)
     removed: list[str] = []

@@ -1,8 +1,9 @@
 """The layout domain: Glove80 Layout Editor exports compiled to ZMK ``.keymap``/``.conf``.
 
 ``compile_layout(source)`` is the entry point; ``LayoutService`` does the same with the
-domain's cache from the container. The pydantic input model (``LayoutDocument``) is
-imported on first use, so commands that only hit the cache do not pay for building it.
+domain's cache from the container. The pydantic input model (``LayoutDocument``) and
+the summary (``ProcessedLayout``) are imported on first use, so commands that only hit
+the cache do not pay for building them.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from glovebox.layout.service import (
     compile_layout,
     layout_hash,
 )
-from glovebox.layout.summary import ProcessedLayout
 
 if TYPE_CHECKING:
     from glovebox.layout.models import LayoutDocument
+    from glovebox.layout.summary import ProcessedLayout
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -43,4 +44,8 @@ def __getattr__(name: str) -> Any:
         from glovebox.layout.models import LayoutDocument
 
         return LayoutDocument
+    if name == "ProcessedLayout":
+        from glovebox.layout.summary import ProcessedLayout
+
+        return ProcessedLayout
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

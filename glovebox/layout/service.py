@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from glovebox.core.cache_v2 import CacheManager, DisabledCache, best_effort
 from glovebox.layout.errors import LayoutError
-from glovebox.layout.summary import ProcessedLayout, summarize
 
 if TYPE_CHECKING:
     from glovebox.layout.models import LayoutDocument
+    from glovebox.layout.summary import ProcessedLayout
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -289,6 +289,9 @@ class LayoutService:
             key = f"processed:checked:v{GENERATOR_VERSION}.{_SUMMARY_FORMAT}:{content_hash}"
         else:
             key = f"processed:v{_SUMMARY_FORMAT}:{content_hash}"
+        # Imported here: a compile served from the cache never needs the summary.
+        from glovebox.layout.summary import ProcessedLayout, summarize
+
         cached = self._store.get(key)
         if isinstance(cached, ProcessedLayout):
             logger.debug("layout %s served from cache", content_hash[:12])

@@ -6,8 +6,9 @@ the environment and the user configuration.
 
 This package is the one way in: code outside ``glovebox.core`` imports these names from
 here, never from the modules below (``tests/test_engine_boundaries.py`` enforces it).
-The backend classes, and the names that would load redis-py or pydantic, are imported on
-first use, so importing the engine stays cheap.
+The backend classes, the administration (usage, listings, quarantine: only the cache
+commands that report or clear need it), and the names that would load redis-py or
+pydantic are imported on first use, so importing the engine stays cheap.
 """
 
 from __future__ import annotations
@@ -15,18 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from glovebox.core.cache_v2.admin import (
-    KNOWN_DOMAINS,
-    CacheAdmin,
-    DomainReport,
-    QuarantinedFolder,
-    disk_usage,
-    disk_usage_with_part,
-    known_tags,
-    list_tags,
-    quarantined,
-    replaced_at,
-)
 from glovebox.core.cache_v2.backends import (
     BACKENDS,
     STRATEGY_BACKENDS,
@@ -80,6 +69,7 @@ from glovebox.core.cache_v2.models import (
 )
 from glovebox.core.cache_v2.policy import (
     DEFAULT_TAG,
+    KNOWN_DOMAINS,
     DecisionLayer,
     Strategy,
     StrategyDecision,
@@ -90,6 +80,17 @@ from glovebox.core.cache_v2.policy import (
 from glovebox.errors import UnusableStorageError
 
 if TYPE_CHECKING:
+    from glovebox.core.cache_v2.admin import (
+        CacheAdmin,
+        DomainReport,
+        QuarantinedFolder,
+        disk_usage,
+        disk_usage_with_part,
+        known_tags,
+        list_tags,
+        quarantined,
+        replaced_at,
+    )
     from glovebox.core.cache_v2.backends.disk import DiskCacheManager
     from glovebox.core.cache_v2.backends.memory import MemoryCache
     from glovebox.core.cache_v2.backends.redis import RedisCache, RedisUnavailableError
@@ -102,6 +103,15 @@ if TYPE_CHECKING:
 
 # Name -> module, imported when the name is first asked for (PEP 562).
 _LAZY = {
+    "CacheAdmin": "glovebox.core.cache_v2.admin",
+    "DomainReport": "glovebox.core.cache_v2.admin",
+    "QuarantinedFolder": "glovebox.core.cache_v2.admin",
+    "disk_usage": "glovebox.core.cache_v2.admin",
+    "disk_usage_with_part": "glovebox.core.cache_v2.admin",
+    "known_tags": "glovebox.core.cache_v2.admin",
+    "list_tags": "glovebox.core.cache_v2.admin",
+    "quarantined": "glovebox.core.cache_v2.admin",
+    "replaced_at": "glovebox.core.cache_v2.admin",
     "DiskCacheManager": "glovebox.core.cache_v2.backends.disk",
     "MemoryCache": "glovebox.core.cache_v2.backends.memory",
     "RedisCache": "glovebox.core.cache_v2.backends.redis",

@@ -46,6 +46,7 @@ from glovebox.core.cache_v2.policy import (
     DEFAULT_TAG,
     ENV_PREFIX,
     GLOBAL_ENV_VAR,
+    KNOWN_DOMAINS,
     Strategy,
     StrategyDecision,
     validate_tag,
@@ -66,9 +67,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-KNOWN_DOMAINS: tuple[str, ...] = ("compilation", "layout", "metrics", "moergo")
-"""The standard domain tags, always listed whether or not they hold anything yet."""
 
 
 def list_tags(root: Path) -> list[str]:

@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_TAG",
     "GLOBAL_CONFIG_PATH",
     "GLOBAL_ENV_VAR",
+    "KNOWN_DOMAINS",
     "DecisionLayer",
     "Strategy",
     "StrategyDecision",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_TAG = "default"
+KNOWN_DOMAINS: tuple[str, ...] = ("compilation", "layout", "metrics", "moergo")
+"""The standard domain tags, always listed whether or not they hold anything yet."""
 GLOBAL_ENV_VAR = "GLOVEBOX_CACHE_GLOBAL"
 GLOBAL_CONFIG_PATH = "cache_strategy"
 ENV_PREFIX = "GLOVEBOX_CACHE_"
