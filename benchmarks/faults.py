@@ -129,12 +129,15 @@ def python(code: str, *args: str) -> list[str]:
 
 
 def run(
-    argv: Sequence[str], env: dict[str, str], timeout: float = CHILD_TIMEOUT
+    argv: Sequence[str],
+    env: dict[str, str],
+    timeout: float = CHILD_TIMEOUT,
+    cwd: Path | None = None,
 ) -> tuple[int | None, str, str, float]:
     """Run ``argv``; (exit code or None if it overran ``timeout`` and was killed, out, err, s)."""
     started = time.monotonic()
     with subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
     ) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
@@ -691,22 +694,7 @@ def _layouts(directory: Path, titles: dict[str, str]) -> list[str]:
 def _compile(
     cwd: Path, env: dict[str, str], inputs: Sequence[str], out: str, timeout: float = 60
 ) -> tuple[int | None, str, str, float]:
-    started = time.monotonic()
-    with subprocess.Popen(
-        [str(GLOVEBOX), "layout", "compile", *inputs, out],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cwd,
-    ) as proc:
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-            return None, stdout, stderr, time.monotonic() - started
-    return proc.returncode, stdout, stderr, time.monotonic() - started
+    return run([str(GLOVEBOX), "layout", "compile", *inputs, out], env, timeout, cwd=cwd)
 
 
 def _job_done(
