@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from glovebox.core.cache_v2 import MASK, MIN_SECRET_LENGTH, mask_url
+from glovebox.core.cache_v2 import MASK, mask_url, short_secret_problem
 
 __all__ = [
     "SECRET_ENV_VAR",
@@ -168,11 +168,9 @@ class RemoteSettings(BaseModel):
     @field_validator("secret")
     @classmethod
     def _check_secret(cls, secret: SecretStr | None) -> SecretStr | None:
-        if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise RemoteSettingError(
-                f"expected a secret of at least {MIN_SECRET_LENGTH} characters (a random "
-                "string), got a shorter one"
-            )
+        problem = short_secret_problem(None if secret is None else secret.get_secret_value())
+        if problem is not None:
+            raise RemoteSettingError(problem)
         return secret
 
     @property

@@ -66,6 +66,7 @@ from glovebox.core.cache_v2.models import (
     CacheSettings,
     CacheStats,
     positive_number,
+    short_secret_problem,
 )
 from glovebox.core.cache_v2.policy import (
     DEFAULT_TAG,
@@ -197,6 +198,7 @@ __all__ = [
     "reset_shared_cache_instances",
     "resolve_strategy",
     "resolve_user_config_strategy",
+    "short_secret_problem",
     "user_config_settings",
     "validate_key",
     "validate_tag",

@@ -34,10 +34,26 @@ __all__ = [
     "CacheStats",
     "Serializer",
     "positive_number",
+    "short_secret_problem",
 ]
 
 # The shortest signing secret accepted (Redis backend, local disk values, remote tier).
 MIN_SECRET_LENGTH = 16
+
+
+def short_secret_problem(secret: str | None) -> str | None:
+    """Why a configured signing ``secret`` is refused (too short), or None when it may sign.
+
+    One rule and one message for the settings that hold a secret (``cache.redis.secret``,
+    ``cache.remote.secret``); each raises it as its own setting error.
+    """
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        return (
+            f"expected a secret of at least {MIN_SECRET_LENGTH} characters (a random "
+            "string), got a shorter one"
+        )
+    return None
+
 
 Serializer = Literal["pickle", "json"]
 SERIALIZERS: tuple[Serializer, ...] = ("pickle", "json")

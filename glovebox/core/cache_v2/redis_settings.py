@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from glovebox.core.cache_v2.models import MIN_SECRET_LENGTH
+from glovebox.core.cache_v2.models import MIN_SECRET_LENGTH, short_secret_problem
 from glovebox.errors import ConfigError
 
 __all__ = [
@@ -143,11 +143,9 @@ class RedisSettings(BaseModel):
     @field_validator("secret")
     @classmethod
     def _check_secret(cls, secret: SecretStr | None) -> SecretStr | None:
-        if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise RedisSettingError(
-                f"expected a secret of at least {MIN_SECRET_LENGTH} characters (a random "
-                "string), got a shorter one"
-            )
+        problem = short_secret_problem(None if secret is None else secret.get_secret_value())
+        if problem is not None:
+            raise RedisSettingError(problem)
         return secret
 
     @property
